@@ -1,0 +1,1 @@
+"""The distributor: agents, queues, matching and overflow, with no knowledge of Asterisk."""

@@ -1,0 +1,1 @@
+"""Everything in pln123 that talks to Asterisk: AMI, AsyncAGI, menus, call control."""

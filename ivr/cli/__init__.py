@@ -1,0 +1,1 @@
+"""The `pln123` command line: one sub-command module per verb group."""

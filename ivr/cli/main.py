@@ -1,0 +1,34 @@
+"""Entry point of the `pln123` console script.
+
+Each verb group lives in its own module with a `register(subparsers)` function, so adding a
+group never touches the others; `main` only parses and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ivr.cli import sandbox
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pln123",
+        description="IVR + ACD server for Asterisk (PLN 123 contact centre)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sandbox.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
