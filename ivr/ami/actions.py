@@ -1,0 +1,110 @@
+"""Serialising AMI actions, refusing anything that could smuggle a second action.
+
+A value containing CR or LF ends the header early and a blank line starts a new action that
+runs with this session's rights (`agi` write is shell-equivalent), so every key and value is
+validated and a bad one raises before a single byte is written. We reject rather than strip:
+silently altered input hides the attack and the bug.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from ivr.ami.message import WIRE_ENCODING, WIRE_ERRORS
+
+MAX_LINE_BYTES = 1022  # manager.c: 1024 including CRLF
+MAX_HEADER_LINES = 128
+MAX_VARIABLE_PAIRS = 64
+MAX_CHANNEL_NAME = 80  # AST_CHANNEL_NAME
+
+_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_FORBIDDEN = re.compile("[\r\n\x00]")
+_CHANNEL_KEYS = frozenset({"channel", "channel1", "channel2", "extrachannel"})
+_CHANNEL = re.compile(r"[A-Za-z0-9_+-]+/[^\s,;]+(?:;[12])?\Z")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_()]*\Z")
+_UNESCAPED_COMMA = re.compile(r"(?<!\\)(?:\\\\)*,")
+
+Fields = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+class ActionRejected(ValueError):
+    """An action that would be unsafe or that Asterisk would refuse; nothing was sent."""
+
+    def __init__(self, reason: str, key: str | None = None):
+        self.reason = reason
+        self.key = key
+        super().__init__(f"{key}: {reason}" if key else reason)
+
+
+def escape_variable_value(value: str) -> str:
+    """Escape a value for one `name=value` pair inside a `Variable:` header."""
+    return value.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def variable_header(pairs: Mapping[str, str]) -> str:
+    """Build a `Variable:` value from name/value pairs, escaping the values' commas."""
+    return ",".join(f"{name}={escape_variable_value(value)}" for name, value in pairs.items())
+
+
+def _check_variable(value: str) -> None:
+    # Each unescaped comma separates two pairs; the caller must escape commas in values.
+    pairs = _UNESCAPED_COMMA.split(value)
+    if len(pairs) > MAX_VARIABLE_PAIRS:
+        raise ActionRejected(
+            f"{len(pairs)} pairs in one header; Asterisk takes {MAX_VARIABLE_PAIRS}", "Variable"
+        )
+    for pair in pairs:
+        name, sep, _value = pair.partition("=")
+        if not sep or not _VARIABLE_NAME.match(name):
+            raise ActionRejected(
+                f"{pair!r} is not name=value (escape commas inside values with "
+                "escape_variable_value)",
+                "Variable",
+            )
+
+
+def _check_field(key: str, value: str) -> None:
+    if not _KEY.match(key):
+        raise ActionRejected(f"key {key!r} is not [A-Za-z0-9_-]+", key[:40] or "<empty>")
+    if _FORBIDDEN.search(value):
+        raise ActionRejected("value contains CR, LF or NUL", key)
+    lowered = key.lower()
+    if lowered in _CHANNEL_KEYS:
+        if len(value) > MAX_CHANNEL_NAME or not _CHANNEL.match(value):
+            raise ActionRejected(f"{value[:100]!r} is not a channel name", key)
+    elif lowered == "variable":
+        _check_variable(value)
+
+
+def _as_pairs(fields: Fields | None) -> Iterable[tuple[str, str]]:
+    if fields is None:
+        return ()
+    if isinstance(fields, Mapping):
+        return fields.items()
+    return fields
+
+
+def encode_action(name: str, action_id: str, fields: Fields | None = None) -> bytes:
+    """The wire bytes of one action, or ActionRejected and nothing at all."""
+    lines = [("Action", name), ("ActionID", action_id)]
+    for key, value in _as_pairs(fields):
+        if not isinstance(value, str):
+            raise ActionRejected(f"value must be str, not {type(value).__name__}", key)
+        if key.lower() in ("action", "actionid"):
+            raise ActionRejected("set by the client, not by the caller", key)
+        lines.append((key, value))
+    if len(lines) > MAX_HEADER_LINES:
+        raise ActionRejected(f"{len(lines)} header lines; Asterisk takes {MAX_HEADER_LINES}")
+    out = bytearray()
+    for key, value in lines:
+        _check_field(key, value)
+        try:
+            line = f"{key}: {value}".encode(WIRE_ENCODING, WIRE_ERRORS)
+        except UnicodeEncodeError as err:
+            raise ActionRejected("value is not encodable as UTF-8", key) from err
+        if len(line) > MAX_LINE_BYTES:
+            raise ActionRejected(f"line of {len(line)} bytes; Asterisk takes {MAX_LINE_BYTES}", key)
+        out += line + b"\r\n"
+    out += b"\r\n"
+    return bytes(out)
