@@ -96,6 +96,10 @@ class AMIProtocol(Protocol):
         self.packets_received = 0
         self.events_skipped = 0
 
+    def unwrap(self) -> AMIProtocol:
+        """This protocol itself, also when reached through ClientService's proxy."""
+        return self
+
     # -- wire ------------------------------------------------------------------------------
 
     def connectionMade(self) -> None:

@@ -21,7 +21,7 @@ from twisted.internet.protocol import Factory
 from twisted.python.failure import Failure
 
 from ivr.ami.actions import Fields
-from ivr.ami.errors import AMINotConnected
+from ivr.ami.errors import AMIError, AMINotConnected
 from ivr.ami.events import EventDispatcher
 from ivr.ami.protocol import DEFAULT_ACTION_TIMEOUT, AMIProtocol, ListResult
 
@@ -88,6 +88,8 @@ class AMIService(Service):
         self.connections = 0
         self._resync_hooks: list[ResyncHook] = []
         self._client: ClientService | None = None
+        self._waiters: list[Deferred[AMIProtocol]] = []
+        self._login_failures = 0
 
     def add_resync_hook(self, hook: ResyncHook) -> None:
         """`hook(protocol)` runs after every successful login, the first one included."""
@@ -107,30 +109,47 @@ class AMIService(Service):
     def stopService(self) -> Deferred[None]:
         super().stopService()  # type: ignore[no-untyped-call]
         client, self._client = self._client, None
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.errback(AMINotConnected("the AMI service stopped"))
         if client is None:
             return succeed(None)
         result: Deferred[None] = client.stopService()
         return result
 
     def _retry_delay(self, attempt: int) -> float:
-        delay = self.retry_policy(attempt)
+        delay = self.retry_policy(max(attempt, self._login_failures))
         log.warning("ami_reconnect_scheduled", attempt=attempt, delay_s=round(delay, 2))
         return delay
 
     def _prepare(self, protocol: IProtocol) -> Deferred[object]:
-        assert isinstance(protocol, AMIProtocol)
-        return Deferred.fromCoroutine(self._login_and_resync(protocol))
+        # ClientService hands us its reconnecting proxy; work with the real protocol.
+        real: AMIProtocol = protocol.unwrap()  # type: ignore[attr-defined]
+        return Deferred.fromCoroutine(self._login_and_resync(real))
 
-    async def _login_and_resync(self, protocol: AMIProtocol) -> object:
+    async def _login_and_resync(self, protocol: AMIProtocol) -> None:
+        """Log in; on failure drop the link instead of failing `prepareConnection`.
+
+        ClientService's state machine has no transition for a disconnect while it waits to
+        retry (twisted _client_service: Waiting + _clientDisconnected raises NoTransition),
+        which is exactly what a refused login leads to. So the attempt always "succeeds"
+        here and a failed login closes the connection, which ClientService then retries
+        with our backoff (`_login_failures` keeps it growing across such attempts).
+        """
         creds = self.credentials
         try:
             if creds.md5:
                 await protocol.login_md5(creds.username, creds.secret, creds.events)
             else:
                 await protocol.login(creds.username, creds.secret, creds.events)
-        except Exception as err:
-            log.error("ami_login_failed", username=creds.username, error=str(err))
-            raise
+        except (AMIError, ValueError) as err:
+            self._login_failures += 1
+            log.error("ami_login_failed", username=creds.username, error=str(err),
+                      failures=self._login_failures)
+            if protocol.transport is not None:
+                protocol.transport.abortConnection()  # type: ignore[attr-defined]
+            return
+        self._login_failures = 0
         self.protocol = protocol
         self.connections += 1
         protocol.start_keepalive(self.ping_interval, self.ping_timeout)
@@ -142,7 +161,9 @@ class AMIService(Service):
                     await result
             except Exception:
                 log.exception("ami_resync_hook_failed", hook=getattr(hook, "__qualname__", ""))
-        return protocol
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(protocol)
 
     def _lost(self, protocol: AMIProtocol, reason: Failure) -> None:
         if self.protocol is protocol:
@@ -154,8 +175,10 @@ class AMIService(Service):
         if self.protocol is not None:
             return succeed(self.protocol)
         if self._client is None:
-            raise AMINotConnected("the AMI service is not running")
-        return self._client.whenConnected().addCallback(lambda _proto: self._current())
+            return fail(AMINotConnected("the AMI service is not running"))
+        waiter: Deferred[AMIProtocol] = Deferred()
+        self._waiters.append(waiter)
+        return waiter
 
     def _current(self) -> AMIProtocol:
         if self.protocol is None:
