@@ -7,6 +7,7 @@ explain is a SandboxError, printed as one message with exit status 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -104,8 +105,15 @@ def _common(parser: argparse.ArgumentParser, namespace: bool = True, mirror: boo
         )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _guarded(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
+        # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so a half-built root or a
+        # half-started namespace is cleaned up instead of left behind.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return handler(args)
         except SandboxError as error:
@@ -114,6 +122,8 @@ def _guarded(handler: Handler) -> Handler:
         except KeyboardInterrupt:
             print("pln123 sandbox: interrupted", file=sys.stderr)
             return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return run
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import stat
 import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +172,9 @@ def _debootstrap(
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        # Its own process group, so an interruption can stop debootstrap *and* the dpkg,
+        # wget and chroot children it runs.
+        start_new_session=True,
     ) as proc:
         assert proc.stdout is not None
         try:
@@ -184,13 +188,29 @@ def _debootstrap(
                     last_report = now
             returncode = proc.wait()
         except BaseException:
-            proc.terminate()
-            proc.wait()
+            _stop_group(proc)
             raise
     if returncode != 0:
         raise SandboxError(
             f"debootstrap failed (exit {returncode}); its last lines:\n" + "\n".join(tail)
         )
+
+
+def _stop_group(proc: subprocess.Popen[str]) -> None:
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Children of the group may outlive its leader for a moment; they hold files in the
+    # folder about to be removed.
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _finish(root: Path) -> str:
