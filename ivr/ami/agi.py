@@ -29,6 +29,9 @@ from ivr.ami.message import Message
 log = structlog.get_logger("ivr.ami.agi")
 
 DEFAULT_COMMAND_TIMEOUT = 30.0
+# A command that ends with result=-1 because the caller hung up is followed at once by
+# AsyncAGIEnd/Hangup; a -1 for another reason (a missing prompt file) is not.
+HANGUP_SETTLE_SECONDS = 0.5
 
 
 class AGIError(AMIError):
@@ -254,7 +257,18 @@ class AGISession:
             pending.timer.cancel()
         if result.code >= 500:
             pending.deferred.errback(Failure(AGICommandError(result)))
+        elif result.failed:
+            # Hold it briefly: if the channel ends now, the command failed by hangup.
+            pending.timer = self.router.clock.callLater(
+                HANGUP_SETTLE_SECONDS, self._settled, command_id, result
+            )
+            self._pending[command_id] = pending
         else:
+            pending.deferred.callback(result)
+
+    def _settled(self, command_id: str, result: AGIResult) -> None:
+        pending = self._pending.pop(command_id, None)
+        if pending is not None:
             pending.deferred.callback(result)
 
     def _end(self, reason: str) -> None:

@@ -233,10 +233,10 @@ class AMIProtocol(Protocol):
     def pending_count(self) -> int:
         return len(self._pending)
 
-    async def command(self, command: str, timeout: float | None = None) -> list[str]:
+    def command(self, command: str, timeout: float | None = None) -> Deferred[list[str]]:
         """Run a CLI command; Asterisk >= 14 returns one `Output:` header per line."""
-        response: Message = await self.send_action("Command", {"Command": command}, timeout)
-        return response.getall("Output")
+        d: Deferred[Message] = self.send_action("Command", {"Command": command}, timeout)
+        return d.addCallback(lambda response: response.getall("Output"))
 
     # -- login -----------------------------------------------------------------------------
 

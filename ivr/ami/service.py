@@ -168,7 +168,8 @@ class AMIService(Service):
     def _lost(self, protocol: AMIProtocol, reason: Failure) -> None:
         if self.protocol is protocol:
             self.protocol = None
-            log.warning("ami_disconnected", reason=reason.getErrorMessage())
+            report = log.warning if self.running else log.info
+            report("ami_disconnected", reason=reason.getErrorMessage())
 
     def when_connected(self) -> Deferred[AMIProtocol]:
         """Fires with the logged-in protocol (at once if there is one)."""
@@ -194,6 +195,14 @@ class AMIService(Service):
         except AMINotConnected as err:
             return fail(err)
         return protocol.send_action(action, fields, timeout)
+
+    def command(self, command: str, timeout: float | None = None) -> Deferred[list[str]]:
+        """A CLI command's output lines (needs the `command` write class: not for pln123)."""
+        try:
+            protocol = self._current()
+        except AMINotConnected as err:
+            return fail(err)
+        return protocol.command(command, timeout)
 
     def send_list_action(
         self, action: str, fields: Fields | None = None, timeout: float | None = None

@@ -314,3 +314,25 @@ def test_close_ends_all_sessions(h: Harness) -> None:
     assert outcome(d).check(AGIHangup)
     h.start("Local/x@y-1;2")
     assert len(h.sessions) == 1  # no longer subscribed
+
+
+def test_minus_one_then_hangup_fails_the_command_as_hangup(h: Harness) -> None:
+    session = h.start()
+    d = session.get_data("pln123/menu", 5000, 12)
+    action = h.sent()[0]
+    h.executed(action, "200 result=-1\n")
+    assert not d.called
+    h.receive("Event: AsyncAGIEnd", f"Channel: {CHANNEL}")
+    assert outcome(d).check(AGIHangup)
+
+
+def test_minus_one_without_hangup_is_delivered_after_settling(h: Harness) -> None:
+    session = h.start()
+    d = session.stream_file("pln123/missing", "")
+    action = h.sent()[0]
+    h.executed(action, "200 result=-1 endpos=0\n")
+    h.clock.advance(0.4)
+    assert not d.called
+    h.clock.advance(0.1)
+    result: AGIResult = outcome(d)
+    assert result.failed and result.fields["endpos"] == "0"
