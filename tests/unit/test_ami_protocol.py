@@ -164,7 +164,7 @@ def test_list_action_with_empty_answer(h: Harness) -> None:
 
 
 def test_command_output_as_lines(h: Harness) -> None:
-    d = Deferred.fromCoroutine(h.protocol.command("core show version"))
+    d = h.protocol.command("core show version")
     action = h.sent()[0]
     assert action["Command"] == "core show version"
     h.receive("Response: Success", f"ActionID: {action['ActionID']}",
