@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ivr.cli import sandbox
+from ivr.cli import config, sandbox
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="IVR + ACD server for Asterisk (PLN 123 contact centre)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config.register(commands)
     sandbox.register(commands)
     return parser
 

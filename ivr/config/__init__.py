@@ -1,0 +1,20 @@
+"""The admin config: one YAML file for every site, validated with key paths."""
+
+from ivr.config.loader import load_config, parse_config
+from ivr.config.model import Action, AMISettings, AreaCode, Config, IVRSettings, Menu, Prompt, Site
+from ivr.config.reader import ConfigError, Problem
+
+__all__ = [
+    "AMISettings",
+    "Action",
+    "AreaCode",
+    "Config",
+    "ConfigError",
+    "IVRSettings",
+    "Menu",
+    "Problem",
+    "Prompt",
+    "Site",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,1 @@
+"""Prompts: the ids the IVR needs, number speaking from fragments, and rendering to audio."""

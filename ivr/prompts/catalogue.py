@@ -1,0 +1,33 @@
+"""Prompt ids the IVR engine plays itself, whatever the menus say.
+
+`pln123 config check` refuses a catalogue without any of these, so a missing recording is
+found before a caller hears silence (Asterisk even ends AsyncAGI on a missing file).
+"""
+
+from __future__ import annotations
+
+REQUIRED_PROMPTS: tuple[str, ...] = (
+    "invalid-choice",       # a digit the menu does not have
+    "goodbye",
+    "transfer-agent",       # before the hand-off to the ACD
+    "enter-idpel",          # 12-digit customer number, finish with #
+    "idpel-wrong-length",
+    "idpel-readback",       # "your customer number is" + digits
+    "idpel-confirm",        # 1 = correct, 2 = enter again
+    "ticket-created",       # "your report number is" + digits
+    "ticket-enter",         # ticket number, finish with #
+    "ticket-not-found",
+    "ticket-status-received",
+    "ticket-status-dispatched",
+    "ticket-status-resolved",
+    "outage-notice",        # a known outage in the caller's area
+    "outage-restore-at",    # "power is expected back at" + hh mm
+    "no-outage",
+    "pln-mobile",
+)
+
+TICKET_STATUS_PROMPTS = {
+    "received": "ticket-status-received",
+    "dispatched": "ticket-status-dispatched",
+    "resolved": "ticket-status-resolved",
+}
