@@ -1,7 +1,17 @@
 """The admin config: one YAML file for every site, validated with key paths."""
 
 from ivr.config.loader import load_config, parse_config
-from ivr.config.model import Action, AMISettings, AreaCode, Config, IVRSettings, Menu, Prompt, Site
+from ivr.config.model import (
+    Action,
+    AMISettings,
+    AreaCode,
+    Config,
+    IVRSettings,
+    Menu,
+    Prompt,
+    RedisSettings,
+    Site,
+)
 from ivr.config.reader import ConfigError, Problem
 
 __all__ = [
@@ -14,6 +24,7 @@ __all__ = [
     "Menu",
     "Problem",
     "Prompt",
+    "RedisSettings",
     "Site",
     "load_config",
     "parse_config",

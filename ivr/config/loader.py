@@ -23,6 +23,7 @@ from ivr.config.model import (
     IVRSettings,
     Menu,
     Prompt,
+    RedisSettings,
     Site,
 )
 from ivr.config.reader import ConfigError, Problem, Reader, join
@@ -64,8 +65,10 @@ def parse_config(data: Any, path: Path) -> Config:
     prompts = _prompts(top, languages)
     menus = _menus(top, skills, languages)
     ivr = _ivr(top, skills, languages)
+    redis = _redis(top.child("redis", required=False), path.parent)
     top.finish()
-    config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts)
+    config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts,
+                    redis)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)))
@@ -131,6 +134,20 @@ def _ami(reader: Reader, base: Path) -> AMISettings:
     md5 = bool(reader.typed("md5", bool, False))
     reader.finish()
     return AMISettings(host, port, user, secret_file, md5)
+
+
+def _redis(reader: Reader, base: Path) -> RedisSettings:
+    url = reader.text("url", "redis://127.0.0.1:6379/0")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        reader.error(f"{url!r} is not a redis://, rediss:// or unix:// URL", "url")
+    elif "@" in url.split("//", 1)[1].split("/", 1)[0]:
+        reader.error("put the password in password_file, not in the URL", "url")
+    password_text = reader.text("password_file", "") if reader.has("password_file") else ""
+    password_file = base / password_text if password_text else None
+    if password_file is not None and not password_file.is_file():
+        reader.error(f"{password_file} does not exist", "password_file")
+    reader.finish()
+    return RedisSettings(url, password_file)
 
 
 def _prompts(top: Reader, languages: tuple[str, ...]) -> dict[str, Prompt]:

@@ -42,6 +42,19 @@ class AMISettings:
 
 
 @dataclass(frozen=True)
+class RedisSettings:
+    """Where the shared state lives; the password comes from a file, never the YAML."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    password_file: Path | None = None
+
+    def read_password(self) -> str | None:
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
 class Site:
     name: str
     role: SiteRole
@@ -108,6 +121,7 @@ class Config:
     ivr: IVRSettings
     menus: dict[str, Menu]
     prompts: dict[str, Prompt]
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
     def site_for_area(self, code: str) -> tuple[Site, AreaCode] | None:
         for site in self.sites.values():
