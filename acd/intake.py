@@ -1,0 +1,43 @@
+"""How a caller leaves the IVR for the ACD: one call on one small interface.
+
+The IVR (in `ivr/`) knows menus and Asterisk; the ACD knows queues and agents. The IVR
+hands over everything the ACD and the agents need about the caller in a `QueueRequest`;
+the ACD answers with where the call now is. Which implementation sits behind it is the
+composition root's choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    call_id: str          # pln123's id for the call, bound to every log line
+    site: str             # the site whose Asterisk holds the channel
+    channel: str          # that channel (opaque to the ACD; handed back to telephony)
+    skill: str
+    priority: int         # 1 (most urgent) .. 9
+    language: str         # "id" or "en"
+    area_code: str
+    region: str
+    caller_number: str
+    idpel: str | None     # the confirmed 12-digit customer number, if entered
+    entered_at: float     # when the caller entered the IVR (the injected clock's time)
+
+
+@dataclass(frozen=True)
+class QueuePlacement:
+    call_id: str
+    site: str
+    skill: str
+    position: int         # 1 = next to be served
+
+
+class CallIntake(Protocol):
+    """Implemented by the ACD; called once per caller who asks for an agent."""
+
+    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]: ...
