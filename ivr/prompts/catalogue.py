@@ -31,3 +31,10 @@ TICKET_STATUS_PROMPTS = {
     "dispatched": "ticket-status-dispatched",
     "resolved": "ticket-status-resolved",
 }
+
+SOUND_FOLDER = "pln123"
+"""Our folder inside each language's sounds folder: the IVR plays `pln123/<prompt id>`."""
+
+FRAGMENT_PREFIXES: tuple[str, ...] = ("num-", "time-")
+"""Ids that belong to the built-in number fragments (ivr/prompts/numbers.py); a catalogue
+prompt with such an id would collide with a fragment file, so `prompts build` refuses it."""
