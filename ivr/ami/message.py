@@ -87,20 +87,20 @@ class Message:
         rather than dropped, so nothing Asterisk sent is silently lost.
         """
         text = block.decode(WIRE_ENCODING, WIRE_ERRORS)
+        if "\r" in text:  # CRLF -> LF once, not a test and a slice per line
+            text = text.replace("\r\n", "\n")
+            if text.endswith("\r"):
+                text = text[:-1]
         headers: list[tuple[str, str]] = []
         unparsed: list[str] = []
         for line in text.split("\n"):
-            if line.endswith("\r"):
-                line = line[:-1]
-            if not line:
-                continue
             key, sep, value = line.partition(":")
-            if not sep:
+            if sep:
+                if value[:1] == " ":
+                    value = value[1:]
+                headers.append((key.strip(), value))
+            elif line:
                 unparsed.append(line)
-                continue
-            if value.startswith(" "):
-                value = value[1:]
-            headers.append((key.strip(), value))
         return cls(headers, unparsed)
 
     def _lookup(self) -> dict[str, list[int]]:

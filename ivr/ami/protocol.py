@@ -93,8 +93,8 @@ class AMIProtocol(Protocol):
         self._keepalive: LoopingCall | None = None
         self._open_lists = 0  # lists whose items are arriving: their events must be parsed
         self.connected_ok = False
-        self.packets_received = 0
-        self.events_skipped = 0
+        self._packets_read = 0
+        self._skipped_late = 0
 
     def unwrap(self) -> AMIProtocol:
         """This protocol itself, also when reached through ClientService's proxy."""
@@ -106,9 +106,22 @@ class AMIProtocol(Protocol):
         self.connected_ok = True
 
     def dataReceived(self, data: bytes) -> None:
-        for block in self.framer.feed(data):
-            self.packets_received += 1
+        for block in self.framer.feed(data, self._skippable):
+            self._packets_read += 1
             self._packet(block)
+
+    def _skippable(self, event_name: bytes) -> bool:
+        """An event nobody subscribed to, while no list action collects items: drop it."""
+        return not self._open_lists and not self.dispatcher.wants(event_name)
+
+    @property
+    def packets_received(self) -> int:
+        """Every packet framed, whether parsed or dropped unread."""
+        return self._packets_read + self.framer.skipped
+
+    @property
+    def events_skipped(self) -> int:
+        return self.framer.skipped + self._skipped_late
 
     def _packet(self, block: bytes) -> None:
         name = peek_event_name(block)
@@ -117,17 +130,21 @@ class AMIProtocol(Protocol):
             and not self.dispatcher.wants(name)
             and not (self._open_lists and b"ActionID" in block)
         ):
-            self.events_skipped += 1
+            self._skipped_late += 1
             return
         message = Message.from_wire(block)
+        if message.event is not None:
+            # Only list items need the ActionID: don't build the header index otherwise.
+            if self._open_lists:
+                action_id = message.action_id
+                pending = self._pending.get(action_id) if action_id is not None else None
+                if pending is not None and pending.result is not None:
+                    self._list_item(action_id, pending, message)
+                    return
+            self.dispatcher.dispatch(message)
+            return
         action_id = message.action_id
         pending = self._pending.get(action_id) if action_id is not None else None
-        if message.event is not None:
-            if pending is not None and pending.result is not None:
-                self._list_item(action_id, pending, message)
-            else:
-                self.dispatcher.dispatch(message)
-            return
         if pending is None:
             log.warning("ami_unmatched_response", action_id=action_id,
                         response=message.response)

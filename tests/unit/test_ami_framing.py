@@ -145,3 +145,27 @@ def test_peek_event_name() -> None:
 def test_to_dict_groups_repeats() -> None:
     message = Message.from_wire(b"Response: Success\r\nOutput: a\r\nOutput: b")
     assert message.to_dict() == {"Response": "Success", "Output": ["a", "b"]}
+
+
+MIXED = (BANNER + b"Response: Success\nActionID: 7\n\r\nEvent: Ping\r\nA: 1\n\n"
+         + b"Event: Hangup\r\nChannel: x/y\r\n\r\nEvent: B\nK: v\r\n\n" + EVENT)
+
+
+@pytest.mark.parametrize("cut", range(1, len(MIXED)))
+def test_mixed_line_ends_split_anywhere(cut: int) -> None:
+    _, whole = frame_all([MIXED])
+    assert len(whole) == 5
+    _, split = frame_all([MIXED[:cut], MIXED[cut:]])
+    assert split == whole
+
+
+@pytest.mark.parametrize("cut", range(1, len(MIXED)))
+def test_skipping_gives_the_same_remaining_packets(cut: int) -> None:
+    def skip(name: bytes) -> bool:
+        return name == b"Hangup"
+
+    framer = Framer()
+    kept = [*framer.feed(MIXED[:cut], skip), *framer.feed(MIXED[cut:], skip)]
+    _, whole = frame_all([MIXED])
+    assert kept == [p for p in whole if not p.startswith(b"Event: Hangup")]
+    assert framer.skipped == 1
