@@ -31,6 +31,11 @@ from ivr.prompts.catalogue import REQUIRED_PROMPTS
 
 AREA_CODE = re.compile(r"0[1-9][0-9]{1,3}\Z")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}\Z")
+# Region names end up in comments of the rendered dialplan: letters, digits, a few marks.
+REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,'()-]{0,59}\Z")
+PEER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
+HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,252}\Z")
+AMI_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 PROMPT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\Z")
 LANGUAGE = re.compile(r"[a-z]{2}\Z")
 KEYS = frozenset("0123456789*#")
@@ -38,31 +43,75 @@ _SIMPLE_ACTIONS = ("repeat", "back", "hangup")
 _TARGET_ACTIONS = ("submenu", "flow", "queue", "play", "language")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key repeated in one mapping is an error.
+
+    Plain `safe_load` keeps the last value silently: a second `palembang:` under `sites`
+    (a copy-paste slip) would drop a whole site without a word.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, yaml.Node] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first.setdefault(key, key_node)
+            except TypeError:
+                continue  # unhashable: the base class reports it
+            if earlier is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None, None,
+                    f"duplicate key {key!r} (first at line {earlier.start_mark.line + 1})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> Problem:
+    """One line: where and what, as an admin's editor shows it."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        context = f" ({err.context})" if err.context else ""
+        return Problem("", f"not valid YAML at {where}: {err.problem}{context}")
+    return Problem("", f"not valid YAML: {err}")
+
+
 def load_config(path: Path | str) -> Config:
+    """The validated config in `path`, or ConfigError listing every problem."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError([Problem("", f"cannot read {path}: {err.strerror}")]) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError([Problem("", f"not UTF-8 text (byte {err.start})")]) from err
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
-        raise ConfigError([Problem("", f"not valid YAML: {err}")]) from err
+        raise ConfigError([_yaml_problem(err)]) from err
     return parse_config(data, path)
 
 
 def parse_config(data: Any, path: Path) -> Config:
+    """Validate parsed YAML; `path` anchors relative secret files."""
+    if not isinstance(data, dict):
+        # Every section would be "required" too: one line says it better.
+        what = "the file is empty" if data is None else "must be a mapping of sections"
+        raise ConfigError([Problem("", what)])
     problems: list[Problem] = []
     top = Reader(data, "", problems)
-    languages = tuple(top.strings("languages"))
-    for index, language in enumerate(languages):
-        if not LANGUAGE.match(language):
-            top.error(f"{language!r} is not a two-letter language code", f"languages[{index}]")
+    before = len(problems)
+    languages = _names(top, "languages", LANGUAGE, "a two-letter language code")
+    languages_ok = len(problems) == before
     default_language = top.text("default_language", "id")
     if languages and default_language not in languages:
         top.error(f"{default_language!r} is not in languages", "default_language")
-    skills = tuple(top.strings("skills"))
+    skills = _names(top, "skills", NAME, "a skill name ([a-z][a-z0-9_-]*)")
     regions = _regions(top)
     sites = _sites(top, path.parent, regions)
-    prompts = _prompts(top, languages)
+    prompts = _prompts(top, languages, languages_ok)
     menus = _menus(top, skills, languages)
     ivr = _ivr(top, skills, languages)
     redis = _redis(top.child("redis", required=False), path.parent)
@@ -75,14 +124,41 @@ def parse_config(data: Any, path: Path) -> Config:
     return config
 
 
+def _names(top: Reader, key: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    """A list of names, each matching `pattern`, none twice."""
+    names: list[str] = []
+    for index, name in enumerate(top.strings(key)):
+        if not pattern.match(name):
+            top.error(f"{name!r} is not {what}", f"{key}[{index}]")
+        elif name in names:
+            top.error(f"{name!r} is listed twice", f"{key}[{index}]")
+        else:
+            names.append(name)
+    return tuple(names)
+
+
+def _unquoted(code: Any) -> str:
+    # YAML 1.1 reads an unquoted 0711 as the octal number 457, and 0791 as a string.
+    return f"{code!r} is a number, not an area code: quote it (YAML reads 0711 as 457)"
+
+
 def _regions(top: Reader) -> dict[str, str]:
     section = top.child("regions")
     regions: dict[str, str] = {}
-    for code in list(section.data):
+    for code, name in section.data.items():
         key = str(code)
-        if not AREA_CODE.match(key):
-            section.error(f"{key!r} is not an area code (quote it: '0711')", key)
-        regions[key] = section.text(key)
+        section._seen.add(key)
+        if isinstance(code, int):
+            section.error(_unquoted(code), key)
+            code = f"0{code:o}"  # what was probably written, so sites see no second problem
+        elif not isinstance(code, str) or not AREA_CODE.match(code):
+            section.error(f"{key!r} is not an area code", key)
+        if not isinstance(name, str) or not REGION.match(name):
+            section.error(f"{name!r} is not a region name (letters, digits, spaces, .,'()-)",
+                          key)
+        # Recorded even when wrong: the config is refused anyway, and sites serving this
+        # code should not report a second, misleading "no entry in regions".
+        regions[str(code)] = str(name)
     section.finish()
     return regions
 
@@ -101,8 +177,13 @@ def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
             hubs.append(name)
         ami = _ami(reader.child("ami"), base)
         peer = reader.text("iax2_peer")
+        if peer and not PEER.match(peer):
+            reader.error(f"{peer!r} is not an IAX2 peer name ([A-Za-z0-9_.-])", "iax2_peer")
         areas: list[AreaCode] = []
         for _index, code, path in reader.entries("area_codes"):
+            if isinstance(code, int):
+                reader.problems.append(Problem(path, _unquoted(code)))
+                continue
             if not isinstance(code, str) or not AREA_CODE.match(code):
                 reader.problems.append(Problem(path, f"{code!r} is not an area code"))
                 continue
@@ -114,7 +195,7 @@ def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
             if code not in regions:
                 reader.problems.append(Problem(path, f"{code} has no entry in regions"))
             areas.append(AreaCode(code, regions.get(code, code)))
-        if not areas and reader.has("area_codes"):
+        if reader.raw("area_codes") == []:
             reader.error("must list at least one area code", "area_codes")
         reader.finish()
         sites[name] = Site(name, "hub" if role == "hub" else "site", ami, peer, tuple(areas))
@@ -125,8 +206,12 @@ def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
 
 def _ami(reader: Reader, base: Path) -> AMISettings:
     host = reader.text("host", "127.0.0.1")
+    if host and not HOST.match(host):
+        reader.error(f"{host!r} is not a host name or address", "host")
     port = reader.integer("port", 5038, 1, 65535)
     user = reader.text("user")
+    if user and not AMI_USER.match(user):
+        reader.error(f"{user!r} is not an AMI user name", "user")
     secret_text = reader.text("secret_file")
     secret_file = (base / secret_text) if secret_text else base
     if secret_text and not secret_file.is_file():
@@ -150,12 +235,14 @@ def _redis(reader: Reader, base: Path) -> RedisSettings:
     return RedisSettings(url, password_file)
 
 
-def _prompts(top: Reader, languages: tuple[str, ...]) -> dict[str, Prompt]:
+def _prompts(top: Reader, languages: tuple[str, ...], languages_ok: bool) -> dict[str, Prompt]:
     prompts: dict[str, Prompt] = {}
     for prompt_id, reader in top.items("prompts"):
         if not PROMPT_ID.match(prompt_id):
             reader.error(f"{prompt_id!r} is not a prompt id ([a-z0-9_-])")
         texts = {language: reader.text(language) for language in languages}
+        if not languages_ok:
+            reader.ignore_rest()  # `languages` is broken: that one problem says it all
         reader.finish()
         prompts[prompt_id] = Prompt(prompt_id, texts)
     return prompts
@@ -183,9 +270,9 @@ def _action(value: Any, path: str, problems: list[Problem], skills: tuple[str, .
         if target and target not in skills:
             reader.error(f"{target!r} is not a skill (skills: {', '.join(skills)})", "queue")
         return Action("queue", skill=target, priority=priority)
-    if kind == "flow" and target not in FLOWS:
+    if kind == "flow" and target and target not in FLOWS:
         reader.error(f"{target!r} is not a flow ({', '.join(FLOWS)})", "flow")
-    if kind == "language" and target not in languages:
+    if kind == "language" and target and target not in languages:
         reader.error(f"{target!r} is not in languages", "language")
     return Action(kind, target=target, category=category)  # type: ignore[arg-type]
 
@@ -254,8 +341,15 @@ def _cross_check(config: Config, problems: list[Problem]) -> None:
         if prompt_id and prompt_id not in config.prompts:
             problems.append(Problem(path, f"prompt {prompt_id!r} is not in the catalogue"))
 
+    def need_target(action: Action, path: str) -> None:
+        if action.kind == "submenu" and action.target not in config.menus:
+            problems.append(Problem(path, f"menu {action.target!r} does not exist"))
+        if action.kind == "play" and action.target:
+            need_prompt(action.target, path)
+
     ivr = config.ivr
     need_prompt(ivr.greeting, "ivr.greeting")
+    need_target(ivr.agent, "ivr.agent")
     if ivr.root_menu and ivr.root_menu not in config.menus:
         problems.append(Problem("ivr.root_menu", f"menu {ivr.root_menu!r} does not exist"))
     for prompt_id in REQUIRED_PROMPTS:
@@ -269,7 +363,4 @@ def _cross_check(config: Config, problems: list[Problem]) -> None:
             if digit in reserved:
                 problems.append(Problem(path, f"{digit!r} is ivr.{reserved[digit]} in every "
                                               "menu; choose another key"))
-            if action.kind == "submenu" and action.target not in config.menus:
-                problems.append(Problem(path, f"menu {action.target!r} does not exist"))
-            if action.kind == "play" and action.target:
-                need_prompt(action.target, path)
+            need_target(action, path)

@@ -44,12 +44,16 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 class Reader:
     """Reads one mapping at `path`; problems go to the shared `problems` list."""
 
-    def __init__(self, data: Any, path: str, problems: list[Problem]):
+    def __init__(self, data: Any, path: str, problems: list[Problem], quiet: bool = False):
         self.path = path
         self.problems = problems
+        # A section that is not a mapping is one problem, not one per key it lacks: a
+        # broken reader (and its children) report no "is required".
+        self.broken = quiet
         if not isinstance(data, dict):
-            if data is not None:
+            if data is not None and not quiet:
                 self.error(f"must be a mapping, not {_describe(data)}")
+            self.broken = quiet or data is not None
             data = {}
         self.data: dict[Any, Any] = data
         self._seen: set[str] = set()
@@ -69,7 +73,7 @@ class Reader:
         """The value at `key` if it has type `kind`; `default` (or a problem) otherwise."""
         self._seen.add(key)
         if key not in self.data:
-            if default is None:
+            if default is None and not self.broken:
                 self.error("is required", key)
             return default
         value = self.data[key]
@@ -105,9 +109,9 @@ class Reader:
 
     def child(self, key: str, required: bool = True) -> Reader:
         self._seen.add(key)
-        if key not in self.data and required:
+        if key not in self.data and required and not self.broken:
             self.error("is required", key)
-        return Reader(self.data.get(key), join(self.path, key), self.problems)
+        return Reader(self.data.get(key), join(self.path, key), self.problems, self.broken)
 
     def items(self, key: str) -> Iterator[tuple[str, Reader]]:
         """(name, reader) for each entry of the mapping at `key`."""
@@ -122,7 +126,8 @@ class Reader:
         self._seen.add(key)
         value = self.data.get(key)
         if value is None:
-            self.error("is required", key)
+            if not self.broken:
+                self.error("is required", key)
             return
         if not isinstance(value, list):
             self.error(f"must be a list, not {_describe(value)}", key)
@@ -134,7 +139,7 @@ class Reader:
         self._seen.add(key)
         value = self.data.get(key)
         if value is None:
-            if required:
+            if required and not self.broken:
                 self.error("is required", key)
             return []
         if not isinstance(value, list):
@@ -147,6 +152,10 @@ class Reader:
             else:
                 self.error(f"must be a string, not {_describe(item)}", f"{key}[{index}]")
         return out
+
+    def ignore_rest(self) -> None:
+        """Accept the keys not read so far: a broken section they depend on was reported."""
+        self._seen.update(str(key) for key in self.data)
 
     def finish(self) -> None:
         """Report keys nobody asked for: a misspelt key must not be silently ignored."""
