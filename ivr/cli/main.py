@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ivr.cli import config, sandbox
+from ivr.cli import prompts as prompts_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config.register(commands)
     sandbox.register(commands)
+    prompts_cli.register(commands)
     return parser
 
 
