@@ -1,0 +1,1 @@
+"""The IVR: one session per AsyncAGI channel, driven by the admin config's menu tree."""

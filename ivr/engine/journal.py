@@ -1,0 +1,32 @@
+"""A caller's path through the IVR as structured events bound to one call id.
+
+Each step is a log line (JSON in production) with `call_id`, `site` and `area_code`
+bound, so support can follow one caller from the greeting to the hand-off; the same events
+are kept on the session for tests and for the dashboard's recent-calls view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+
+class CallJournal:
+    def __init__(self, call_id: str, site: str, area_code: str, clock_seconds: float):
+        self.call_id = call_id
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.log = structlog.get_logger("ivr.call").bind(
+            call_id=call_id, site=site, area_code=area_code
+        )
+        self.started_at = clock_seconds
+
+    def record(self, event: str, **fields: Any) -> None:
+        self.events.append((event, fields))
+        self.log.info(f"ivr_{event}", **fields)
+
+    def names(self) -> list[str]:
+        return [name for name, _fields in self.events]
+
+    def first(self, event: str) -> dict[str, Any] | None:
+        return next((fields for name, fields in self.events if name == event), None)

@@ -1,0 +1,236 @@
+"""One caller's way through the IVR, from the greeting to a ticket, a hang-up or an agent.
+
+The flow is a coroutine because a call is a conversation: each step waits for the caller.
+Every step is journalled with the call id. A caller may hang up anywhere: the pending AGI
+command then fails with AGIHangup and the session ends cleanly, leaving nothing pending.
+Anything unexpected (Redis down, a bug) must not leave a caller in silence: the session
+hands the caller to an agent instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from twisted.internet.interfaces import IReactorTime
+
+from acd.intake import CallIntake, QueueRequest
+from acd.selfservice.models import Outage, OutageBoard, TicketDesk
+from ivr.ami.agi import AGIHangup
+from ivr.config.model import Action, AreaCode, Config, Menu, Site
+from ivr.engine.channel import CallChannel
+from ivr.engine.flows import SelfService
+from ivr.engine.journal import CallJournal
+from ivr.engine.voice import Voice
+
+
+@dataclass(frozen=True)
+class IVRServices:
+    """What the IVR uses beyond the channel: the ACD's intake and the self-service state."""
+
+    intake: CallIntake
+    outages: OutageBoard
+    tickets: TicketDesk
+
+
+def new_call_id() -> str:
+    return secrets.token_hex(6)
+
+
+class CallSession:
+    def __init__(
+        self,
+        channel: CallChannel,
+        config: Config,
+        site: Site,
+        services: IVRServices,
+        clock: IReactorTime,
+        timezone: ZoneInfo,
+    ):
+        self.channel = channel
+        self.config = config
+        self.site = site
+        self.services = services
+        self.clock = clock
+        self.timezone = timezone
+        self.area = self._area()
+        self.call_id = new_call_id()
+        self.entered_at = clock.seconds()
+        self.journal = CallJournal(self.call_id, site.name, self.area.code, self.entered_at)
+        self.voice = Voice(channel, config.default_language)
+        self.idpel: str | None = None
+        self.outcome = "active"
+        self._pressed: str | None = None  # a key pressed during greeting or notice
+        self.self_service = SelfService(self)
+
+    def _area(self) -> AreaCode:
+        """The caller's area: the dialplan passes it as AGI argument 1; else the number."""
+        env = self.channel.env
+        code = env.get("agi_arg_1", "")
+        found = self.config.site_for_area(code) if code else None
+        if found is None:
+            found = self.config.area_for_number(env.get("agi_extension", ""))
+        return found[1] if found else self.site.primary_area
+
+    async def run(self) -> str:
+        """Serve the caller; returns how the call left the IVR."""
+        self.journal.record(
+            "call_started", channel=self.channel.channel, region=self.area.region,
+            caller_number=self.channel.env.get("agi_callerid", ""),
+        )
+        try:
+            await self._greet()
+            await self._announce_outages()
+            await self._navigate()
+        except AGIHangup:
+            self.outcome = "caller_hung_up"
+            self.journal.record("caller_hung_up")
+        except Exception as error:  # a caller must never be left in silence
+            self.journal.log.exception("ivr_failed", error=str(error))
+            await self._rescue()
+        self.journal.record("call_ended", outcome=self.outcome,
+                            seconds=round(self.clock.seconds() - self.entered_at, 3))
+        return self.outcome
+
+    async def _rescue(self) -> None:
+        if self.channel.ended or self.outcome != "active":
+            self.outcome = self.outcome if self.outcome != "active" else "caller_hung_up"
+            return
+        try:
+            await self.hand_off(self.config.ivr.agent, reason="error")
+        except Exception:
+            self.journal.log.exception("ivr_rescue_failed")
+            self.outcome = "failed"
+
+    # -- greeting and notices -------------------------------------------------------------
+
+    async def _greet(self) -> None:
+        ivr = self.config.ivr
+        key = await self.voice.play([ivr.greeting])
+        self.journal.record("greeting_played", key=key)
+        if key == ivr.english_key and "en" in self.config.languages:
+            await self.change_language("en")
+        elif key is not None:
+            self._pressed = key
+
+    async def change_language(self, language: str) -> None:
+        await self.voice.set_language(language)
+        self.journal.record("language_changed", language=language)
+
+    async def outages(self) -> list[Outage]:
+        try:
+            return await self.services.outages.outages_for(self.area.code)
+        except Exception as error:  # noqa: BLE001 - no notice beats no answer
+            self.journal.log.warning("ivr_outage_board_unavailable", error=str(error))
+            return []
+
+    async def _announce_outages(self) -> None:
+        found = await self.outages()
+        if not found:
+            return
+        key = await self.voice.play(self.outage_prompts(found[0]))
+        self.journal.record("outage_heard", outage_id=found[0].id)
+        if key is not None and self._pressed is None:
+            self._pressed = key
+
+    def outage_prompts(self, outage: Outage) -> list[str]:
+        prompts = ["outage-notice"]
+        if outage.restore_at is not None:
+            local = datetime.fromtimestamp(outage.restore_at, self.timezone)
+            prompts += ["outage-restore-at", *self.voice.time_prompts(local.hour, local.minute)]
+        return prompts
+
+    # -- menus ----------------------------------------------------------------------------
+
+    async def _navigate(self) -> None:
+        stack = [self.config.ivr.root_menu]
+        while stack and self.outcome == "active":
+            menu = self.config.menus[stack[-1]]
+            self.journal.record("menu_entered", menu=menu.name)
+            action = await self._choose(menu)
+            if action.kind == "submenu" and action.target:
+                stack.append(action.target)
+            elif action.kind == "back":
+                if len(stack) > 1:
+                    stack.pop()
+            elif action.kind == "flow":
+                follow_up = await self.self_service.run(action)
+                if follow_up is not None:
+                    await self._finish(follow_up)
+            else:
+                await self._finish(action)
+
+    async def _finish(self, action: Action) -> None:
+        if action.kind == "queue":
+            await self.hand_off(action)
+        elif action.kind == "hangup":
+            await self.voice.play(["goodbye"], barge_in=False)
+            self.outcome = "hung_up_by_ivr"
+            self.journal.record("ivr_hung_up")
+            await self.channel.hangup()
+
+    async def _choose(self, menu: Menu) -> Action:
+        """Ask until the caller picks something that leaves this prompt, or retries run out."""
+        ivr = self.config.ivr
+        failures = 0
+        while True:
+            key = self._pressed
+            self._pressed = None
+            if key is None:
+                heard = await self.voice.ask([menu.prompt], menu.timeout_s, 1)
+                key = heard.digits
+            if not key:
+                failures += 1
+                self.journal.record("no_input", menu=menu.name, attempt=failures)
+            elif key == ivr.agent_key:
+                self.journal.record("digit", menu=menu.name, key=key, action="agent")
+                return ivr.agent
+            elif key == ivr.back_key:
+                self.journal.record("digit", menu=menu.name, key=key, action="back")
+                return Action("back")
+            elif key in menu.options:
+                action = menu.options[key]
+                self.journal.record("digit", menu=menu.name, key=key, action=action.describe())
+                if action.kind == "repeat":
+                    continue
+                if action.kind == "play" and action.target:
+                    self._pressed = await self.voice.play([action.target])
+                    continue
+                if action.kind == "language" and action.target:
+                    await self.change_language(action.target)
+                    continue
+                return action
+            else:
+                failures += 1
+                self.journal.record("invalid_choice", menu=menu.name, key=key, attempt=failures)
+                self._pressed = await self.voice.play(["invalid-choice"])
+            if failures >= menu.retries:
+                self.journal.record("fallback", menu=menu.name, action=menu.on_failure.describe())
+                return menu.on_failure
+
+    # -- the hand-off ---------------------------------------------------------------------
+
+    async def hand_off(self, action: Action, reason: str = "asked") -> None:
+        if action.kind != "queue":
+            action = self.config.ivr.agent
+        skill = action.skill or "general"
+        await self.voice.play(["transfer-agent"], barge_in=False)
+        request = QueueRequest(
+            call_id=self.call_id,
+            site=self.site.name,
+            channel=self.channel.channel,
+            skill=skill,
+            priority=action.priority,
+            language=self.voice.language,
+            area_code=self.area.code,
+            region=self.area.region,
+            caller_number=self.channel.env.get("agi_callerid", ""),
+            idpel=self.idpel,
+            entered_at=self.entered_at,
+        )
+        placement = await self.services.intake.enqueue(request)
+        self.outcome = "queued"
+        self.journal.record("handed_off", skill=skill, priority=action.priority, reason=reason,
+                            position=placement.position)

@@ -1,0 +1,184 @@
+"""Test doubles for the IVR engine's unit tests: a scripted caller on a recorded channel,
+and in-memory versions of our own ACD/self-service interfaces (never of Asterisk or Redis,
+which the end-to-end tests use for real)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+
+from acd.intake import QueuePlacement, QueueRequest
+from acd.selfservice.models import Outage, Ticket
+from ivr.ami.agi import AGIHangup, AGIResult
+
+
+@dataclass(frozen=True)
+class Press:
+    """The caller answers the next question (GET DATA) with `keys`."""
+
+    keys: str
+
+
+@dataclass(frozen=True)
+class Barge:
+    """The caller interrupts the next interruptible prompt (STREAM FILE) with `keys`."""
+
+    keys: str
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The caller lets the next input time out."""
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """The caller hangs up during the next question, or the next prompt if `at_prompt`."""
+
+    at_prompt: bool = False
+
+
+Step = Press | Barge | Silence | HangUp
+
+
+@dataclass
+class ScriptedChannel:
+    """Plays the caller's part from a script; records every AGI command the IVR sent."""
+
+    script: list[Step]
+    env: dict[str, str] = field(default_factory=dict)
+    channel: str = "Local/0711123@pln123-inbound-palembang-00000001;2"
+    ended: bool = False
+    commands: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+    def _next(self, listening: bool) -> Step | None:
+        step = self.script[0] if self.script else None
+        if isinstance(step, HangUp) and (listening or step.at_prompt):
+            self.script.pop(0)
+            self.ended = True
+            return step
+        if not listening or not self.script:
+            return None
+        return self.script.pop(0)
+
+    def _result(self, text: str) -> Deferred[AGIResult]:
+        from ivr.ami.agi import parse_agi_result
+
+        return succeed(parse_agi_result(text))
+
+    def _hung_up(self) -> Deferred[AGIResult]:
+        return fail(AGIHangup(f"{self.channel}: hangup"))
+
+    def stream_file(self, name: str, escape_digits: str = "") -> Deferred[AGIResult]:
+        if self.ended:
+            return self._hung_up()
+        self.commands.append(("STREAM FILE", (name, escape_digits)))
+        if isinstance(self._next(False), HangUp):
+            return self._hung_up()
+        step = self.script[0] if self.script else None
+        if escape_digits and isinstance(step, Barge):
+            self.script.pop(0)
+            first, rest = step.keys[0], step.keys[1:]
+            if rest:
+                self.script.insert(0, Press(rest))  # the rest goes to the next question
+            return self._result(f"200 result={ord(first)} endpos=800\n")
+        return self._result("200 result=0 endpos=16000\n")
+
+    def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> Deferred[AGIResult]:
+        if self.ended:
+            return self._hung_up()
+        self.commands.append(("GET DATA", (prompt, timeout_ms, max_digits)))
+        step = self._next(True)
+        if isinstance(step, HangUp):
+            return self._hung_up()
+        assert not isinstance(step, Barge), f"script: {step} met a question, not a prompt"
+        if isinstance(step, Press):
+            keys = step.keys
+            if "#" in keys:
+                return self._result(f"200 result={keys.split('#')[0]}\n")
+            if len(keys) > max_digits:
+                self.script.insert(0, Press(keys[max_digits:]))
+                keys = keys[:max_digits]
+            suffix = "" if len(keys) == max_digits else " (timeout)"
+            return self._result(f"200 result={keys}{suffix}\n")
+        return self._result("200 result= (timeout)\n")
+
+    def set_variable(self, name: str, value: str) -> Deferred[AGIResult]:
+        if self.ended:
+            return self._hung_up()
+        self.commands.append(("SET VARIABLE", (name, value)))
+        return self._result("200 result=1\n")
+
+    def execute(self, command: str, *args: Any, timeout: float | None = None
+                ) -> Deferred[AGIResult]:
+        if self.ended:
+            return self._hung_up()
+        self.commands.append((command, args))
+        return self._result("200 result=0\n")
+
+    def hangup(self) -> Deferred[AGIResult]:
+        self.commands.append(("HANGUP", ()))
+        self.ended = True
+        return self._result("200 result=1\n")
+
+    def played(self) -> list[str]:
+        """Every prompt file the caller heard (or started to hear), in order."""
+        return [str(args[0]) for name, args in self.commands
+                if name in ("STREAM FILE", "GET DATA")]
+
+
+class MemoryIntake:
+    def __init__(self) -> None:
+        self.requests: list[QueueRequest] = []
+
+    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
+        self.requests.append(request)
+        return succeed(QueuePlacement(request.call_id, request.site, request.skill,
+                                      len(self.requests)))
+
+
+class MemoryOutages:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.items: list[Outage] = []
+        self.broken = False
+
+    def outages_for(self, area_code: str) -> Deferred[list[Outage]]:
+        if self.broken:
+            return fail(ConnectionError("redis down"))
+        return succeed([o for o in self.items if area_code in o.area_codes])
+
+    def post(self, area_codes: tuple[str, ...], message: str, restore_at: float | None,
+             created_by: str = "cli") -> Deferred[Outage]:
+        outage = Outage(f"o-{len(self.items) + 1}", area_codes, message, restore_at,
+                        self.clock.seconds(), created_by)
+        self.items.append(outage)
+        return succeed(outage)
+
+    def all(self) -> Deferred[list[Outage]]:
+        return succeed(list(self.items))
+
+    def clear(self, outage_id: str) -> Deferred[bool]:
+        before = len(self.items)
+        self.items = [o for o in self.items if o.id != outage_id]
+        return succeed(len(self.items) < before)
+
+
+class MemoryTickets:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.tickets: dict[str, Ticket] = {}
+
+    def create(self, idpel: str, area_code: str, category: str, caller_number: str,
+               site: str, call_id: str) -> Deferred[Ticket]:
+        number = str(10000001 + len(self.tickets))
+        ticket = Ticket(number, idpel, area_code, category, caller_number, site, call_id,
+                        self.clock.seconds())
+        self.tickets[number] = ticket
+        return succeed(ticket)
+
+    def find(self, number: str) -> Deferred[Ticket | None]:
+        return succeed(self.tickets.get(number))
