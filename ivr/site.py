@@ -1,0 +1,66 @@
+"""One site's IVR as a Twisted service: AMI link, AsyncAGI router and menu engine, wired.
+
+This is the piece `pln123 serve` and the demo start per site; tests start it against the
+sandbox Asterisk with the same code. Nothing here decides anything: it only connects
+objects built from the validated config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.application.service import MultiService
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClientEndpoint
+
+from ivr.ami.agi import AGISession, AsyncAGIRouter
+from ivr.ami.service import AMICredentials, AMIService
+from ivr.config.model import Config
+from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
+from ivr.engine.session import IVRServices
+
+
+@dataclass(frozen=True)
+class AMITarget:
+    """Where and as whom to reach the site's Asterisk (the config's, unless overridden)."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+
+    @classmethod
+    def from_config(cls, config: Config, site_name: str) -> AMITarget:
+        ami = config.sites[site_name].ami
+        return cls(ami.host, ami.port, ami.user, ami.read_secret())
+
+
+class SiteIVR(MultiService):
+    def __init__(
+        self,
+        config: Config,
+        site_name: str,
+        services: IVRServices,
+        reactor: IReactorTime,
+        *,
+        ami: AMITarget | None = None,
+        endpoint: IStreamClientEndpoint | None = None,
+        timezone: str = DEFAULT_TIMEZONE,
+    ):
+        super().__init__()  # type: ignore[no-untyped-call]
+        target = ami or AMITarget.from_config(config, site_name)
+        if endpoint is None:
+            tcp: IReactorTCP = reactor  # type: ignore[assignment]
+            endpoint = TCP4ClientEndpoint(tcp, target.host, target.port, timeout=5)
+        self.ami = AMIService(
+            endpoint,
+            AMICredentials(target.username, target.secret,
+                           md5=config.sites[site_name].ami.md5),
+            reactor,
+        )
+        self.ami.setServiceParent(self)  # type: ignore[no-untyped-call]
+        self.engine = IVREngine(config, site_name, services, reactor, timezone)
+        self.router = AsyncAGIRouter(self.ami, self.ami.dispatcher, reactor, self._serve)
+
+    def _serve(self, session: AGISession) -> None:
+        self.engine.on_session(session)
