@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ivr.cli import config, sandbox
+from ivr.cli import config, dialplan, sandbox
 from ivr.cli import prompts as prompts_cli
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config.register(commands)
+    dialplan.register(commands)
     sandbox.register(commands)
     prompts_cli.register(commands)
     return parser

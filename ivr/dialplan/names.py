@@ -1,0 +1,56 @@
+"""The names the rendered dialplan and pln123 share: contexts, AGI arguments, variables.
+
+The IVR engine (which reads the AsyncAGIStart `Env`), the ACD (which originates into the
+agent context) and the renderer all import them from here, so renaming a context is one
+change and a test, not a silent break between Asterisk and pln123.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ivr.dialplan.errors import DialplanError
+
+IVR_CONTEXT = "pln123-ivr"
+AGENT_CONNECT_CONTEXT = "pln123-agent-connect"
+TRUNK_IN_CONTEXT = "pln123-trunk-in"
+LOCAL_NUMBER = "123"  # what a caller dials on the local trunk of their own area
+
+# AGI(agi:async,<area code>,<site>): AsyncAGIStart's Env carries them as agi_arg_N.
+AGI_ARG_AREA_CODE = "agi_arg_1"
+AGI_ARG_SITE = "agi_arg_2"
+# The same two, kept on the channel for later dialplan steps and AMI Getvar.
+AREA_CODE_VARIABLE = "PLN123_AREA"
+SITE_VARIABLE = "PLN123_SITE"
+
+# What may reach a dialplan line from the config. None of them admits `;` (a comment),
+# `,` or `)` (application arguments), `[` (a context), `$` (an expression) or any line
+# break, so a config value can never end a line, start a context or run an application.
+SITE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}")
+AREA_CODE = re.compile(r"0[1-9][0-9]{1,3}")
+LANGUAGE = re.compile(r"[a-z]{2}")
+# Region names only appear in comments, which may hold anything but a line break.
+REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,'()-]{0,59}")
+
+
+def checked(value: str, pattern: re.Pattern[str], what: str) -> str:
+    """`value` if it matches `pattern` in full; DialplanError otherwise."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise DialplanError(f"refusing to write {what} {value!r} into a dialplan "
+                            f"(allowed: {pattern.pattern})")
+    return value
+
+
+def inbound_context(site: str) -> str:
+    """Where the carrier delivers <area code>123 calls for `site`."""
+    return f"pln123-inbound-{checked(site, SITE_NAME, 'site name')}"
+
+
+def local_context(area_code: str) -> str:
+    """Where plain 123 arrives from the local trunk of `area_code`."""
+    return f"pln123-local-{checked(area_code, AREA_CODE, 'area code')}"
+
+
+def entry_number(area_code: str) -> str:
+    """What a caller dials from anywhere: area code + 123 (0711123)."""
+    return checked(area_code, AREA_CODE, "area code") + LOCAL_NUMBER

@@ -1,0 +1,175 @@
+"""The dialplan renderer: every context is there and documented, one extension per area
+code, the hand-off passes area code and site, and unsafe values are refused, not escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from ivr.config import AreaCode, Config, load_config
+from ivr.dialplan import (
+    AGENT_CONNECT_CONTEXT,
+    IVR_CONTEXT,
+    TRUNK_IN_CONTEXT,
+    DialplanError,
+    entry_number,
+    inbound_context,
+    local_context,
+    render_all,
+    render_site,
+)
+
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return load_config(SHIPPED)
+
+
+def contexts(text: str) -> dict[str, list[str]]:
+    """Context name -> its non-comment lines, in order."""
+    result: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if match := re.fullmatch(r"\[([^\]]+)\]", line):
+            current = result.setdefault(match.group(1), [])
+        elif line and not line.startswith(";") and current is not None:
+            current.append(line)
+    return result
+
+
+def with_site(config: Config, site: str, **changes: object) -> Config:
+    sites = dict(config.sites)
+    sites[site] = dataclasses.replace(sites[site], **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(config, sites=sites)
+
+
+def test_palembang_has_every_context(config: Config) -> None:
+    found = contexts(render_site(config, "palembang"))
+    assert list(found) == [
+        "pln123-inbound-palembang",
+        *(f"pln123-local-{code}" for code in
+          ("0711", "0712", "0713", "0721", "0725", "0741", "0761", "0765")),
+        IVR_CONTEXT, AGENT_CONNECT_CONTEXT, TRUNK_IN_CONTEXT,
+    ]
+
+
+@pytest.mark.parametrize("site", ["palembang", "medan", "jakarta", "surabaya", "makassar"])
+def test_one_entry_per_area_code(config: Config, site: str) -> None:
+    found = contexts(render_site(config, site))
+    inbound = found[inbound_context(site)]
+    expected: list[str] = []
+    for area in config.sites[site].area_codes:
+        expected += [f"exten => {area.code}123,1,Gosub(pln123-ivr,s,1({area.code},{site}))",
+                     " same => n,Hangup()"]
+        assert found[local_context(area.code)] == [
+            f"exten => 123,1,Gosub(pln123-ivr,s,1({area.code},{site}))", " same => n,Hangup()"]
+    assert inbound == expected
+
+
+def test_the_example_from_the_issue(config: Config) -> None:
+    text = render_site(config, "palembang")
+    assert "exten => 0711123,1,Gosub(pln123-ivr,s,1(0711,palembang))\n same => n,Hangup()\n" in text
+    assert entry_number("0711") == "0711123"
+
+
+def test_one_async_agi_hand_off(config: Config) -> None:
+    text = render_site(config, "jakarta")
+    assert contexts(text)[IVR_CONTEXT] == [
+        "exten => s,1,Answer()",
+        " same => n,Set(CHANNEL(language)=id)",
+        " same => n,Set(PLN123_AREA=${ARG1})",
+        " same => n,Set(PLN123_SITE=${ARG2})",
+        " same => n,AGI(agi:async,${ARG1},${ARG2})",
+        " same => n,Return()",
+    ]
+    code = [line for line in text.splitlines() if not line.startswith(";")]
+    assert sum("AGI(" in line for line in code) == 1  # later issues change it in one place
+
+
+def test_the_default_language_comes_from_the_config(config: Config) -> None:
+    english = dataclasses.replace(config, default_language="en")
+    assert " same => n,Set(CHANNEL(language)=en)" in render_site(english, "medan")
+
+
+@pytest.mark.parametrize(("context", "issue"), [(AGENT_CONNECT_CONTEXT, "ACD issue (#4)"),
+                                               (TRUNK_IN_CONTEXT, "multi-site issue (#5)")])
+def test_placeholders_are_marked_and_valid(config: Config, context: str, issue: str) -> None:
+    text = render_site(config, "surabaya")
+    body = contexts(text)[context]
+    assert body[0].startswith("exten => _X.,1,NoOp(") and body[1:] == [" same => n,Hangup()"]
+    before = text.rsplit(f"\n[{context}]\n", 1)[0].splitlines()
+    assert "PLACEHOLDER" in before[-2] + before[-1] and issue in " ".join(before[-2:])
+
+
+def test_every_context_is_documented_at_the_top(config: Config) -> None:
+    text = render_site(config, "makassar")
+    header = text.split("\n[", 1)[0]
+    assert all(line.startswith(";") or not line for line in header.splitlines())
+    assert "; [pln123-local-<area code>]" in header
+    for name in contexts(text):
+        if name.startswith("pln123-local-"):
+            assert re.search(rf"[( ]{name.removeprefix('pln123-local-')}[,)]", header), name
+        else:
+            assert f"; [{name}]" in header, name
+    for needle in ("agi_arg_1 (area code)", "agi_arg_2 (site)", "GENERATED", "#include"):
+        assert needle in header
+
+
+def test_rendering_is_deterministic_ascii_and_newline_terminated(config: Config) -> None:
+    first, second = render_all(config), render_all(config)
+    assert first == second and list(first) == list(config.sites)
+    for text in first.values():
+        assert text.isascii() and text.endswith("\n") and not text.endswith("\n\n\n")
+        assert "\r" not in text and "\t" not in text
+
+
+def test_an_unknown_site_is_refused(config: Config) -> None:
+    with pytest.raises(DialplanError, match="no site 'bali'"):
+        render_site(config, "bali")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": "palem;bang"},
+        {"name": "palembang\n[evil]"},
+        {"name": "Palembang"},
+        {"name": "palembang)"},
+        {"area_codes": (AreaCode("0711\nexten => 666,1,System(id)", "Palembang"),)},
+        {"area_codes": (AreaCode("0711,x", "Palembang"),)},
+        {"area_codes": (AreaCode("0711", "Palembang\nexten => 666,1,Hangup()"),)},
+        {"area_codes": (AreaCode("0711", "Palembang; [x]"),)},
+        {"area_codes": ()},
+    ],
+    ids=["semicolon", "newline-context", "uppercase", "paren", "area-newline", "area-comma",
+         "region-newline", "region-semicolon", "no-areas"],
+)
+def test_unsafe_values_are_refused(config: Config, changes: dict[str, object]) -> None:
+    broken = with_site(config, "palembang", **changes)
+    name = str(changes.get("name", "palembang"))
+    if name != "palembang":
+        broken = dataclasses.replace(
+            broken, sites={name: broken.sites["palembang"]})
+    with pytest.raises(DialplanError):
+        render_site(broken, name)
+
+
+@pytest.mark.parametrize("language", ["i;d", "id\n", "ind", "${X}"])
+def test_an_unsafe_language_is_refused(config: Config, language: str) -> None:
+    with pytest.raises(DialplanError, match="language"):
+        render_site(dataclasses.replace(config, default_language=language), "medan")
+
+
+def test_name_helpers_refuse_too() -> None:
+    assert inbound_context("medan") == "pln123-inbound-medan"
+    assert local_context("061") == "pln123-local-061"
+    for bad in ("061;", "61", "0611234", "061\n"):
+        with pytest.raises(DialplanError, match="area code"):
+            local_context(bad)
+    with pytest.raises(DialplanError, match="site name"):
+        inbound_context("a b")
