@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ivr.prompts.sandbox import SandboxPrompts, provide_prompts
 from ivr.sandbox.build import DEFAULT_CACHE_DIR, BuildResult, build_root, cached_version, root_dir
 from ivr.sandbox.errors import SandboxError
 from ivr.sandbox.fs import remove_tree
@@ -53,6 +54,7 @@ class Sandbox:
         self.namespace = check_namespace(namespace)
         self.host = host or Host()
         self._live: dict[str, Instance] = {}
+        self.prompts: SandboxPrompts | None = None  # what the last up() installed
 
     @property
     def root(self) -> Path:
@@ -101,6 +103,7 @@ class Sandbox:
 
         A site that is already running is left alone; a stopped or dead one restarts on its
         recorded ports. If any start fails, the instances started by this call are stopped.
+        The prompts (ivr.prompts.sandbox) are built if needed and installed first.
         """
         self.host.require_root("starting the sandbox")
         if cached_version(self.root) is None:
@@ -108,6 +111,9 @@ class Sandbox:
         names = [check_site(site) for site in sites]
         if not names or len(set(names)) != len(names):
             raise SandboxError(f"give each site once: {','.join(names) or '(none)'}")
+        # The IVR's prompts: built if changed, installed atomically into the shared root.
+        # Missing espeak-ng/sox only warns: tests without prompts still run.
+        self.prompts = provide_prompts(self.root)
         known = {instance.site: instance for instance in self.instances()}
         taken_tcp = {i.ami_port for i in known.values()}
         taken_udp = {i.iax_port for i in known.values()}
