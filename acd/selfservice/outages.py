@@ -1,0 +1,163 @@
+"""The known-outage board in Redis: what callers from an affected area hear before the menu.
+
+Layout (national, not per site: a notice is about area codes, whichever site answers):
+
+    <prefix>:{outages}:seq     INCR counter; outage ids are "o-<n>"
+    <prefix>:{outages}:board   hash: outage id -> JSON {areas, message, restore_at,
+                               created_at, created_by, v}
+
+Why one hash and no per-area index: few outages exist at once (tens in a storm, not
+thousands), and `outages_for` runs for every caller in a surge. HGETALL of one small hash is
+one round trip that sees a consistent board, and posting or clearing touches one key, so an
+index can never disagree with the notices. Per-area sets would need a second round trip (or
+a script) per caller to fetch the notices they point at. If boards ever grow past a few
+hundred entries, an area index is the change to make here, behind the same interface.
+
+The `{outages}` hash tag keeps both keys in one Cluster slot, so posting (INCR + HSET in one
+script) stays atomic on every topology.
+
+A notice is shown until it is cleared: `restore_at` is the estimate supervisors gave, not an
+expiry. A crew that is late does not make the outage go away, and silently dropping the
+notice would send the whole surge to the agents. Whether to read out an estimate that has
+passed is the IVR's choice; the board only reports it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IReactorTime
+
+from acd.selfservice import validation
+from acd.selfservice.models import Outage
+from acd.store.clock import timestamp
+from acd.store.redis import Client, RedisStore, text
+
+log = structlog.get_logger("acd.selfservice.outages")
+
+FORMAT_VERSION = 1
+
+# KEYS[1] = seq, KEYS[2] = board; ARGV[1] = the outage's JSON. Returns the new id.
+_POST_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+local id = 'o-' .. n
+redis.call('HSET', KEYS[2], id, ARGV[1])
+return id
+"""
+
+
+class OutageKeys:
+    """The board's keys under `prefix` (so a staging deployment can share a Redis)."""
+
+    def __init__(self, prefix: str = "pln"):
+        validation.matching(prefix, validation.NAME, "key prefix", "a short lower-case name")
+        self.seq = f"{prefix}:{{outages}}:seq"
+        self.board = f"{prefix}:{{outages}}:board"
+
+
+class RedisOutageBoard:
+    """`OutageBoard` over Redis; times come from `clock`, never the wall clock."""
+
+    def __init__(self, store: RedisStore, clock: IReactorTime, *, prefix: str = "pln"):
+        self.store = store
+        self.clock = clock
+        self.keys = OutageKeys(prefix)
+
+    def post(
+        self,
+        area_codes: tuple[str, ...],
+        message: str,
+        restore_at: float | None,
+        created_by: str = "cli",
+    ) -> Deferred[Outage]:
+        """Add a notice; ValueError (as a failed Deferred) for invalid input.
+
+        `restore_at`, when given, must not be in the past by the board's clock.
+        """
+        now = timestamp(self.clock)
+        try:
+            codes = validation.area_codes(area_codes)
+            text = validation.message(message)
+            author = validation.created_by(created_by)
+            restore = None
+            if restore_at is not None:
+                restore = round(validation.epoch_seconds(restore_at, "restore_at"), 3)
+                if restore < now:
+                    raise ValueError("restore_at is in the past")
+        except ValueError as error:
+            return fail(error)
+        body = json.dumps(
+            {"v": FORMAT_VERSION, "areas": list(codes), "message": text,
+             "restore_at": restore, "created_at": now, "created_by": author},
+            ensure_ascii=False,
+        )
+
+        async def post(client: Client) -> Outage:
+            script = client.register_script(_POST_SCRIPT)
+            outage_id = str(await script(keys=[self.keys.seq, self.keys.board], args=[body]))
+            log.info("outage_posted", outage_id=outage_id, area_codes=list(codes),
+                     restore_at=restore, created_by=author)
+            return Outage(outage_id, codes, text, restore, now, author)
+
+        return self.store.run(post)
+
+    def outages_for(self, area_code: str) -> Deferred[list[Outage]]:
+        """The notices covering `area_code`, oldest first; one round trip."""
+        try:
+            code = validation.area_code(area_code)
+        except ValueError as error:
+            return fail(error)
+        d = self.all()
+        d.addCallback(lambda outages: [o for o in outages if code in o.area_codes])
+        return d
+
+    def all(self) -> Deferred[list[Outage]]:
+        """Every notice on the board, oldest first."""
+
+        async def read(client: Client) -> list[Outage]:
+            entries = await client.hgetall(self.keys.board)
+            outages = [o for key, raw in entries.items() if (o := _decode(text(key), text(raw)))]
+            return sorted(outages, key=lambda o: (o.created_at, _sequence(o.id)))
+
+        return self.store.run(read)
+
+    def clear(self, outage_id: str) -> Deferred[bool]:
+        """Remove a notice; False when there was none with that id."""
+
+        async def clear(client: Client) -> bool:
+            removed = int(await client.hdel(self.keys.board, outage_id)) == 1
+            if removed:
+                log.info("outage_cleared", outage_id=outage_id)
+            return removed
+
+        return self.store.run(clear)
+
+
+def _sequence(outage_id: str) -> int:
+    _, _, number = outage_id.partition("-")
+    return int(number) if number.isdigit() else 0
+
+
+def _decode(outage_id: str, raw: str) -> Outage | None:
+    """One board entry, or None (logged) if it is not one we wrote.
+
+    A malformed entry (a hand edit, a future format) must not take the notices of every
+    other area down with it in the middle of a surge.
+    """
+    try:
+        data: dict[str, Any] = json.loads(raw)
+        restore = data.get("restore_at")
+        return Outage(
+            id=outage_id,
+            area_codes=tuple(str(code) for code in data["areas"]),
+            message=str(data["message"]),
+            restore_at=None if restore is None else float(restore),
+            created_at=float(data["created_at"]),
+            created_by=str(data.get("created_by", "")),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        log.error("outage_entry_unreadable", outage_id=outage_id, error=str(error))
+        return None
