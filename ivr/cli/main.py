@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ivr.cli import config, dialplan, sandbox
+from ivr.cli import outage as outage_cli
 from ivr.cli import prompts as prompts_cli
 
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     dialplan.register(commands)
     sandbox.register(commands)
     prompts_cli.register(commands)
+    outage_cli.register(commands)
     return parser
 
 
