@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,13 @@ from typing import Any, Literal
 from ivr.sandbox import process
 from ivr.sandbox.errors import SandboxError
 from ivr.sandbox.probe import RawAmi
-from ivr.sandbox.render import SECRET_FILES, SiteSettings, render_site_config
+from ivr.sandbox.render import (
+    DEFAULT_CONFIG,
+    SECRET_FILES,
+    SiteSettings,
+    render_site_config,
+    site_dialplan,
+)
 
 ADMIN_USER = "sandbox-admin"
 PLN123_USER = "pln123"
@@ -52,6 +59,8 @@ class Instance:
     iax_port: int
     pid: int | None = None
     started_at: float | None = None
+    # The admin config the site's pln123 dialplan is rendered from at each prepare().
+    config_file: Path = field(default=DEFAULT_CONFIG, repr=False, compare=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     # -- paths -----------------------------------------------------------------------------
@@ -124,7 +133,8 @@ class Instance:
 
     # -- life cycle ------------------------------------------------------------------------
     def prepare(self, module_dir: str) -> None:
-        """Create the folders, the secrets (once) and render the config from the templates."""
+        """Create the folders, the secrets (once) and render the config from the templates,
+        with the site's pln123 dialplan from the admin config (fresh at every start)."""
         uid, gid = asterisk_ids(self.root)
         (self.path / "etc").mkdir(parents=True, exist_ok=True)
         for name in _WRITABLE:
@@ -147,7 +157,10 @@ class Instance:
             pln123_secret=self.pln123_secret,
             admin_secret=self.admin_secret,
         )
-        for name, text in render_site_config(settings).items():
+        dialplan, warning = site_dialplan(self.site, self.config_file)
+        if warning is not None:
+            print(f"\n*** pln123 sandbox: WARNING: {warning}\n", file=sys.stderr, flush=True)
+        for name, text in render_site_config(settings, dialplan=dialplan).items():
             target = self.path / "etc" / name
             target.write_text(text)
             if name in SECRET_FILES:

@@ -4,6 +4,10 @@ The templates are plain Asterisk files an admin can read and diff; the only synt
 `{{name}}`, chosen because it cannot collide with Asterisk's `${VAR}` and `$[expr]`. Values
 are checked against a narrow alphabet, so a site name or secret can never smuggle a newline
 (a new config line) into a rendered file.
+
+Beside the templates, each instance gets the site's real pln123 dialplan (ivr.dialplan,
+from the admin config) as `pln123-dialplan.conf`, which the sandbox's extensions.conf
+includes: the end-to-end tests call the same contexts a carrier would.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.config import ConfigError, load_config
+from ivr.dialplan import DialplanError, render_site
 from ivr.sandbox.errors import SandboxError
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "sandbox"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
+# What deploy/sandbox/extensions.conf #includes (relative to the instance's etc/).
+DIALPLAN_FILE = "pln123-dialplan.conf"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9_./:-]*")
 # Readable only by root and the asterisk group: it holds the AMI secrets.
@@ -63,8 +72,11 @@ def render_template(text: str, values: Mapping[str, str], name: str = "template"
     return rendered
 
 
-def render_site_config(settings: SiteSettings, template_dir: Path = TEMPLATE_DIR) -> dict[str, str]:
-    """File name -> rendered text, for every `*.conf` template."""
+def render_site_config(
+    settings: SiteSettings, template_dir: Path = TEMPLATE_DIR, dialplan: str | None = None
+) -> dict[str, str]:
+    """File name -> rendered text, for every `*.conf` template, plus the included dialplan
+    (`dialplan`, or a comment-only stand-in so the #include always finds its file)."""
     templates = sorted(template_dir.glob("*.conf"))
     if not templates:
         raise SandboxError(
@@ -72,7 +84,40 @@ def render_site_config(settings: SiteSettings, template_dir: Path = TEMPLATE_DIR
             "checkout of pln123 (pip install -e .)"
         )
     values = settings.values()
-    return {path.name: render_template(path.read_text(), values, path.name) for path in templates}
+    files = {path.name: render_template(path.read_text(), values, path.name) for path in templates}
+    if DIALPLAN_FILE in files:
+        raise SandboxError(f"{template_dir}/{DIALPLAN_FILE} would hide the rendered dialplan")
+    files[DIALPLAN_FILE] = dialplan if dialplan is not None else _stand_in(
+        settings.site, "no dialplan was rendered")
+    return files
+
+
+def site_dialplan(site: str, config_file: Path = DEFAULT_CONFIG) -> tuple[str, str | None]:
+    """The site's rendered pln123 dialplan, or a stand-in and the warning to show.
+
+    A site missing from the config (a test site such as `alpha`) simply has no pln123
+    contexts. An invalid config warns instead of failing `up`: the AMI and trunk tests need
+    no IVR dialplan, and the dialplan tests then fail on the missing context with this
+    warning in their output.
+    """
+    try:
+        config = load_config(config_file)
+    except ConfigError as error:
+        return _stand_in(site, "the admin config is invalid"), (
+            f"{config_file} is invalid ({len(error.problems)} problems; run pln123 config "
+            f"check {config_file}): site {site} runs without the pln123 dialplan")
+    if site not in config.sites:
+        return _stand_in(site, "the site is not in the admin config"), None
+    try:
+        return render_site(config, site), None
+    except DialplanError as error:
+        return _stand_in(site, "the dialplan could not be rendered"), (
+            f"site {site} runs without the pln123 dialplan: {error}")
+
+
+def _stand_in(site: str, reason: str) -> str:
+    render_template("{{site}}", {"site": site}, DIALPLAN_FILE)  # refuses an unsafe name
+    return f"; pln123 sandbox: no pln123 dialplan for site {site}: {reason}.\n"
 
 
 def module_dir_in(root: Path) -> str:

@@ -1,0 +1,175 @@
+"""The rendered dialplans in a real Asterisk 22: every site's file loads without a warning,
+every area code + 123 (and plain 123 per local trunk) is there, and a call reaches AsyncAGI
+with the area code and site the IVR reads from the Env."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from ivr.config import Config, load_config
+from ivr.dialplan import (
+    AGENT_CONNECT_CONTEXT,
+    AGI_ARG_AREA_CODE,
+    AGI_ARG_SITE,
+    IVR_CONTEXT,
+    TRUNK_IN_CONTEXT,
+    inbound_context,
+    local_context,
+)
+from ivr.sandbox import Instance, RawAmi
+from ivr.sandbox.render import DEFAULT_CONFIG, DIALPLAN_FILE
+from tests.fixtures.asterisk_sandbox import SandboxSession
+
+pytestmark = pytest.mark.asterisk
+
+REPO = Path(__file__).resolve().parents[2]
+SITES = ["palembang", "medan", "jakarta", "surabaya", "makassar"]
+_PROBLEM = re.compile(r"\b(ERROR|WARNING)\b")
+_ABOUT_US = re.compile(r"pln123|#include|include|extensions\.conf|pbx_config", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return load_config(DEFAULT_CONFIG)
+
+
+@pytest.fixture(scope="module")
+def sites(asterisk_sandbox: SandboxSession) -> dict[str, Instance]:
+    """All five PLN sites running side by side in this session's namespace."""
+    return {site: asterisk_sandbox.site(site) for site in SITES}
+
+
+def log_sizes(instance: Instance) -> dict[Path, int]:
+    return {log: log.stat().st_size if log.exists() else 0
+            for log in (instance.messages_log, instance.log_file)}
+
+
+def problems_in_logs(instance: Instance, since: dict[Path, int] | None = None) -> list[str]:
+    """ERROR/WARNING lines about our dialplan in the instance's two logs (after `since`)."""
+    found = []
+    for log in (instance.messages_log, instance.log_file):
+        data = log.read_bytes() if log.exists() else b""
+        text = data[(since or {}).get(log, 0):].decode(errors="replace")
+        found += [f"{log.name}: {line}" for line in text.splitlines()
+                  if _PROBLEM.search(line) and _ABOUT_US.search(line)]
+    return found
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_the_site_dialplan_is_loaded(sites: dict[str, Instance], config: Config,
+                                     site: str) -> None:
+    instance = sites[site]
+    installed = instance.path / "etc" / DIALPLAN_FILE
+    assert installed.read_text() == (REPO / "dialplans" / f"{site}.conf").read_text()
+    inbound = instance.cli(f"dialplan show {inbound_context(site)}")
+    assert f"Context '{inbound_context(site)}' created by 'pbx_config'" in inbound
+    for area in config.sites[site].area_codes:
+        assert f"'{area.code}123' =>" in inbound, inbound
+        assert f"Gosub({IVR_CONTEXT},s,1({area.code},{site}))" in inbound
+        local = instance.cli(f"dialplan show 123@{local_context(area.code)}")
+        assert f"Gosub({IVR_CONTEXT},s,1({area.code},{site}))" in local, local
+    ivr = instance.cli(f"dialplan show {IVR_CONTEXT}")
+    assert "AGI(agi:async,${ARG1},${ARG2})" in ivr and "Set(CHANNEL(language)=id)" in ivr
+    for placeholder in (AGENT_CONNECT_CONTEXT, TRUNK_IN_CONTEXT):
+        assert "'_X.' =>" in instance.cli(f"dialplan show {placeholder}")
+    # The sandbox's own test contexts are still there beside ours.
+    for context in ("pln-inbound", "test-caller", "test-answer", "pln-trunk-in"):
+        assert f"Context '{context}'" in instance.cli(f"dialplan show {context}")
+    assert problems_in_logs(instance) == []
+
+
+def test_only_the_sites_own_area_codes_are_loaded(sites: dict[str, Instance]) -> None:
+    # Medan's Asterisk knows nothing of Palembang's numbers (0711 is never answered twice).
+    output = sites["medan"].cli("dialplan show 0711123@pln123-inbound-palembang")
+    assert "There is no existence of" in output or "0711123" not in output
+
+
+def test_a_reload_keeps_the_dialplan_clean(sites: dict[str, Instance]) -> None:
+    instance = sites["surabaya"]
+    before = log_sizes(instance)
+    instance.cli("dialplan reload")
+    assert "'031123' =>" in instance.cli(f"dialplan show {inbound_context('surabaya')}")
+    assert problems_in_logs(instance, before) == []
+
+
+def test_the_log_check_sees_a_broken_include(sites: dict[str, Instance]) -> None:
+    # Proves the "no warnings" assertions above are not vacuous: Asterisk names the file.
+    instance = sites["makassar"]
+    installed = instance.path / "etc" / DIALPLAN_FILE
+    good = installed.read_text()
+    before = log_sizes(instance)
+    try:
+        installed.write_text(good + "[pln123-broken]\nexten => 1,1,Gosub(\n")
+        instance.cli("dialplan reload")
+        deadline = time.monotonic() + 5
+        while not problems_in_logs(instance, before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        problems = problems_in_logs(instance, before)
+        assert any(DIALPLAN_FILE in line for line in problems), problems
+    finally:
+        installed.write_text(good)
+        instance.cli("dialplan reload")
+    assert "'0411123' =>" in instance.cli(f"dialplan show {inbound_context('makassar')}")
+
+
+@pytest.fixture
+def admin(sites: dict[str, Instance]) -> Iterator[dict[str, RawAmi]]:
+    sessions: dict[str, RawAmi] = {}
+    try:
+        for site in ("palembang", "medan"):
+            sessions[site] = sites[site].ami(events="agi", timeout=10)
+        yield sessions
+    finally:
+        for session in sessions.values():
+            session.close()
+
+
+def env_of(event: dict[str, str]) -> dict[str, str]:
+    """AsyncAGIStart's Env: URL-encoded `key: value` lines."""
+    pairs = (line.partition(": ") for line in unquote(event["Env"]).splitlines())
+    return {key: value for key, _, value in pairs if key}
+
+
+def call_and_wait_for_agi(ami: RawAmi, channel: str) -> dict[str, str]:
+    """Originate `channel` with the scripted caller as the other half; its AsyncAGIStart."""
+    response = ami.action("Originate", {
+        "Channel": channel, "Context": "test-caller", "Exten": "s", "Priority": "1",
+        "Async": "true", "Variable": "HOLD=10",
+    })
+    assert response.get("Response") == "Success", response
+    deadline = time.monotonic() + 10
+    while True:
+        event = ami.wait_event("AsyncAGIStart", max(0.1, deadline - time.monotonic()))
+        if event.get("Channel", "").startswith(f"{channel}-"):  # Local/...-00000001;1
+            return event
+
+
+@pytest.mark.parametrize(
+    ("site", "channel", "area"),
+    [
+        ("palembang", "Local/0711123@pln123-inbound-palembang", "0711"),
+        ("palembang", "Local/0721123@pln123-inbound-palembang", "0721"),
+        ("medan", "Local/123@pln123-local-061", "061"),
+    ],
+)
+def test_a_call_reaches_async_agi_with_area_code_and_site(
+    admin: dict[str, RawAmi], site: str, channel: str, area: str
+) -> None:
+    ami = admin[site]
+    event = call_and_wait_for_agi(ami, channel)
+    try:
+        env = env_of(event)
+        assert env[AGI_ARG_AREA_CODE] == area
+        assert env[AGI_ARG_SITE] == site
+        assert env["agi_language"] == "id"
+        assert env["agi_context"] == IVR_CONTEXT
+        got = ami.action("Getvar", {"Channel": event["Channel"], "Variable": "PLN123_AREA"})
+        assert got.get("Value") == area
+    finally:
+        ami.action("Hangup", {"Channel": event["Channel"]})
