@@ -9,8 +9,11 @@ and Asterisk's log says which file it opened or that it "does not exist in any f
 from __future__ import annotations
 
 import time
+import wave
 from pathlib import Path
 
+from ivr.prompts.build import DEFAULT_SOUNDS_DIR, language_folder
+from ivr.prompts.catalogue import SOUND_FOLDER
 from ivr.prompts.numbers import fragment_file, say_number, say_time
 from ivr.sandbox import Instance, RawAmi
 from tests.fixtures.asterisk_sandbox import SandboxSession
@@ -18,11 +21,11 @@ from tests.fixtures.asterisk_sandbox import SandboxSession
 PLAY_TIMEOUT_S = 30.0
 
 
-def play(site: Instance, requests: list[tuple[str, list[str]]]) -> list[str]:
-    """Play each (language, files) side by side; their PLAYBACKSTATUS values, in order."""
+def play(site: Instance, requests: list[tuple[str, list[str]]]) -> list[tuple[str, float]]:
+    """Play each (language, files) side by side: (PLAYBACKSTATUS, seconds taken), in order."""
     ami: RawAmi
     with site.ami() as ami:
-        ids = []
+        ids, sent = [], time.monotonic()
         for index, (language, files) in enumerate(requests):
             uid = f"pln-prompt-{time.time_ns()}-{index}"
             response = ami.action("Originate", {
@@ -36,14 +39,14 @@ def play(site: Instance, requests: list[tuple[str, list[str]]]) -> list[str]:
             })
             assert response.get("Response") == "Success", response
             ids.append(uid)
-        status: dict[str, str] = {}
+        status: dict[str, tuple[str, float]] = {}
         deadline = time.monotonic() + PLAY_TIMEOUT_S
         while len(status) < len(ids):
             left = deadline - time.monotonic()
             assert left > 0, f"no PLAYBACKSTATUS for {set(ids) - set(status)}"
             event = ami.wait_event("VarSet", left, Variable="PLAYBACKSTATUS")
             if event.get("Uniqueid") in ids:
-                status[event["Uniqueid"]] = event.get("Value", "")
+                status[event["Uniqueid"]] = (event.get("Value", ""), time.monotonic() - sent)
     return [status[uid] for uid in ids]
 
 
@@ -65,33 +68,61 @@ def prompts_installed(session: SandboxSession) -> None:
     )
 
 
+def duration(language: str, prompt_id: str) -> float:
+    with wave.open(str(language_folder(DEFAULT_SOUNDS_DIR, language) / f"{prompt_id}.wav")) as w:
+        return w.getnframes() / w.getframerate()
+
+
 def test_welcome_plays_in_indonesian_and_english(
     asterisk_sandbox: SandboxSession, asterisk_site: Instance
 ) -> None:
     prompts_installed(asterisk_sandbox)
     offset = log_size(asterisk_site.messages_log)
-    welcome = fragment_file("welcome")
-    assert play(asterisk_site, [("id", [welcome]), ("en", [welcome])]) == ["SUCCESS", "SUCCESS"]
+    welcome = f"{SOUND_FOLDER}/welcome"
+    played = play(asterisk_site, [("id", [welcome]), ("en", [welcome])])
+    assert [status for status, _ in played] == ["SUCCESS", "SUCCESS"]
     log = log_since(asterisk_site.messages_log, offset)
     assert "Playing 'pln123/welcome.slin' (language 'id')" in log
     assert "Playing 'pln123/welcome.slin' (language 'en')" in log
     assert "does not exist" not in log
+    # Asterisk falls back to en/ when id/ lacks a file; the Indonesian welcome is seconds
+    # longer than the English one, so the time it took shows which file really played.
+    id_s, en_s = duration("id", "welcome"), duration("en", "welcome")
+    assert id_s > en_s + 2
+    assert played[0][1] >= id_s - 0.3, played
+    assert en_s - 0.3 <= played[1][1] < id_s - 1, played
 
 
-def test_the_channel_language_picks_the_folder_and_numbers_play(
+def test_numbers_play_from_their_fragments(
     asterisk_sandbox: SandboxSession, asterisk_site: Instance
 ) -> None:
     prompts_installed(asterisk_sandbox)
     offset = log_size(asterisk_site.messages_log)
     twenty_one = [fragment_file(f) for f in say_number(21, "id")]  # dua puluh satu
     five_past = [fragment_file(f) for f in say_time(18, 5, "en")]  # eighteen oh five
-    teen = [fragment_file("num-teen")]  # "belas": an Indonesian-only fragment
-    statuses = play(asterisk_site, [("id", twenty_one), ("en", five_past), ("id", teen),
-                                    ("en", teen)])
-    assert statuses == ["SUCCESS", "SUCCESS", "SUCCESS", "FAILED"]
+    played = play(asterisk_site, [("id", twenty_one), ("en", five_past)])
+    assert [status for status, _ in played] == ["SUCCESS", "SUCCESS"]
     log = log_since(asterisk_site.messages_log, offset)
-    assert "Playing 'pln123/num-x10.slin' (language 'id')" in log
-    assert "Playing 'pln123/time-oh.slin' (language 'en')" in log
-    # The one failure is the one we asked for, and Asterisk says so in its log.
-    missing = [line for line in log.splitlines() if "does not exist" in line]
+    for name in ("num-2", "num-x10", "num-1"):
+        assert f"Playing 'pln123/{name}.slin' (language 'id')" in log
+    for name in ("num-18", "time-oh", "num-5"):
+        assert f"Playing 'pln123/{name}.slin' (language 'en')" in log
+    assert "does not exist" not in log
+
+
+def test_a_fragment_missing_in_the_channel_language_fails_loudly(
+    asterisk_sandbox: SandboxSession,
+) -> None:
+    """Proves the "does not exist" checks above can fail: "belas" exists only in id/.
+
+    On an instance of its own, so the warning it provokes stays out of the shared site's log.
+    """
+    site = asterisk_sandbox.site("prompts")
+    prompts_installed(asterisk_sandbox)
+    offset = log_size(site.messages_log)
+    teen = [fragment_file("num-teen")]
+    played = play(site, [("id", teen), ("en", teen)])
+    assert [status for status, _ in played] == ["SUCCESS", "FAILED"]
+    missing = [line for line in log_since(site.messages_log, offset).splitlines()
+               if "does not exist" in line]
     assert len(missing) == 1 and "File pln123/num-teen does not exist in any format" in missing[0]
