@@ -135,18 +135,27 @@ def create_client(
 ) -> Client:
     """Build the redis-py client the URL asks for; the only place that knows topologies.
 
-    Responses are decoded as UTF-8: every value pln123 writes is text.
+    Responses are decoded as UTF-8: every value pln123 writes is text. `command_timeout_s`
+    bounds every read; a future blocking read (XREAD BLOCK) needs its own client or a
+    longer timeout. Sentinel will need more than a URL (sentinel addresses, service name):
+    its settings join the arguments here, not the callers.
     """
+    check_url(url)
+    return Redis.from_url(
+        url,
+        password=password,
+        retry=retry,
+        socket_connect_timeout=connect_timeout_s,
+        socket_timeout=command_timeout_s,
+        decode_responses=True,
+    )
+
+
+def check_url(url: str) -> None:
+    """UnsupportedTopology unless `create_client` can build a client for `url`."""
     scheme = urlsplit(url).scheme
     if scheme in SINGLE_SERVER_SCHEMES:
-        return Redis.from_url(
-            url,
-            password=password,
-            retry=retry,
-            socket_connect_timeout=connect_timeout_s,
-            socket_timeout=command_timeout_s,
-            decode_responses=True,
-        )
+        return
     if scheme in LATER_SCHEMES:
         raise UnsupportedTopology(
             f"{scheme}:// (Redis Sentinel/Cluster) is not supported yet; "
@@ -181,10 +190,7 @@ class RedisStore:
         self._connect_timeout_s = connect_timeout_s
         self._command_timeout_s = command_timeout_s
         self._client: Client | None = None
-        # Fail on a bad URL now, at wiring time, not when the reactor starts.
-        scheme = urlsplit(url).scheme
-        if scheme not in SINGLE_SERVER_SCHEMES:
-            create_client(url, None, Retry(ExponentialBackoff(), 0))
+        check_url(url)  # a bad URL fails now, at wiring time, not once the reactor runs
 
     def __repr__(self) -> str:
         return f"RedisStore({self.where!r}, started={self.started})"
