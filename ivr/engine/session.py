@@ -35,6 +35,9 @@ class IVRServices:
     tickets: TicketDesk
 
 
+OUTAGE_LOOKUP_TIMEOUT_S = 1.0
+
+
 def new_call_id() -> str:
     return secrets.token_hex(6)
 
@@ -120,9 +123,15 @@ class CallSession:
         self.journal.record("language_changed", language=language)
 
     async def outages(self) -> list[Outage]:
+        """Outages for the caller's area; none if the board does not answer in time.
+
+        A caller must not wait in silence for a slow Redis: no notice beats no answer.
+        """
+        lookup = self.services.outages.outages_for(self.area.code)
+        lookup.addTimeout(OUTAGE_LOOKUP_TIMEOUT_S, self.clock)
         try:
-            return await self.services.outages.outages_for(self.area.code)
-        except Exception as error:  # noqa: BLE001 - no notice beats no answer
+            return await lookup
+        except Exception as error:  # noqa: BLE001
             self.journal.log.warning("ivr_outage_board_unavailable", error=str(error))
             return []
 
@@ -137,7 +146,7 @@ class CallSession:
 
     def outage_prompts(self, outage: Outage) -> list[str]:
         prompts = ["outage-notice"]
-        if outage.restore_at is not None:
+        if outage.restore_at is not None and outage.restore_at > self.clock.seconds():
             local = datetime.fromtimestamp(outage.restore_at, self.timezone)
             prompts += ["outage-restore-at", *self.voice.time_prompts(local.hour, local.minute)]
         return prompts

@@ -307,3 +307,22 @@ def test_hangup_during_the_greeting(world: World) -> None:
     assert outcome == "caller_hung_up"
     assert channel.played() == ["pln123/welcome"]
     assert world.engine.active == {} and world.intake.requests == []
+
+
+def test_a_past_restore_time_is_not_spoken(world: World) -> None:
+    world.outages.post(("0711",), "Gardu induk Keramasan", 1_800_000_000 - 60)
+    channel, _session, _ = world.call(Press("0"))
+    assert "pln123/outage-notice" in channel.played()
+    assert "pln123/outage-restore-at" not in channel.played()
+
+
+def test_a_slow_outage_board_is_skipped_after_a_second(world: World) -> None:
+    from twisted.internet.defer import Deferred
+
+    world.outages.outages_for = lambda area: Deferred()  # type: ignore[method-assign]
+    channel = ScriptedChannel([Press("0")], env={"agi_arg_1": "0711", "agi_callerid": "1"})
+    done: list[object] = []
+    world.engine.on_session(channel).addBoth(done.append)
+    assert not done
+    world.clock.advance(1.0)
+    assert done == ["queued"]
