@@ -64,7 +64,11 @@ def _check_variable(value: str) -> None:
             )
 
 
-def _check_field(key: str, value: str) -> None:
+# Actions whose `Variable:` headers carry name=value pairs (Getvar/Setvar carry one name).
+_PAIR_VARIABLE_ACTIONS = frozenset({"originate"})
+
+
+def _check_field(key: str, value: str, action: str) -> None:
     if not _KEY.match(key):
         raise ActionRejected(f"key {key!r} is not [A-Za-z0-9_-]+", key[:40] or "<empty>")
     if _FORBIDDEN.search(value):
@@ -73,7 +77,7 @@ def _check_field(key: str, value: str) -> None:
     if lowered in _CHANNEL_KEYS:
         if len(value) > MAX_CHANNEL_NAME or not _CHANNEL.match(value):
             raise ActionRejected(f"{value[:100]!r} is not a channel name", key)
-    elif lowered == "variable":
+    elif lowered == "variable" and action.lower() in _PAIR_VARIABLE_ACTIONS:
         _check_variable(value)
 
 
@@ -98,7 +102,7 @@ def encode_action(name: str, action_id: str, fields: Fields | None = None) -> by
         raise ActionRejected(f"{len(lines)} header lines; Asterisk takes {MAX_HEADER_LINES}")
     out = bytearray()
     for key, value in lines:
-        _check_field(key, value)
+        _check_field(key, value, name)
         try:
             line = f"{key}: {value}".encode(WIRE_ENCODING, WIRE_ERRORS)
         except UnicodeEncodeError as err:

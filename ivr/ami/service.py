@@ -1,9 +1,14 @@
 """The AMI link that stays up: reconnect with backoff, re-login, keepalive, resync.
 
-Built on Twisted's ClientService, whose `prepareConnection` is where login happens: a
-connection only counts as up once Asterisk accepted us. After every (re)connect the resync
-hooks run, because events during the outage are lost and must be recovered by asking
-(`CoreShowChannels`), never by replaying actions.
+Modelled on Twisted's ClientService (endpoint, backoff policy, injected clock) but with our
+own small loop: ClientService's state machine raises NoTransition when a connection drops
+while it waits to retry or after it stopped (both happen to an AMI client: a refused login
+closes the socket a second later; a service stopped mid-login keeps its socket until the
+peer closes it). Here every state a disconnect can meet is handled.
+
+A connection only counts as up once Asterisk accepted the login. After every (re)login the
+resync hooks run, because events during the outage are lost and must be recovered by
+asking (`CoreShowChannels`), never by replaying actions.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.internet import backoffPolicy
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IProtocol, IReactorTime, IStreamClientEndpoint
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.python.failure import Failure
 
@@ -50,15 +55,15 @@ class _AMIFactory(Factory):
 
 
 class _TrackedProtocol(AMIProtocol):
-    """Tells the service when its connection goes, so actions stop being accepted at once."""
+    """Tells the service when its connection goes, so it stops sending and reconnects."""
 
     def __init__(self, owner: AMIService, *args: Any):
         super().__init__(*args)
         self._owner = owner
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
-        self._owner._lost(self, reason)
         super().connectionLost(reason)
+        self._owner._lost(self, reason)
 
 
 class AMIService(Service):
@@ -84,58 +89,57 @@ class AMIService(Service):
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=10.0)
-        self.protocol: AMIProtocol | None = None
+        self.protocol: AMIProtocol | None = None  # the logged-in connection, if any
         self.connections = 0
         self._resync_hooks: list[ResyncHook] = []
-        self._client: ClientService | None = None
         self._waiters: list[Deferred[AMIProtocol]] = []
+        self._failures = 0  # consecutive failed attempts: the backoff's input
         self._login_failures = 0
+        self._connecting: Deferred[Any] | None = None
+        self._retry: IDelayedCall | None = None
+        self._live: AMIProtocol | None = None  # the connected socket, logged in or not
+        self._closed: list[Deferred[None]] = []
 
     def add_resync_hook(self, hook: ResyncHook) -> None:
         """`hook(protocol)` runs after every successful login, the first one included."""
         self._resync_hooks.append(hook)
 
+    # -- the loop ---------------------------------------------------------------------------
+
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
-        self._client = ClientService(
-            self.endpoint,
-            _AMIFactory(self),
-            retryPolicy=self._retry_delay,
-            clock=self.clock,
-            prepareConnection=self._prepare,
-        )
-        self._client.startService()
+        self._connect()
 
-    def stopService(self) -> Deferred[None]:
-        super().stopService()  # type: ignore[no-untyped-call]
-        client, self._client = self._client, None
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.errback(AMINotConnected("the AMI service stopped"))
-        if client is None:
-            return succeed(None)
-        result: Deferred[None] = client.stopService()
-        return result
+    def _connect(self) -> None:
+        self._retry = None
+        attempt: Deferred[Any] = self.endpoint.connect(_AMIFactory(self))
+        self._connecting = attempt
+        attempt.addCallbacks(self._connected, self._connect_failed)
 
-    def _retry_delay(self, attempt: int) -> float:
-        delay = self.retry_policy(max(attempt, self._login_failures))
-        log.warning("ami_reconnect_scheduled", attempt=attempt, delay_s=round(delay, 2))
-        return delay
+    def _connected(self, protocol: AMIProtocol) -> None:
+        self._connecting = None
+        real = protocol.unwrap()
+        self._live = real
+        if not self.running:  # stopped while the TCP connection was being made
+            _abort(real)
+            return
+        Deferred.fromCoroutine(self._login_and_resync(real))
 
-    def _prepare(self, protocol: IProtocol) -> Deferred[object]:
-        # ClientService hands us its reconnecting proxy; work with the real protocol.
-        real: AMIProtocol = protocol.unwrap()  # type: ignore[attr-defined]
-        return Deferred.fromCoroutine(self._login_and_resync(real))
+    def _connect_failed(self, failure: Failure) -> None:
+        self._connecting = None
+        if failure.check(CancelledError) or not self.running:
+            return
+        self._failures += 1
+        log.warning("ami_connect_failed", error=failure.getErrorMessage(),
+                    attempt=self._failures)
+        self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        delay = self.retry_policy(max(self._failures, 1))
+        log.warning("ami_reconnect_scheduled", attempt=self._failures, delay_s=round(delay, 2))
+        self._retry = self.clock.callLater(delay, self._connect)
 
     async def _login_and_resync(self, protocol: AMIProtocol) -> None:
-        """Log in; on failure drop the link instead of failing `prepareConnection`.
-
-        ClientService's state machine has no transition for a disconnect while it waits to
-        retry (twisted _client_service: Waiting + _clientDisconnected raises NoTransition),
-        which is exactly what a refused login leads to. So the attempt always "succeeds"
-        here and a failed login closes the connection, which ClientService then retries
-        with our backoff (`_login_failures` keeps it growing across such attempts).
-        """
         creds = self.credentials
         try:
             if creds.md5:
@@ -144,12 +148,14 @@ class AMIService(Service):
                 await protocol.login(creds.username, creds.secret, creds.events)
         except (AMIError, ValueError) as err:
             self._login_failures += 1
+            self._failures += 1
             log.error("ami_login_failed", username=creds.username, error=str(err),
                       failures=self._login_failures)
-            if protocol.transport is not None:
-                protocol.transport.abortConnection()  # type: ignore[attr-defined]
+            _abort(protocol)  # the disconnect schedules the retry
             return
-        self._login_failures = 0
+        if not self.running or protocol is not self._live:
+            return
+        self._failures = self._login_failures = 0
         self.protocol = protocol
         self.connections += 1
         protocol.start_keepalive(self.ping_interval, self.ping_timeout)
@@ -163,19 +169,52 @@ class AMIService(Service):
                 log.exception("ami_resync_hook_failed", hook=getattr(hook, "__qualname__", ""))
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
-            waiter.callback(protocol)
+            if self.protocol is protocol:
+                waiter.callback(protocol)
+            else:
+                self._waiters.append(waiter)
 
     def _lost(self, protocol: AMIProtocol, reason: Failure) -> None:
-        if self.protocol is protocol:
-            self.protocol = None
-            report = log.warning if self.running else log.info
-            report("ami_disconnected", reason=reason.getErrorMessage())
+        if protocol is not self._live:
+            return
+        self._live = None
+        was_up = self.protocol is protocol
+        self.protocol = None
+        if not self.running:
+            log.info("ami_disconnected", reason=reason.getErrorMessage())
+            closed, self._closed = self._closed, []
+            for d in closed:
+                d.callback(None)
+            return
+        if was_up:
+            log.warning("ami_disconnected", reason=reason.getErrorMessage())
+            self._failures = max(self._failures, 1)
+        self._schedule_retry()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
+        if self._connecting is not None:
+            self._connecting.cancel()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.errback(AMINotConnected("the AMI service stopped"))
+        if self._live is None:
+            return succeed(None)
+        closed: Deferred[None] = Deferred()
+        self._closed.append(closed)
+        self._live.transport.loseConnection()  # type: ignore[union-attr]
+        return closed
+
+    # -- using the link -----------------------------------------------------------------
 
     def when_connected(self) -> Deferred[AMIProtocol]:
         """Fires with the logged-in protocol (at once if there is one)."""
         if self.protocol is not None:
             return succeed(self.protocol)
-        if self._client is None:
+        if not self.running:
             return fail(AMINotConnected("the AMI service is not running"))
         waiter: Deferred[AMIProtocol] = Deferred()
         self._waiters.append(waiter)
@@ -213,3 +252,7 @@ class AMIService(Service):
             return fail(err)
         return protocol.send_list_action(action, fields, timeout)
 
+
+def _abort(protocol: AMIProtocol) -> None:
+    if protocol.transport is not None:
+        protocol.transport.abortConnection()  # type: ignore[attr-defined]

@@ -118,3 +118,9 @@ def test_non_str_value_refused() -> None:
 def test_lone_surrogate_refused() -> None:
     with pytest.raises(ActionRejected, match="UTF-8"):
         encode_action("UserEvent", "1", {"Data": "\ud800"})
+
+
+def test_getvar_and_setvar_take_a_plain_variable_name() -> None:
+    wire = encode_action("Getvar", "1", {"Channel": "PJSIP/a-1", "Variable": "CHANNEL(language)"})
+    assert b"Variable: CHANNEL(language)\r\n" in wire
+    assert encode_action("Setvar", "1", {"Variable": "DB(pln123/heartbeat)", "Value": "1,2"})

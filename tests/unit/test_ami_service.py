@@ -206,3 +206,42 @@ def test_stop_service_stops_reconnecting(h: Harness) -> None:
 
 def test_secret_is_not_in_repr() -> None:
     assert "s3cret" not in repr(AMICredentials("pln123", "s3cret"))
+
+
+def test_stop_during_login_then_late_disconnect_is_harmless(h: Harness) -> None:
+    waiting: list[Failure] = []
+    h.service.when_connected().addErrback(waiting.append)
+    proxy, transport = h.endpoint.accept()  # login sent, no answer yet
+    stopped: list[object] = []
+    h.service.stopService().addCallback(stopped.append)
+    assert waiting and waiting[0].check(AMINotConnected)
+    assert transport.disconnecting and not stopped
+    proxy.connectionLost(Failure(ConnectionError("closed late")))  # must not raise
+    assert stopped == [None]
+    h.clock.advance(60)
+    assert len(h.endpoint.attempts) == 1
+    assert h.resyncs == []
+
+
+def test_stop_while_connecting_cancels_the_attempt(h: Harness) -> None:
+    _factory, attempt = h.endpoint.attempts[-1]
+    h.service.stopService()
+    assert attempt.called  # cancelled: the service handled the CancelledError quietly
+    assert h.clock.getDelayedCalls() == []
+    h.clock.advance(60)
+    assert len(h.endpoint.attempts) == 1
+
+
+def test_connection_made_after_stop_is_closed_at_once() -> None:
+    clock = Clock()
+    endpoint = FakeEndpoint()
+    service = AMIService(endpoint, AMICredentials("u", "s"), clock)  # type: ignore[arg-type]
+    service.startService()
+    factory, attempt = endpoint.attempts[-1]
+    service.running = False  # as if stopService ran while the attempt could not be cancelled
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    attempt.callback(protocol)
+    assert transport.disconnecting
+    assert transport.value() == b""  # no login was sent
