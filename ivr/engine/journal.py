@@ -10,20 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from twisted.internet.interfaces import IReactorTime
 
 
 class CallJournal:
-    def __init__(self, call_id: str, site: str, area_code: str, clock_seconds: float):
+    def __init__(self, call_id: str, site: str, area_code: str, clock: IReactorTime):
         self.call_id = call_id
+        self.clock = clock
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.times: list[float] = []
         self.log = structlog.get_logger("ivr.call").bind(
             call_id=call_id, site=site, area_code=area_code
         )
-        self.started_at = clock_seconds
 
     def record(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))
+        self.times.append(self.clock.seconds())
         self.log.info(f"ivr_{event}", **fields)
+
+    def at(self, event: str) -> float | None:
+        """When `event` first happened, by the injected clock."""
+        for (name, _fields), when in zip(self.events, self.times, strict=True):
+            if name == event:
+                return when
+        return None
 
     def names(self) -> list[str]:
         return [name for name, _fields in self.events]

@@ -61,7 +61,7 @@ class CallSession:
         self.area = self._area()
         self.call_id = new_call_id()
         self.entered_at = clock.seconds()
-        self.journal = CallJournal(self.call_id, site.name, self.area.code, self.entered_at)
+        self.journal = CallJournal(self.call_id, site.name, self.area.code, clock)
         self.voice = Voice(channel, config.default_language)
         self.idpel: str | None = None
         self.outcome = "active"

@@ -1,0 +1,128 @@
+"""A site's real IVR (SiteIVR) against the sandbox Asterisk and a real Redis, and scripted
+callers dialling area code + 123 into the site's rendered dialplan."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+
+from acd.intake import QueuePlacement, QueueRequest
+from acd.selfservice.outages import RedisOutageBoard
+from acd.selfservice.tickets import RedisTicketDesk
+from acd.store.redis import RedisStore
+from ivr.ami import AMIService, variable_header
+from ivr.config import Config
+from ivr.engine.session import CallSession, IVRServices
+from ivr.sandbox import Instance
+from ivr.site import AMITarget, SiteIVR
+from tests.e2e.ami_helpers import clock, poll, reactor
+
+_caller_numbers = itertools.count(81100000001)
+
+
+class RecordingIntake:
+    """The ACD side of the hand-off for IVR tests: records each request (issue 4's ACD
+    implements the same interface for real)."""
+
+    def __init__(self) -> None:
+        self.requests: list[QueueRequest] = []
+
+    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
+        self.requests.append(request)
+        return succeed(QueuePlacement(request.call_id, request.site, request.skill,
+                                      len(self.requests)))
+
+
+@dataclass
+class RunningIVR:
+    site: Instance
+    ivr: SiteIVR
+    store: RedisStore
+    intake: RecordingIntake
+    outages: RedisOutageBoard
+    tickets: RedisTicketDesk
+    callers: list[str] = field(default_factory=list)
+
+    def session_for(self, caller_number: str) -> CallSession | None:
+        engine = self.ivr.engine
+        for session in [*engine.active.values(), *engine.finished]:
+            if session.channel.env.get("agi_callerid") == caller_number:
+                return session
+        return None
+
+    def finished(self, caller_number: str) -> CallSession | None:
+        return next((s for s in self.ivr.engine.finished
+                     if s.channel.env.get("agi_callerid") == caller_number), None)
+
+    async def call(
+        self,
+        area_code: str,
+        dtmf: str = "",
+        *,
+        pause: float = 1.0,
+        hold: float = 30.0,
+        hangup_after: float | None = None,
+    ) -> str:
+        """Dial `<area_code>123` as a new caller who waits `pause` s, keys `dtmf` (SendDTMF
+        syntax, `w` = 0.5 s) and stays `hold` s; returns the caller's number."""
+        number = str(next(_caller_numbers))
+        variables = {"PAUSE": f"{pause:g}", "HOLD": f"{hold:g}"}
+        if dtmf:
+            variables["DTMF"] = dtmf
+        if hangup_after is not None:
+            variables["HANGUP_AFTER"] = f"{hangup_after:g}"
+        site = self.ivr.engine.site.name
+        await self.ivr.ami.send_action("Originate", {
+            "Channel": f"Local/{area_code}123@pln123-inbound-{site}",
+            "Context": "test-caller", "Exten": "s", "Priority": "1",
+            "CallerID": f'"Pelanggan" <{number}>', "Async": "true",
+            "Variable": variable_header(variables),
+        })
+        self.callers.append(number)
+        return number
+
+    async def wait_finished(self, number: str, seconds: float) -> CallSession:
+        await poll(lambda: self.finished(number) is not None, seconds,
+                   f"the IVR to finish with caller {number}")
+        session = self.finished(number)
+        assert session is not None
+        return session
+
+    async def stop(self) -> None:
+        for session in list(self.ivr.engine.active.values()):
+            channel: Any = session.channel
+            if not channel.ended:
+                try:
+                    await self.ivr.ami.send_action("Hangup", {"Channel": channel.channel})
+                except Exception:  # noqa: BLE001 - the caller may be gone already
+                    pass
+        await self.ivr.stopService()
+        self.ivr.router.close()
+        await self.store.close()
+
+
+async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIVR:
+    store = RedisStore(redis_url)
+    await store.start()
+    intake = RecordingIntake()
+    outages = RedisOutageBoard(store, clock())
+    tickets = RedisTicketDesk(store, clock())
+    ivr = SiteIVR(
+        config, site.site, IVRServices(intake, outages, tickets), clock(),
+        ami=AMITarget("127.0.0.1", site.ami_port, "pln123", site.pln123_secret),
+    )
+    ivr.startService()
+    await ivr.ami.when_connected()
+    return RunningIVR(site, ivr, store, intake, outages, tickets)
+
+
+async def admin(site: Instance) -> AMIService:
+    from tests.e2e.ami_helpers import connect
+
+    return await connect(site, user="sandbox-admin", events="system")
+
+
+__all__ = ["RunningIVR", "admin", "reactor", "start_ivr"]
