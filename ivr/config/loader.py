@@ -27,7 +27,7 @@ from ivr.config.model import (
     Site,
 )
 from ivr.config.reader import ConfigError, Problem, Reader, join
-from ivr.prompts.catalogue import REQUIRED_PROMPTS
+from ivr.prompts.catalogue import FRAGMENT_PREFIXES, REQUIRED_PROMPTS
 
 AREA_CODE = re.compile(r"0[1-9][0-9]{1,3}\Z")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}\Z")
@@ -240,6 +240,9 @@ def _prompts(top: Reader, languages: tuple[str, ...], languages_ok: bool) -> dic
     for prompt_id, reader in top.items("prompts"):
         if not PROMPT_ID.match(prompt_id):
             reader.error(f"{prompt_id!r} is not a prompt id ([a-z0-9_-])")
+        elif prompt_id.startswith(FRAGMENT_PREFIXES):
+            reader.error(f"{prompt_id!r}: ids starting with {' or '.join(FRAGMENT_PREFIXES)} "
+                         "are the built-in number fragments")
         texts = {language: reader.text(language) for language in languages}
         if not languages_ok:
             reader.ignore_rest()  # `languages` is broken: that one problem says it all
@@ -265,6 +268,9 @@ def _action(value: Any, path: str, problems: list[Problem], skills: tuple[str, .
     target = reader.text(kind)
     priority = reader.integer("priority", 5, 1, 9) if kind == "queue" else 5
     category = reader.text("category", "gangguan") if kind == "flow" else None
+    if category is not None and not NAME.match(category):
+        # It is stored with every ticket and must pass the ticket desk's name rule.
+        reader.error(f"{category!r} is not a category name ([a-z][a-z0-9_-]*)", "category")
     reader.finish()
     if kind == "queue":
         if target and target not in skills:

@@ -138,6 +138,13 @@ def _area_codes(site: str, index: int, value: Any) -> Mutation:
 CASES: list[tuple[str, Mutation, str]] = [
     # unknown keys, at every depth
     ("unknown-top", _set("colour", "red"), "colour: unknown key"),
+    ("category-name", _set("menus.report.options.1", {"flow": "report_fault",
+                                                       "category": "Padam Listrik"}),
+     "menus.report.options.1.category: 'Padam Listrik' is not a category name "
+     "([a-z][a-z0-9_-]*)"),
+    ("fragment-prompt-id", _set("prompts.num-7", {"id": "tujuh", "en": "seven"}),
+     "prompts.num-7: 'num-7': ids starting with num- or time- are the built-in number "
+     "fragments"),
     ("unknown-site", _set("sites.palembang.colour", "red"),
      "sites.palembang.colour: unknown key"),
     ("unknown-ami", _set("sites.medan.ami.pasword", "x"), "sites.medan.ami.pasword: unknown key"),
