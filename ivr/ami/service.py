@@ -220,37 +220,26 @@ class AMIService(Service):
         self._waiters.append(waiter)
         return waiter
 
-    def _current(self) -> AMIProtocol:
-        if self.protocol is None:
-            raise AMINotConnected("not connected to Asterisk")
-        return self.protocol
-
     def send_action(
         self, action: str, fields: Fields | None = None, timeout: float | None = None
     ) -> Deferred[Any]:
         """Send on the current connection; fail at once (never queue) when there is none."""
-        try:
-            protocol = self._current()
-        except AMINotConnected as err:
-            return fail(err)
-        return protocol.send_action(action, fields, timeout)
+        if self.protocol is None:
+            return fail(AMINotConnected("not connected to Asterisk"))
+        return self.protocol.send_action(action, fields, timeout)
 
     def command(self, command: str, timeout: float | None = None) -> Deferred[list[str]]:
         """A CLI command's output lines (needs the `command` write class: not for pln123)."""
-        try:
-            protocol = self._current()
-        except AMINotConnected as err:
-            return fail(err)
-        return protocol.command(command, timeout)
+        if self.protocol is None:
+            return fail(AMINotConnected("not connected to Asterisk"))
+        return self.protocol.command(command, timeout)
 
     def send_list_action(
         self, action: str, fields: Fields | None = None, timeout: float | None = None
     ) -> Deferred[ListResult]:
-        try:
-            protocol = self._current()
-        except AMINotConnected as err:
-            return fail(err)
-        return protocol.send_list_action(action, fields, timeout)
+        if self.protocol is None:
+            return fail(AMINotConnected("not connected to Asterisk"))
+        return self.protocol.send_list_action(action, fields, timeout)
 
 
 def _abort(protocol: AMIProtocol) -> None:

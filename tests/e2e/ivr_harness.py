@@ -7,9 +7,6 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
-
-from acd.intake import QueuePlacement, QueueRequest
 from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.store.redis import RedisStore
@@ -19,21 +16,9 @@ from ivr.engine.session import CallSession, IVRServices
 from ivr.sandbox import Instance
 from ivr.site import AMITarget, SiteIVR
 from tests.e2e.ami_helpers import clock, poll, reactor
+from tests.unit.ivr_fakes import MemoryIntake  # the ACD side of the hand-off (issue 4)
 
 _caller_numbers = itertools.count(81100000001)
-
-
-class RecordingIntake:
-    """The ACD side of the hand-off for IVR tests: records each request (issue 4's ACD
-    implements the same interface for real)."""
-
-    def __init__(self) -> None:
-        self.requests: list[QueueRequest] = []
-
-    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
-        self.requests.append(request)
-        return succeed(QueuePlacement(request.call_id, request.site, request.skill,
-                                      len(self.requests)))
 
 
 @dataclass
@@ -41,7 +26,7 @@ class RunningIVR:
     site: Instance
     ivr: SiteIVR
     store: RedisStore
-    intake: RecordingIntake
+    intake: MemoryIntake
     outages: RedisOutageBoard
     tickets: RedisTicketDesk
     callers: list[str] = field(default_factory=list)
@@ -107,7 +92,7 @@ class RunningIVR:
 async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIVR:
     store = RedisStore(redis_url)
     await store.start()
-    intake = RecordingIntake()
+    intake = MemoryIntake()
     outages = RedisOutageBoard(store, clock())
     tickets = RedisTicketDesk(store, clock())
     ivr = SiteIVR(
