@@ -21,7 +21,9 @@ MAX_CHANNEL_NAME = 80  # AST_CHANNEL_NAME
 _KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 _FORBIDDEN = re.compile("[\r\n\x00]")
 _CHANNEL_KEYS = frozenset({"channel", "channel1", "channel2", "extrachannel"})
-_CHANNEL = re.compile(r"[A-Za-z0-9_+-]+/[^\s,;]+(?:;[12])?\Z")
+# A channel name (Tech/resource, Local's ;1/;2) or a uniqueid/ChannelId, which Asterisk
+# accepts wherever it looks a channel up by name.
+_CHANNEL = re.compile(r"(?:[A-Za-z0-9_+-]+/[^\s,;]+(?:;[12])?|[A-Za-z0-9._-]+)\Z")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_()]*\Z")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\)(?:\\\\)*,")
 

@@ -8,6 +8,7 @@ instead (resending an Originate would ring a phone twice).
 from __future__ import annotations
 
 import hashlib
+import re
 import itertools
 import secrets
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from ivr.ami.actions import Fields, encode_action
+from ivr.ami.actions import ActionRejected, Fields, encode_action
 from ivr.ami.errors import (
     AMIActionError,
     AMIAuthError,
@@ -34,6 +35,7 @@ from ivr.ami.message import Message
 log = structlog.get_logger("ivr.ami")
 
 DEFAULT_ACTION_TIMEOUT = 10.0
+_ACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 AGI_EVENT_CLASS = "agi"
 
 
@@ -208,12 +210,18 @@ class AMIProtocol(Protocol):
         timeout: float | None = None,
         *,
         collect_list: bool = False,
+        action_id: str | None = None,
     ) -> Deferred[Any]:
         """Send `action`; the Deferred fires with the response Message (or a ListResult).
 
         Raises ActionRejected synchronously, before anything is written, for unsafe input.
+        `action_id` lets a caller correlate later events that echo it (OriginateResponse).
         """
-        action_id = self.next_action_id()
+        if action_id is None:
+            action_id = self.next_action_id()
+        elif action_id in self._pending or not _ACTION_ID.match(action_id):
+            raise ActionRejected(f"{action_id!r} is in use or not [A-Za-z0-9._:-]{{1,64}}",
+                                 "ActionID")
         payload = encode_action(action, action_id, fields)
         deferred: Deferred[Any] = Deferred(lambda _d: self._cancel(action_id))
         delay = self.action_timeout if timeout is None else timeout

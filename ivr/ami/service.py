@@ -221,12 +221,17 @@ class AMIService(Service):
         return waiter
 
     def send_action(
-        self, action: str, fields: Fields | None = None, timeout: float | None = None
+        self,
+        action: str,
+        fields: Fields | None = None,
+        timeout: float | None = None,
+        *,
+        action_id: str | None = None,
     ) -> Deferred[Any]:
         """Send on the current connection; fail at once (never queue) when there is none."""
         if self.protocol is None:
             return fail(AMINotConnected("not connected to Asterisk"))
-        return self.protocol.send_action(action, fields, timeout)
+        return self.protocol.send_action(action, fields, timeout, action_id=action_id)
 
     def command(self, command: str, timeout: float | None = None) -> Deferred[list[str]]:
         """A CLI command's output lines (needs the `command` write class: not for pln123)."""

@@ -96,14 +96,14 @@ def test_escaped_backslash_before_comma_is_a_separator() -> None:
 @pytest.mark.parametrize(
     "channel",
     ["Local/0711123@pln-inbound", "Local/0711123@pln-inbound-00000001;2", "PJSIP/1001-0000001a",
-     "IAX2/pln-trunk@127.0.0.1:14570/ovf-abc"],
+     "IAX2/pln-trunk@127.0.0.1:14570/ovf-abc", "1700000000.12", "pln123-agent-abc"],
 )
 def test_channel_names_accepted(channel: str) -> None:
     assert encode_action("Hangup", "1", {"Channel": channel})
 
 
 @pytest.mark.parametrize(
-    "channel", ["no-slash", "Local/a b", "Local/x,y", "L" * 70 + "/" + "x" * 20, "/x"]
+    "channel", ["no slash", "Local/a b", "Local/x,y", "L" * 70 + "/" + "x" * 20, "/x", "a;b"]
 )
 def test_bad_channel_names_refused(channel: str) -> None:
     with pytest.raises(ActionRejected, match="not a channel name"):
@@ -124,3 +124,19 @@ def test_getvar_and_setvar_take_a_plain_variable_name() -> None:
     wire = encode_action("Getvar", "1", {"Channel": "PJSIP/a-1", "Variable": "CHANNEL(language)"})
     assert b"Variable: CHANNEL(language)\r\n" in wire
     assert encode_action("Setvar", "1", {"Variable": "DB(pln123/heartbeat)", "Value": "1,2"})
+
+
+def test_chosen_action_id_is_validated() -> None:
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from ivr.ami.events import EventDispatcher
+    from ivr.ami.protocol import AMIProtocol
+
+    protocol = AMIProtocol(Clock(), EventDispatcher())
+    protocol.makeConnection(StringTransport())
+    protocol.send_action("Originate", {"Channel": "Local/1@x"}, action_id="orig-1")
+    with pytest.raises(ActionRejected):
+        protocol.send_action("Ping", action_id="orig-1")  # in use
+    with pytest.raises(ActionRejected):
+        protocol.send_action("Ping", action_id="bad id")
