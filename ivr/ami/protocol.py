@@ -8,8 +8,8 @@ instead (resending an Originate would ring a phone twice).
 from __future__ import annotations
 
 import hashlib
-import re
 import itertools
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
