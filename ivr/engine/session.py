@@ -36,6 +36,7 @@ class IVRServices:
 
 
 OUTAGE_LOOKUP_TIMEOUT_S = 1.0
+HOLD_MUSIC_CLASS = "default"
 
 
 def new_call_id() -> str:
@@ -226,6 +227,8 @@ class CallSession:
             action = self.config.ivr.agent
         skill = action.skill or "general"
         await self.voice.play(["transfer-agent"], barge_in=False)
+        # Music first: the ACD may ring an agent and bridge before enqueue even returns.
+        await self.channel.execute("EXEC", "StartMusicOnHold", HOLD_MUSIC_CLASS)
         request = QueueRequest(
             call_id=self.call_id,
             site=self.site.name,

@@ -1,0 +1,1 @@
+"""Carrying out the ACD's decisions on Asterisk: ring agents, bridge, announce, hold."""
