@@ -362,6 +362,12 @@ class AsyncAGIRouter:
         self.sessions[channel] = session
         return session
 
+    def drop(self, channel: str, reason: str) -> None:
+        """End the session of a channel that is known to be gone (e.g. after a resync)."""
+        session = self.sessions.pop(channel, None)
+        if session is not None:
+            session._end(reason)
+
     def _start(self, event: Message) -> None:
         channel = event.get("Channel")
         if not channel:

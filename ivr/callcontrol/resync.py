@@ -1,0 +1,86 @@
+"""After a (re)connect: find the callers Asterisk still holds in AsyncAGI and adopt them.
+
+Events sent while pln123 was away (a restart, a `kill -9`, a network blip) are lost, so we
+ask Asterisk what is true (`CoreShowChannels`) instead of guessing. A channel in
+`AGI(agi:async,...)` that the router does not know is a caller waiting for us: it gets an
+AGI session again, with what the dialplan passed (area code, site) recovered from the
+application data, and is handed to `on_adopt` — the ACD puts a queued caller back in its
+place from Redis, the IVR restarts the menu for one who was still in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from twisted.internet.defer import Deferred
+
+from ivr.ami.agi import AGISession, AsyncAGIRouter
+from ivr.ami.message import Message
+from ivr.ami.protocol import AMIProtocol, ListResult
+
+log = structlog.get_logger("ivr.callcontrol.resync")
+
+
+@dataclass(frozen=True)
+class LiveChannel:
+    channel: str
+    uniqueid: str
+    application: str
+    application_data: str
+    caller_number: str
+    extension: str
+
+    @property
+    def in_async_agi(self) -> bool:
+        return self.application.upper() == "AGI" and self.application_data.startswith(
+            "agi:async")
+
+    def agi_env(self) -> dict[str, str]:
+        """The parts of the AGI environment a restart can recover."""
+        env = {"agi_callerid": self.caller_number, "agi_extension": self.extension,
+               "agi_uniqueid": self.uniqueid, "agi_channel": self.channel}
+        for index, argument in enumerate(self.application_data.split(",")[1:], start=1):
+            env[f"agi_arg_{index}"] = argument
+        return env
+
+
+def live_channel(event: Message) -> LiveChannel:
+    return LiveChannel(
+        channel=event.get("Channel") or "",
+        uniqueid=event.get("Uniqueid") or "",
+        application=event.get("Application") or "",
+        application_data=event.get("ApplicationData") or "",
+        caller_number=event.get("CallerIDNum") or "",
+        extension=event.get("Exten") or "",
+    )
+
+
+class AsyncAGIResync:
+    """A resync hook for AMIService: adopts unknown AsyncAGI channels after every login."""
+
+    def __init__(self, router: AsyncAGIRouter, on_adopt: Callable[[AGISession], object]):
+        self.router = router
+        self.on_adopt = on_adopt
+        self.adopted = 0
+
+    def __call__(self, protocol: AMIProtocol) -> Deferred[None]:
+        listing: Deferred[ListResult] = protocol.send_list_action("CoreShowChannels")
+        return listing.addCallback(self._adopt_unknown)
+
+    def _adopt_unknown(self, listing: ListResult) -> None:
+        channels = [live_channel(event) for event in listing.events]
+        known = set(self.router.sessions)
+        for live in channels:
+            if not live.in_async_agi or live.channel in known:
+                continue
+            session = self.router.adopt(live.channel, live.uniqueid, live.agi_env())
+            self.adopted += 1
+            log.info("agi_channel_adopted", channel=live.channel,
+                     caller_number=live.caller_number)
+            self.on_adopt(session)
+        # Sessions whose channel Asterisk no longer has ended while we were away.
+        alive = {live.channel for live in channels}
+        for channel in known - alive:
+            self.router.drop(channel, "gone during reconnect")

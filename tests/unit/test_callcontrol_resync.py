@@ -1,0 +1,54 @@
+"""Adopting AsyncAGI channels after a reconnect, on a StringTransport with a Clock."""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from ivr.ami import AGISession, AsyncAGIRouter, EventDispatcher, Message
+from ivr.ami.protocol import AMIProtocol
+from ivr.callcontrol.resync import AsyncAGIResync
+
+
+def test_unknown_async_agi_channels_are_adopted_and_dead_sessions_ended() -> None:
+    clock = Clock()
+    dispatcher = EventDispatcher()
+    protocol = AMIProtocol(clock, dispatcher)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    adopted: list[AGISession] = []
+    router = AsyncAGIRouter(protocol, dispatcher, clock, lambda s: None)
+    stale = router.adopt("Local/0711123@x-00000009;2", "9.9", {})
+    known = router.adopt("Local/0711123@x-00000002;2", "2.2", {})
+    resync = AsyncAGIResync(router, adopted.append)
+
+    done = resync(protocol)
+    action = Message.from_wire(transport.value().rstrip())
+    assert action["Action"] == "CoreShowChannels"
+    action_id = action["ActionID"]
+
+    def send(*lines: str) -> None:
+        protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    send("Response: Success", f"ActionID: {action_id}", "EventList: start")
+    send("Event: CoreShowChannel", f"ActionID: {action_id}",
+         "Channel: Local/0711123@x-00000001;2", "Uniqueid: 1.1", "Application: AGI",
+         "ApplicationData: agi:async,0711,palembang", "CallerIDNum: 0811223344",
+         "Exten: s")
+    send("Event: CoreShowChannel", f"ActionID: {action_id}",
+         "Channel: Local/0711123@x-00000002;2", "Uniqueid: 2.2", "Application: AGI",
+         "ApplicationData: agi:async,0711,palembang", "CallerIDNum: 0811000002", "Exten: s")
+    send("Event: CoreShowChannel", f"ActionID: {action_id}",
+         "Channel: PJSIP/1001-00000003", "Uniqueid: 3.3", "Application: Dial",
+         "ApplicationData: PJSIP/1001", "CallerIDNum: 1001", "Exten: s")
+    send("Event: CoreShowChannelsComplete", f"ActionID: {action_id}",
+         "EventList: Complete", "ListItems: 3")
+    assert done.called
+    assert [s.channel for s in adopted] == ["Local/0711123@x-00000001;2"]
+    session = adopted[0]
+    assert session.env["agi_arg_1"] == "0711"
+    assert session.env["agi_arg_2"] == "palembang"
+    assert session.caller_number == "0811223344"
+    assert router.sessions[session.channel] is session
+    assert router.sessions[known.channel] is known  # already ours: left alone
+    assert stale.ended and stale.channel not in router.sessions
