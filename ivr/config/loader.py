@@ -3,7 +3,7 @@
 `load_config` either returns a complete `Config` or raises `ConfigError` listing every
 problem with its key path: unknown keys, wrong types, an area code served twice, a menu
 option pointing nowhere, a prompt missing from the catalogue, a secret file that is not
-there.
+there. The ACD's `acd:` section and `agents:` roster are read by `ivr/config/acd.py`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ivr.config.acd import parse_acd
 from ivr.config.model import (
     FLOWS,
     Action,
@@ -115,9 +116,10 @@ def parse_config(data: Any, path: Path) -> Config:
     menus = _menus(top, skills, languages)
     ivr = _ivr(top, skills, languages)
     redis = _redis(top.child("redis", required=False), path.parent)
+    acd = parse_acd(top, set(sites), skills)
     top.finish()
     config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts,
-                    redis)
+                    redis, acd)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)))

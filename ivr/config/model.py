@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from acd.settings import AcdSettings, AgentSpec
+
 SiteRole = Literal["site", "hub"]
 ActionKind = Literal[
     "submenu", "flow", "queue", "play", "repeat", "back", "language", "hangup"
@@ -122,6 +124,8 @@ class Config:
     menus: dict[str, Menu]
     prompts: dict[str, Prompt]
     redis: RedisSettings = field(default_factory=RedisSettings)
+    # The ACD's timings, queues and agent roster (`acd:` and `agents:`), as `acd` takes them.
+    acd: AcdSettings = field(default_factory=AcdSettings)
 
     def site_for_area(self, code: str) -> tuple[Site, AreaCode] | None:
         for site in self.sites.values():
@@ -135,6 +139,10 @@ class Config:
         if dialled.endswith("123"):
             return self.site_for_area(dialled[:-3])
         return None
+
+    def agent(self, agent_id: str) -> AgentSpec | None:
+        """The roster entry with this id (ids are unique across all sites)."""
+        return next((a for a in self.acd.agents if a.id == agent_id), None)
 
     @property
     def hub(self) -> Site | None:

@@ -135,6 +135,14 @@ def _area_codes(site: str, index: int, value: Any) -> Mutation:
     return mutate
 
 
+def _rename_site(data: Data, old: str, new: str) -> None:
+    """One change as an admin makes it: the site and its agents move to the new name."""
+    data["sites"][new] = data["sites"].pop(old)
+    for agent in data["agents"]:
+        if agent["site"] == old:
+            agent["site"] = new
+
+
 CASES: list[tuple[str, Mutation, str]] = [
     # unknown keys, at every depth
     ("unknown-top", _set("colour", "red"), "colour: unknown key"),
@@ -192,7 +200,7 @@ CASES: list[tuple[str, Mutation, str]] = [
     # names that reach the dialplan or Redis keys
     ("bad-iax2-peer", _set("sites.medan.iax2_peer", "pln;medan"),
      "sites.medan.iax2_peer: 'pln;medan' is not an IAX2 peer name ([A-Za-z0-9_.-])"),
-    ("bad-site-name", lambda d, _f: d["sites"].update({"Bad Site": d["sites"].pop("medan")}),
+    ("bad-site-name", lambda d, _f: _rename_site(d, "medan", "Bad Site"),
      "sites.Bad Site: 'Bad Site' is not a site name ([a-z][a-z0-9_-]*)"),
     ("bad-skill", _set("skills", ["general", "fault", "billing", "new_connection", "Sales!"]),
      "skills[4]: 'Sales!' is not a skill name ([a-z][a-z0-9_-]*)"),
