@@ -1,0 +1,309 @@
+"""The Distributor: one site's ACD, between the IVR's intake, Redis and telephony.
+
+Why it is shaped like this: every decision that two pln123 processes could race on is a Lua
+script in Redis (acd/queues), every agent rule is the table in acd/agents/state.py, and
+this class only sequences them: it asks the table what an event means, asks the store to
+apply it if nobody changed the agent meanwhile (retrying on a conflict), and carries a
+reservation through telephony: ring the agent (agent first, the caller keeps hearing
+music); answered -> on_call, and when the call ends wrap-up for the queue's `wrapup_s`
+then ready; no answer -> the call goes back to its place and the agent is paused "no
+answer"; caller gone -> the agent is ready again, keeping their place in line.
+
+Time is the injected `clock` (timestamps and the wrap-up timers); nothing reads the wall
+clock. What lives only here (the ringing Deferreds, the wrap-up timers) is re-creatable:
+`resume()` re-arms wrap-up ends from Redis after a restart; re-adopting calls that were
+ringing or talking needs telephony's resync (issue 4 item 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import structlog
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
+
+from acd.agents.state import (
+    AgentEvent,
+    AgentState,
+    AgentStatus,
+    IllegalTransition,
+    Transition,
+    step,
+)
+from acd.intake import QueuePlacement, QueueRequest
+from acd.queues.records import AgentRecord, Changed, Offer, Queued, Reservation
+from acd.queues.store import CallAction, QueueStore
+from acd.settings import AcdSettings, AgentSpec
+from acd.store.clock import timestamp
+from acd.telephony import Connection, RingOutcome, Telephony
+
+log = structlog.get_logger("acd.distributor")
+
+T = TypeVar("T")
+Observer = Callable[[str, Transition], None]
+
+
+class UnknownAgent(KeyError):
+    """The agent id is not in this site's roster."""
+
+
+class StaleEvent(RuntimeError):
+    """A ring or call outcome for a call the agent no longer holds (handled elsewhere)."""
+
+
+class ConcurrentChange(RuntimeError):
+    """The agent kept changing under us: `max_retries` compare-and-set attempts lost."""
+
+
+class Distributor:
+    """`CallIntake` for one site, plus the agent operations the CLI and feature codes use."""
+
+    def __init__(self, site: str, settings: AcdSettings, queues: QueueStore,
+                 telephony: Telephony, clock: IReactorTime, *,
+                 observer: Observer | None = None, max_retries: int = 8):
+        if queues.site != site:
+            raise ValueError(f"the queue store serves {queues.site!r}, not {site!r}")
+        self.site = site
+        self.settings = settings
+        self.queues = queues
+        self.telephony = telephony
+        self.clock = clock
+        self._roster: dict[str, AgentSpec] = {a.id: a for a in settings.agents_at(site)}
+        self._observer = observer
+        self._max_retries = max_retries
+        self._wrapups: dict[str, IDelayedCall] = {}
+        self._busy = 0           # Redis operations started and not yet processed
+        self._ringing: set[str] = set()  # call ids whose ring this process awaits
+        self._log = log.bind(site=site)
+
+    # -- CallIntake ----------------------------------------------------------------------
+
+    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
+        """Offer the call: an agent reserved at once (position 0, the agent rings) or queued.
+
+        Position 0 means "an agent's phone is ringing for you"; 1 is next in line.
+        """
+        async def enqueue() -> QueuePlacement:
+            offer = await self._db(self.queues.offer(request, self._now()))
+            self._follow_offer(offer)
+            position = offer.position if isinstance(offer, Queued) else 0
+            self._log.info("call_offered", call_id=request.call_id, skill=request.skill,
+                           outcome=type(offer).__name__.lower(), position=position)
+            return QueuePlacement(request.call_id, self.site, request.skill, position)
+
+        return Deferred.fromCoroutine(enqueue())
+
+    def abandon(self, call_id: str) -> Deferred[bool]:
+        """The caller hung up while queued: out of the queue, counted abandoned (True).
+
+        False if the call was not queued: while an agent's phone rings, telephony's
+        CALLER_GONE outcome carries the hang-up (the agent must be released too).
+        """
+        return Deferred.fromCoroutine(self._db(self.queues.remove_call(call_id, self._now())))
+
+    # -- agent operations ----------------------------------------------------------------
+
+    def login(self, agent_id: str) -> Deferred[AgentState]:
+        try:
+            spec = self._spec(agent_id)
+        except UnknownAgent as error:
+            return fail(error)
+        return self._operate(agent_id, AgentEvent.LOGIN, skills=spec.skills,
+                             endpoint=spec.endpoint)
+
+    def logout(self, agent_id: str) -> Deferred[AgentState]:
+        """Logged out now, or (during a call) marked to leave when it ends."""
+        return self._operate(agent_id, AgentEvent.LOGOUT)
+
+    def pause(self, agent_id: str, reason: str) -> Deferred[AgentState]:
+        return self._operate(agent_id, AgentEvent.PAUSE, reason)
+
+    def ready(self, agent_id: str) -> Deferred[AgentState]:
+        """Unpause, or end wrap-up early; the agent may be reserved for a call at once."""
+        return self._operate(agent_id, AgentEvent.READY)
+
+    def _operate(self, agent_id: str, event: AgentEvent, reason: str = "",
+                 **extra: Any) -> Deferred[AgentState]:
+        try:
+            self._spec(agent_id)
+        except UnknownAgent as error:
+            return fail(error)
+
+        async def operate() -> AgentState:
+            changed = await self._change(agent_id, event, reason, **extra)
+            if event is not AgentEvent.READY or changed.status is not AgentStatus.WRAP_UP:
+                self._cancel_wrapup(agent_id)
+            record = await self._db(self.queues.agent(agent_id))
+            return record.state
+
+        return Deferred.fromCoroutine(operate())
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def resume(self) -> Deferred[None]:
+        """After a (re)start: re-arm the wrap-up ends of this site's agents in wrap-up."""
+        async def resume() -> None:
+            now = self._now()
+            for agent_id in self._roster:
+                record = await self._db(self.queues.agent(agent_id))
+                if record.state.status is AgentStatus.WRAP_UP:
+                    wrapup = self.settings.queue(record.last_skill).wrapup_s
+                    left = max(0.0, (record.since or now) + wrapup - now)
+                    self._arm_wrapup(agent_id, record.version, left)
+
+        return Deferred.fromCoroutine(resume())
+
+    def stop(self) -> None:
+        """Cancel the wrap-up timers (Redis keeps the agents in wrap-up for `resume`)."""
+        for agent_id in list(self._wrapups):
+            self._cancel_wrapup(agent_id)
+
+    def settle(self) -> Deferred[None]:
+        """Fires once no Redis operation of this distributor is in flight or unprocessed.
+
+        Rings awaiting telephony do not count. For tests, and for a graceful stop.
+        """
+        async def settle() -> None:
+            while self._busy:
+                await self.queues.noop()  # one round trip behind everything already sent
+
+        return Deferred.fromCoroutine(settle())
+
+    @property
+    def ringing(self) -> frozenset[str]:
+        return frozenset(self._ringing)
+
+    # -- the core ------------------------------------------------------------------------
+
+    async def _change(self, agent_id: str, event: AgentEvent, reason: str = "", *,
+                      known: AgentRecord | None = None, call_id: str = "",
+                      action: str = CallAction.NONE, **extra: Any) -> Changed:
+        """Apply `event` to the agent: the table decides, Redis applies if unchanged since."""
+        record = known if known is not None else await self._db(self.queues.agent(agent_id))
+        for _attempt in range(self._max_retries):
+            if action and record.call != call_id:
+                raise StaleEvent(f"agent {agent_id} no longer holds call {call_id}")
+            after = step(record.state, event, reason)
+            result = await self._db(self.queues.change(
+                agent_id, record.version, event, after, self._now(), call_action=action,
+                call_id=call_id, **extra))
+            if isinstance(result, Changed):
+                self._applied(agent_id, record.state, event, after, result, call_id)
+                return result
+            if result.stale:
+                raise StaleEvent(f"agent {agent_id} no longer holds call {call_id}")
+            record = await self._db(self.queues.agent(agent_id))
+        raise ConcurrentChange(f"agent {agent_id}: {self._max_retries} attempts lost to "
+                               "concurrent changes")
+
+    def _applied(self, agent_id: str, before: AgentState, event: AgentEvent,
+                 after: AgentState, result: Changed, call_id: str) -> None:
+        self._log.info("agent_changed", agent_id=agent_id, call_id=call_id or None,
+                       agent_event=str(event), before=str(before), after=str(result.status))
+        if self._observer is not None:
+            self._observer(agent_id, Transition(before, event, after))
+            if result.reservation is not None:
+                reserved = step(after, AgentEvent.RESERVE)
+                self._observer(agent_id, Transition(after, AgentEvent.RESERVE, reserved))
+        if result.reservation is not None:
+            self._spawn(self._ring(result.reservation))
+        if result.requeued is not None:
+            self._follow_offer(result.requeued)
+
+    def _follow_offer(self, offer: Offer) -> None:
+        if isinstance(offer, Reservation):
+            if self._observer is not None:
+                self._observer(offer.agent_id, Transition(
+                    AgentState(AgentStatus.READY), AgentEvent.RESERVE,
+                    AgentState(AgentStatus.RESERVED)))
+            self._spawn(self._ring(offer))
+
+    async def _ring(self, res: Reservation) -> None:
+        """Ring the agent for the call and act on the outcome."""
+        connection = Connection(res.call_id, res.channel, res.agent_id, res.endpoint,
+                                self.settings.ring_timeout_s, res.caller_number)
+        self._ringing.add(res.call_id)
+        try:
+            outcome = await self.telephony.connect(connection).addErrback(
+                self._connect_failed, res)
+        finally:
+            self._ringing.discard(res.call_id)
+        known = AgentRecord(res.agent_id, AgentState(AgentStatus.RESERVED), res.agent_version,
+                            res.call_id, None, None)
+        if outcome is RingOutcome.NO_ANSWER:
+            await self._change(res.agent_id, AgentEvent.RING_NO_ANSWER, known=known,
+                               call_id=res.call_id, action=CallAction.REQUEUE)
+            return
+        if outcome is RingOutcome.CALLER_GONE:
+            await self._change(res.agent_id, AgentEvent.CALLER_GONE_WHILE_RINGING,
+                               known=known, call_id=res.call_id, action=CallAction.ABANDON,
+                               keep_idle=True)
+            return
+        answered = await self._change(res.agent_id, AgentEvent.ANSWER, known=known,
+                                      call_id=res.call_id, action=CallAction.ANSWER)
+        await self.telephony.when_call_ends(res.call_id, res.channel)
+        talking = AgentRecord(res.agent_id, AgentState(AgentStatus.ON_CALL), answered.version,
+                              res.call_id, None, None)
+        ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,
+                                   call_id=res.call_id, action=CallAction.FINISH)
+        if ended.status is AgentStatus.WRAP_UP:
+            self._arm_wrapup(res.agent_id, ended.version,
+                             self.settings.queue(res.skill).wrapup_s)
+
+    def _connect_failed(self, failure: Failure, res: Reservation) -> RingOutcome:
+        self._log.error("connect_failed", call_id=res.call_id, agent_id=res.agent_id,
+                        error=failure.getErrorMessage())
+        return RingOutcome.NO_ANSWER
+
+    def _arm_wrapup(self, agent_id: str, version: int, delay_s: float) -> None:
+        self._cancel_wrapup(agent_id)
+        self._wrapups[agent_id] = self.clock.callLater(delay_s, self._wrapup_over,
+                                                       agent_id, version)
+
+    def _cancel_wrapup(self, agent_id: str) -> None:
+        call = self._wrapups.pop(agent_id, None)
+        if call is not None and call.active():
+            call.cancel()
+
+    def _wrapup_over(self, agent_id: str, version: int) -> None:
+        self._wrapups.pop(agent_id, None)
+
+        async def done() -> None:
+            record = await self._db(self.queues.agent(agent_id))
+            if record.version != version or record.state.status is not AgentStatus.WRAP_UP:
+                return  # the agent moved on (paused, ready, logged out) meanwhile
+            await self._change(agent_id, AgentEvent.WRAPUP_DONE, known=record)
+
+        self._spawn(done())
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _db(self, d: Deferred[T]) -> T:
+        self._busy += 1
+        try:
+            return await d
+        finally:
+            self._busy -= 1
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        d = Deferred.fromCoroutine(work)
+        d.addErrback(self._background_failed)
+
+    def _background_failed(self, failure: Failure) -> None:
+        if failure.check(StaleEvent, IllegalTransition):
+            self._log.warning("agent_event_dropped", error=failure.getErrorMessage())
+            return
+        self._log.error("background_failed", error=failure.getErrorMessage(),
+                        kind=failure.type.__name__ if failure.type else "?")
+
+    def _spec(self, agent_id: str) -> AgentSpec:
+        try:
+            return self._roster[agent_id]
+        except KeyError:
+            raise UnknownAgent(f"no agent {agent_id!r} at site {self.site!r}") from None
+
+    def _now(self) -> float:
+        return timestamp(self.clock)

@@ -1,0 +1,280 @@
+"""The ACD's Lua scripts: every decision that must not race runs inside Redis, atomically.
+
+Why Lua: a reservation reads (who is ready, who waits longest) and writes (remove the agent
+from the ready sets, the call from its queue, mark both) in one step. Redis runs one script
+at a time, so any number of pln123 processes on one site can call these concurrently and
+never reserve one agent twice or one call twice. `step()` in acd/agents/state.py decides
+*what* an agent event does; the scripts apply it only if the agent's `version` is still the
+one the decision was computed from (compare-and-set), and do the matching.
+
+Every script gets one key (for Cluster routing) and builds the others from the site prefix;
+all of them carry the site's hash tag, so they are in that key's slot (see keys.py).
+
+Common ARGV: [1] key prefix `acd:{site}:`, [2] site, [3] now (epoch s, ms precision, from
+the injected clock), [4] audit stream MAXLEN (approximate), [5] service level T (s),
+[6] escalation time (s). Script arguments start at ARGV[7].
+
+Replies (nested arrays):
+    reservation  {'reserved', call_id, agent_id, agent_version, endpoint, channel,
+                  caller_number, skill}
+    queued       {'queued', call_id, position, skill}
+"""
+
+from __future__ import annotations
+
+_COMMON = r"""
+local P = ARGV[1]
+local SITE = ARGV[2]
+local NOWS = ARGV[3]
+local NOW = tonumber(NOWS)
+local MAXLEN = ARGV[4]
+local SL_T = tonumber(ARGV[5])
+local ESC = tonumber(ARGV[6])
+
+local function ms(t) return string.format('%.0f', math.floor(t * 1000 + 0.5)) end
+local function fmt(x) return string.format('%.3f', x) end
+
+local function audit(event, call, agent, skill, state, extra)
+  local f = {'event', event, 'site', SITE, 'call', call or '', 'agent', agent or '',
+             'skill', skill or '', 'state', state or '', 'at', NOWS}
+  if extra then for i = 1, #extra do f[#f + 1] = extra[i] end end
+  redis.call('XADD', P .. 'audit', 'MAXLEN', '~', MAXLEN, '*', unpack(f))
+end
+
+-- counters per 15-minute interval (kept 31 days) and per minute (kept 17 minutes)
+local function metric(skill, kv, maxname, maxvalue)
+  local iv = string.format('%.0f', math.floor(NOW / 900) * 900)
+  local mn = string.format('%.0f', math.floor(NOW / 60) * 60)
+  local keys = {{P .. 'm:' .. skill .. ':' .. iv, 2678400},
+                {P .. 'm1:' .. skill .. ':' .. mn, 1020}}
+  for _, k in ipairs(keys) do
+    for i = 1, #kv, 2 do
+      if kv[i + 1] ~= 0 then
+        redis.call('HINCRBYFLOAT', k[1], kv[i], fmt(kv[i + 1]))
+      end
+    end
+    if maxname then
+      local old = tonumber(redis.call('HGET', k[1], maxname) or '-1')
+      if maxvalue > old then redis.call('HSET', k[1], maxname, fmt(maxvalue)) end
+    end
+    redis.call('EXPIRE', k[1], k[2])
+  end
+end
+
+local function skills_of(agent)
+  return redis.call('HGETALL', P .. 'agent:' .. agent .. ':skills')
+end
+
+local function ready_remove(agent, skills)
+  for i = 1, #skills, 2 do
+    redis.call('ZREM', P .. 'ready:' .. skills[i], agent)
+    redis.call('ZREM', P .. 'tier:' .. skills[i], agent)
+  end
+end
+
+local function ready_add(agent, skills, idle)
+  local idle_ms = math.floor(idle * 1000 + 0.5)
+  for i = 1, #skills, 2 do
+    local level = tonumber(skills[i + 1])
+    redis.call('ZADD', P .. 'ready:' .. skills[i], string.format('%.0f', idle_ms), agent)
+    redis.call('ZADD', P .. 'tier:' .. skills[i],
+               string.format('%.0f', (10 - level) * 1e13 + idle_ms), agent)
+  end
+end
+
+-- the agent's new state; returns the new version
+local function set_agent(agent, state, reason, pending, call, event, call_id, skill)
+  local k = P .. 'agent:' .. agent
+  redis.call('HSET', k, 'state', state, 'reason', reason, 'pending_logout', pending,
+             'call', call, 'since', NOWS)
+  local v = redis.call('HINCRBY', k, 'version', 1)
+  redis.call('HSET', P .. 'agents', agent, state)
+  audit(event, call_id, agent, skill, state, {'reason', reason})
+  return v
+end
+
+local function reserve(agent, call_id, skill)
+  local ck = P .. 'call:' .. call_id
+  ready_remove(agent, skills_of(agent))
+  redis.call('HSET', ck, 'state', 'reserved', 'agent', agent, 'reserved_at', NOWS)
+  local v = set_agent(agent, 'reserved', '', '0', call_id, 'reserve', call_id, skill)
+  local c = redis.call('HMGET', ck, 'channel', 'caller_number')
+  local endpoint = redis.call('HGET', P .. 'agent:' .. agent, 'endpoint') or ''
+  return {'reserved', call_id, agent, tostring(v), endpoint, c[1] or '', c[2] or '', skill}
+end
+
+local function qscore(priority, enqueued)
+  return string.format('%.0f', priority * 1e13 + math.floor(enqueued * 1000 + 0.5))
+end
+
+-- offer_call's decision: the right ready agent, or a place in the queue
+local function offer(call_id)
+  local ck = P .. 'call:' .. call_id
+  local c = redis.call('HMGET', ck, 'skill', 'priority', 'enqueued_at')
+  local skill, priority, enqueued = c[1], tonumber(c[2]), tonumber(c[3])
+  local found
+  if NOW - enqueued >= ESC then
+    found = redis.call('ZRANGE', P .. 'tier:' .. skill, 0, 0)   -- most skilled, then idle
+  else
+    found = redis.call('ZRANGE', P .. 'ready:' .. skill, 0, 0)  -- longest idle
+  end
+  if found[1] then return reserve(found[1], call_id, skill) end
+  local q = P .. 'queue:' .. skill
+  redis.call('ZADD', q, qscore(priority, enqueued), call_id)
+  redis.call('HSET', ck, 'state', 'queued', 'agent', '')
+  audit('queued', call_id, '', skill, 'queued')
+  return {'queued', call_id, tostring(redis.call('ZRANK', q, call_id) + 1), skill}
+end
+
+-- agent_ready's decision: the best waiting call across the agent's skills, or the ready sets
+local function agent_ready(agent, skills, idle, event, call_id, skill)
+  local best, best_score, best_skill
+  for i = 1, #skills, 2 do
+    local head = redis.call('ZRANGE', P .. 'queue:' .. skills[i], 0, 0, 'WITHSCORES')
+    if head[1] and (best == nil or tonumber(head[2]) < best_score) then
+      best, best_score, best_skill = head[1], tonumber(head[2]), skills[i]
+    end
+  end
+  if best then
+    redis.call('ZREM', P .. 'queue:' .. best_skill, best)
+    return reserve(agent, best, best_skill)
+  end
+  local v = set_agent(agent, 'ready', '', '0', '', event, call_id, skill)
+  redis.call('HSET', P .. 'agent:' .. agent, 'idle_since', fmt(idle))
+  ready_add(agent, skills, idle)
+  return {'ready', tostring(v)}
+end
+
+local function end_call(call_id, state, metric_name, in_sl_name)
+  local ck = P .. 'call:' .. call_id
+  local c = redis.call('HMGET', ck, 'skill', 'enqueued_at', 'agent')
+  redis.call('HSET', ck, 'state', state, 'ended_at', NOWS)
+  redis.call('SREM', P .. 'live', call_id)
+  if metric_name then
+    local wait = NOW - tonumber(c[2])
+    metric(c[1], {metric_name, 1, in_sl_name, wait <= SL_T and 1 or 0}, 'longest_wait', wait)
+  end
+  audit(state, call_id, c[3], c[1], state)
+  return c[1]
+end
+"""
+
+# KEYS[1] = the call's hash. ARGV[7] = call id, ARGV[8..] = field, value pairs of the
+# record. A call id seen before is not offered again (a retried enqueue after a lost reply):
+# the reply is {'duplicate', call_id, state, agent} or, if it waits, its 'queued' reply.
+OFFER_CALL = _COMMON + r"""
+local call_id = ARGV[7]
+local seen = redis.call('HMGET', KEYS[1], 'state', 'skill', 'agent')
+if seen[1] then
+  if seen[1] == 'queued' then
+    local q = P .. 'queue:' .. seen[2]
+    return {'queued', call_id, tostring(redis.call('ZRANK', q, call_id) + 1), seen[2]}
+  end
+  return {'duplicate', call_id, seen[1], seen[3] or ''}
+end
+local record = {}
+for i = 8, #ARGV do record[#record + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], 'state', 'new', 'enqueued_at', NOWS, 'agent', '', unpack(record))
+redis.call('SADD', P .. 'live', call_id)
+local skill = redis.call('HGET', KEYS[1], 'skill')
+metric(skill, {'offered', 1})
+audit('offered', call_id, '', skill, 'new')
+return offer(call_id)
+"""
+
+# KEYS[1] = the agent's hash. ARGV: [7] agent id, [8] expected version, [9] event,
+# [10] target state, [11] pause reason, [12] pending_logout 0/1, [13] call action
+# ('' | answer | requeue | abandon | finish), [14] the call it concerns, [15] keep the
+# agent's idle_since (1: back to ready without losing the place in line), [16] endpoint
+# ('' = keep), [17..] skill, level pairs (replace the agent's skills; login).
+# Replies: {'conflict', state, version} if the version moved on (nothing changed);
+# {'stale', state, version} if the agent does not hold that call; else
+# {{'ready', version} | {'state', state, version} | reservation, offer reply or {}}.
+# A target of 'ready' is agent_ready: the agent takes the best waiting call if any.
+AGENT_CHANGE = _COMMON + r"""
+local agent = ARGV[7]
+local ak = KEYS[1]
+local a = redis.call('HMGET', ak, 'version', 'state', 'call', 'idle_since', 'answered_at',
+                     'last_skill')
+local version = a[1] or '0'
+local old = a[2] or 'logged_out'
+if version ~= ARGV[8] then return {'conflict', old, version} end
+local event, target, reason, pending = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local action, call_id = ARGV[13], ARGV[14]
+if action ~= '' and a[3] ~= call_id then return {'stale', old, version} end
+if ARGV[16] ~= '' then redis.call('HSET', ak, 'endpoint', ARGV[16]) end
+if #ARGV >= 17 then
+  local sk = ak .. ':skills'
+  redis.call('DEL', sk)
+  local levels = {}
+  for i = 17, #ARGV do levels[#levels + 1] = ARGV[i] end
+  redis.call('HSET', sk, unpack(levels))
+end
+local skills = skills_of(agent)
+if old == 'ready' then ready_remove(agent, skills) end
+
+local call_skill = ''
+if action == 'answer' then
+  local ck = P .. 'call:' .. call_id
+  local c = redis.call('HMGET', ck, 'skill', 'enqueued_at')
+  local wait = NOW - tonumber(c[2])
+  call_skill = c[1]
+  redis.call('HSET', ck, 'state', 'connected', 'answered_at', NOWS)
+  redis.call('HSET', ak, 'last_call', call_id, 'last_skill', c[1], 'answered_at', NOWS)
+  metric(c[1], {'answered', 1, 'answer_wait_sum', wait, 'answered_in_sl',
+                wait <= SL_T and 1 or 0}, 'longest_wait', wait)
+  audit('answered', call_id, agent, c[1], 'connected')
+elseif action == 'finish' then
+  call_skill = end_call(call_id, 'finished')
+elseif action == 'abandon' then
+  call_skill = end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
+elseif action == 'requeue' then
+  call_skill = redis.call('HGET', P .. 'call:' .. call_id, 'skill')
+  redis.call('HINCRBY', P .. 'call:' .. call_id, 'no_answer', 1)
+  metric(call_skill, {'ring_no_answer', 1})
+end
+
+-- handle time (talk + wrap-up) is counted when the after-call work ends
+if (old == 'wrap_up' or (old == 'on_call' and target ~= 'wrap_up' and target ~= 'on_call'))
+   and a[5] and a[5] ~= '' then
+  metric(a[6], {'handled', 1, 'handle_sum', NOW - tonumber(a[5])})
+  redis.call('HSET', ak, 'answered_at', '')
+end
+
+local result
+if target == 'ready' then
+  local idle = NOW
+  if ARGV[15] == '1' then idle = tonumber(a[4] or '') or NOW end
+  result = agent_ready(agent, skills, idle, event, call_id, call_skill)
+else
+  local holds = ''
+  if target == 'on_call' or target == 'reserved' then holds = a[3] or '' end
+  local v = set_agent(agent, target, reason, pending, holds, event, call_id, call_skill)
+  result = {'state', target, tostring(v)}
+end
+local offered = {}
+if action == 'requeue' then offered = offer(call_id) end
+return {result, offered}
+"""
+
+# KEYS[1] = the call's hash, ARGV[7] = call id. A caller who hung up while queued:
+# removed from the queue and counted as abandoned. Reply {'removed'} or {state} if the
+# call was not queued (ringing an agent: telephony reports CALLER_GONE; later: ignored).
+REMOVE_CALL = _COMMON + r"""
+local call_id = ARGV[7]
+local c = redis.call('HMGET', KEYS[1], 'state', 'skill')
+if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
+redis.call('ZREM', P .. 'queue:' .. c[2], call_id)
+end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
+return {'removed'}
+"""
+
+# The round-trip floor: the same path (pipeline, EVALSHA, one key) doing nothing.
+NOOP = "return 1"
+
+SCRIPTS: dict[str, str] = {
+    "offer_call": OFFER_CALL,
+    "agent_change": AGENT_CHANGE,
+    "remove_call": REMOVE_CALL,
+    "noop": NOOP,
+}

@@ -1,0 +1,194 @@
+"""One site's queues, ready sets, agents and call records in Redis, behind Deferreds.
+
+The store knows the key layout (keys.py) and the scripts (lua.py) and nothing about rules:
+which transition an agent event makes is `acd.agents.state.step`'s business, carried out
+here by `change()` only if the agent is still at the version it was computed from. The
+decisions (`offer`, `change`) go through the batching ScriptRunner; reads are plain
+commands for supervisors, announcements and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail
+
+from acd.agents.state import AgentEvent, AgentState, AgentStatus
+from acd.intake import QueueRequest
+from acd.queues.keys import SiteKeys, checked_id, checked_name
+from acd.queues.lua import SCRIPTS
+from acd.queues.records import (
+    AgentRecord,
+    CallRecord,
+    Changed,
+    Conflict,
+    Offer,
+    parse_agent,
+    parse_call,
+    parse_change,
+    parse_offer,
+)
+from acd.queues.scripts import Arg, ScriptRunner
+from acd.settings import AcdSettings
+from acd.store.redis import Client, RedisStore, text
+
+
+class CallAction:
+    """What an agent event does to the call the agent holds (agent_change's ARGV[13])."""
+
+    NONE = ""
+    ANSWER = "answer"      # reserved -> connected; counts answered, ASA, SL
+    REQUEUE = "requeue"    # ring-no-answer: back to its place in the queue (or another agent)
+    ABANDON = "abandon"    # the caller hung up while the agent's phone rang
+    FINISH = "finish"      # the talk ended
+
+
+class QueueStore:
+    def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
+                 max_batch: int = 256):
+        self.keys = SiteKeys(site)
+        self.site = site
+        self.settings = settings
+        self.redis = store
+        self.runner = ScriptRunner(store, SCRIPTS, max_batch=max_batch)
+
+    def _common(self, now: float) -> list[Arg]:
+        s = self.settings
+        return [self.keys.prefix, self.site, f"{now:.3f}", s.audit_maxlen,
+                s.service_level_s, s.escalation_s]
+
+    # -- decisions (Lua) -----------------------------------------------------------------
+
+    def offer(self, request: QueueRequest, now: float) -> Deferred[Offer]:
+        """offer_call: reserve the right ready agent with the call, or queue the call.
+
+        Fails with ValueError (nothing written) on a request for another site or with
+        values that cannot be keys.
+        """
+        try:
+            record = self._record(request)
+        except ValueError as error:
+            return fail(error)
+        args = [*self._common(now), request.call_id, *record]
+        d = self.runner.call("offer_call", [self.keys.call(request.call_id)], args)
+        return d.addCallback(parse_offer)
+
+    def change(self, agent_id: str, version: int, event: AgentEvent, after: AgentState,
+               now: float, *, call_action: str = CallAction.NONE, call_id: str = "",
+               keep_idle: bool = False, endpoint: str = "",
+               skills: Mapping[str, int] | None = None) -> Deferred[Changed | Conflict]:
+        """agent_change: apply `after` if the agent is still at `version` (else Conflict).
+
+        A target of READY is agent_ready: the agent takes the longest-waiting
+        highest-priority call across its skills if there is one (Changed.reservation).
+        `skills` (login) replaces the agent's skill levels; `endpoint` its dial string.
+        """
+        levels: list[Arg] = []
+        for skill, level in (skills or {}).items():
+            if not 1 <= level <= 10:
+                return fail(ValueError(f"agent {agent_id}: skill level {level} not in 1..10"))
+            levels += [checked_name(skill, "skill"), level]
+        args = [*self._common(now), checked_id(agent_id, "agent id"), version, str(event),
+                str(after.status), after.reason, "1" if after.pending_logout else "0",
+                call_action, call_id, "1" if keep_idle else "0", endpoint, *levels]
+        d = self.runner.call("agent_change", [self.keys.agent(agent_id)], args)
+        return d.addCallback(parse_change)
+
+    def remove_call(self, call_id: str, now: float) -> Deferred[bool]:
+        """A caller hung up while queued: abandoned (True). False if it was not queued."""
+        args = [*self._common(now), call_id]
+        d = self.runner.call("remove_call", [self.keys.call(call_id)], args)
+        return d.addCallback(lambda reply: reply[0] == "removed")
+
+    def noop(self) -> Deferred[Any]:
+        """The round-trip floor: a script doing nothing, on the decisions' path."""
+        return self.runner.call("noop", [self.keys.live], [])
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def agent(self, agent_id: str) -> Deferred[AgentRecord]:
+        async def read(client: Client) -> AgentRecord:
+            raw = await client.hgetall(self.keys.agent(agent_id))
+            return parse_agent(agent_id, {text(k): text(v) for k, v in raw.items()})
+
+        return self.redis.run(read)
+
+    def call(self, call_id: str) -> Deferred[CallRecord | None]:
+        async def read(client: Client) -> CallRecord | None:
+            raw = await client.hgetall(self.keys.call(call_id))
+            if not raw:
+                return None
+            return parse_call(call_id, {text(k): text(v) for k, v in raw.items()})
+
+        return self.redis.run(read)
+
+    def position(self, call_id: str) -> Deferred[int | None]:
+        """1 = next to be served; None unless the call is queued."""
+        async def read(client: Client) -> int | None:
+            state, skill = await client.hmget(self.keys.call(call_id), ["state", "skill"])
+            if state != "queued" or skill is None:
+                return None
+            rank: Any = await client.zrank(self.keys.queue(text(skill)), call_id)
+            return None if rank is None else int(rank) + 1
+
+        return self.redis.run(read)
+
+    def waiting(self, skills: list[str]) -> Deferred[dict[str, int]]:
+        """How many calls wait per skill."""
+        async def read(client: Client) -> dict[str, int]:
+            async with client.pipeline(transaction=False) as pipe:
+                for skill in skills:
+                    pipe.zcard(self.keys.queue(skill))
+                counts = await pipe.execute()
+            return {skill: int(n) for skill, n in zip(skills, counts, strict=True)}
+
+        return self.redis.run(read)
+
+    def queue(self, skill: str) -> Deferred[list[tuple[str, int, float]]]:
+        """The waiting calls of a skill in service order: (call id, priority, enqueued_at)."""
+        async def read(client: Client) -> list[tuple[str, int, float]]:
+            entries: list[Any] = await client.zrange(self.keys.queue(skill), 0, -1,
+                                                     withscores=True)
+            return [(text(member), int(score // 1e13), round((score % 1e13) / 1000, 3))
+                    for member, score in entries]
+
+        return self.redis.run(read)
+
+    def agent_states(self) -> Deferred[dict[str, AgentStatus]]:
+        """Every agent who ever logged in at the site, by id: their current status."""
+        async def read(client: Client) -> dict[str, AgentStatus]:
+            raw = await client.hgetall(self.keys.agents)
+            return {text(k): AgentStatus(text(v)) for k, v in raw.items()}
+
+        return self.redis.run(read)
+
+    def live_calls(self) -> Deferred[set[str]]:
+        """Calls not yet abandoned or finished: what a restarted pln123 must re-adopt."""
+        async def read(client: Client) -> set[str]:
+            return {text(m) for m in await client.smembers(self.keys.live)}
+
+        return self.redis.run(read)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _record(self, request: QueueRequest) -> list[str]:
+        if request.site != self.site:
+            raise ValueError(f"call {request.call_id} is for site {request.site!r}, "
+                             f"this queue store serves {self.site!r}")
+        if not 1 <= request.priority <= 9:
+            raise ValueError(f"call {request.call_id}: priority {request.priority} not in 1..9")
+        fields = {
+            "call_id": checked_id(request.call_id, "call id"),
+            "site": request.site,
+            "channel": request.channel,
+            "skill": checked_name(request.skill, "skill"),
+            "priority": str(request.priority),
+            "language": request.language,
+            "area_code": request.area_code,
+            "region": request.region,
+            "caller_number": request.caller_number,
+            "idpel": request.idpel or "",
+            "entered_at": f"{request.entered_at:.3f}",
+        }
+        return [item for pair in fields.items() for item in pair]

@@ -1,0 +1,85 @@
+"""A Telephony the test drives by hand: rings and talks wait until the test decides.
+
+It is our own interface (acd/telephony.py), not Asterisk, so the ACD's tests and the
+property test can play any interleaving of answers, ring timeouts and hang-ups. It also
+checks the one thing telephony can see that the ACD must never do: ring an agent who is
+already ringing or talking, or ring for a call that is already ringing or talking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from twisted.internet.defer import Deferred, succeed
+
+from acd.telephony import Connection, RingOutcome
+
+
+class DoubleBooking(AssertionError):
+    """The ACD asked to connect an agent or a call that is already busy."""
+
+
+@dataclass
+class FakeTelephony:
+    rings: dict[str, tuple[Connection, Deferred[RingOutcome]]] = field(default_factory=dict)
+    talks: dict[str, tuple[Connection, Deferred[None] | None]] = field(default_factory=dict)
+    connected: list[Connection] = field(default_factory=list)   # every connect, in order
+    announced: list[tuple[str, int, float | None]] = field(default_factory=list)
+
+    def busy_agents(self) -> set[str]:
+        return {c.agent_id for c, _ in self.rings.values()} | {
+            c.agent_id for c, _ in self.talks.values()}
+
+    def connect(self, connection: Connection) -> Deferred[RingOutcome]:
+        if connection.call_id in self.rings or connection.call_id in self.talks:
+            raise DoubleBooking(f"call {connection.call_id} is already with an agent")
+        if connection.agent_id in self.busy_agents():
+            raise DoubleBooking(f"agent {connection.agent_id} already has a call")
+        d: Deferred[RingOutcome] = Deferred()
+        self.rings[connection.call_id] = (connection, d)
+        self.connected.append(connection)
+        return d
+
+    def ringing_agent(self, call_id: str) -> str:
+        return self.rings[call_id][0].agent_id
+
+    def answer(self, call_id: str) -> None:
+        connection, d = self.rings.pop(call_id)
+        self.talks[call_id] = (connection, None)
+        d.callback(RingOutcome.ANSWERED)
+
+    def no_answer(self, call_id: str) -> None:
+        _, d = self.rings.pop(call_id)
+        d.callback(RingOutcome.NO_ANSWER)
+
+    def caller_gone(self, call_id: str) -> None:
+        _, d = self.rings.pop(call_id)
+        d.callback(RingOutcome.CALLER_GONE)
+
+    def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
+        connection, _ = self.talks[call_id]
+        d: Deferred[None] = Deferred()
+        self.talks[call_id] = (connection, d)
+        return d
+
+    def can_hang_up(self, call_id: str) -> bool:
+        return call_id in self.talks and self.talks[call_id][1] is not None
+
+    def hang_up(self, call_id: str) -> None:
+        _, d = self.talks.pop(call_id)
+        assert d is not None, "the ACD is not waiting for this call's end yet"
+        d.callback(None)
+
+    def announce(self, caller_channel: str, position: int, ewt_s: float | None,
+                 language: str) -> Deferred[None]:
+        self.announced.append((caller_channel, position, ewt_s))
+        return succeed(None)
+
+    def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
+        return succeed(None)
+
+    def dial_caller(self, call_id: str, number: str, timeout_s: float) -> Deferred[str | None]:
+        return succeed(None)
+
+    def caller_alive(self, caller_channel: str) -> Deferred[bool]:
+        return succeed(True)
