@@ -1,0 +1,186 @@
+"""Queue figures exactly as DESIGN.md §6 defines them, from the counters the scripts keep.
+
+The Lua scripts count, atomically with each state change, per site and skill, into one
+hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes):
+
+    offered          calls enqueued (once per call; a requeue after no answer is not new)
+    answered         calls an agent answered; answered_in_sl: of those, waited <= T
+    answer_wait_sum  their queue waits, enqueue -> agent answered (ring time included)
+    abandoned        callers who hung up while queued or while an agent's phone rang;
+                     abandoned_in_sl: of those, hung up after <= T
+    ring_no_answer   rings that timed out (the call went back to its place)
+    handled          calls whose after-call work ended; handle_sum: answer -> end of wrap-up
+    longest_wait     the longest wait of a call that left the queue (answered or abandoned)
+
+The formulas are plain functions over `Counters`, so the dashboard, the help text and the
+tests share one definition. Live figures are the sum of the last 15 minute buckets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from twisted.internet.defer import Deferred
+
+from acd.agents.state import AgentStatus
+from acd.queues.keys import INTERVAL_S, MINUTE_S, SiteKeys
+from acd.settings import AcdSettings
+from acd.store.redis import Client, RedisStore, text
+
+LIVE_WINDOW_S = 900   # "live figures over a sliding 15 minutes"
+DEFAULT_AHT_S = 180.0  # EWT before any call was handled in the window
+SERVING = (AgentStatus.READY, AgentStatus.RESERVED, AgentStatus.ON_CALL, AgentStatus.WRAP_UP)
+
+
+@dataclass(frozen=True)
+class Counters:
+    offered: int = 0
+    answered: int = 0
+    answered_in_sl: int = 0
+    answer_wait_sum: float = 0.0
+    abandoned: int = 0
+    abandoned_in_sl: int = 0
+    ring_no_answer: int = 0
+    handled: int = 0
+    handle_sum: float = 0.0
+    longest_wait: float = 0.0
+
+    def __add__(self, other: Counters) -> Counters:
+        values = {f.name: getattr(self, f.name) + getattr(other, f.name)
+                  for f in fields(self) if f.name != "longest_wait"}
+        return Counters(**values, longest_wait=max(self.longest_wait, other.longest_wait))
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[str, str]) -> Counters:
+        values: dict[str, float | int] = {}
+        for f in fields(cls):
+            value = float(raw.get(f.name) or 0)
+            values[f.name] = value if f.type in ("float", float) else round(value)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def ratio(part: float, whole: float) -> float | None:
+    """part / whole, or None when there is nothing to divide (shown as '-')."""
+    return part / whole if whole else None
+
+
+def service_level(c: Counters) -> float | None:
+    """SL: answered within T / answered."""
+    return ratio(c.answered_in_sl, c.answered)
+
+
+def service_level_2(c: Counters) -> float | None:
+    """SL2: (answered within T + abandoned within T) / (answered + abandoned)."""
+    return ratio(c.answered_in_sl + c.abandoned_in_sl, c.answered + c.abandoned)
+
+
+def asa(c: Counters) -> float | None:
+    """ASA: mean queue wait of answered calls, ring time at the agent included (s)."""
+    return ratio(c.answer_wait_sum, c.answered)
+
+
+def aht(c: Counters) -> float | None:
+    """AHT: mean talk + wrap-up of handled calls (s)."""
+    return ratio(c.handle_sum, c.handled)
+
+
+def abandon_rate(c: Counters) -> float | None:
+    """Callers who hung up while queued / calls queued (no callbacks exist yet to exclude)."""
+    return ratio(c.abandoned, c.offered)
+
+
+def ewt(position: int, serving_agents: int, aht_s: float) -> float:
+    """Avaya-style expected wait for the caller at `position` (1 = next).
+
+    The agents serving the skill (logged in and not paused) complete calls at a rate of
+    serving_agents / AHT, and the caller must wait for `position` completions:
+    EWT = position * AHT / serving_agents. Infinite when nobody serves the skill.
+    """
+    if position < 1:
+        return 0.0
+    if serving_agents <= 0:
+        return math.inf
+    return position * aht_s / serving_agents
+
+
+def announced_ewt(ewt_s: float, unit_s: float = 60.0) -> float | None:
+    """What the caller is told: EWT rounded up to whole `unit_s` (minutes); None if unknown.
+
+    Rounded up so that a caller is never promised less than the estimate.
+    """
+    if math.isinf(ewt_s) or math.isnan(ewt_s):
+        return None
+    return math.ceil(ewt_s / unit_s) * unit_s if ewt_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """One skill at one site now: the last 15 minutes' counters and the current state."""
+
+    skill: str
+    counters: Counters
+    waiting: int
+    longest_waiting_s: float          # the oldest caller still in the queue, now
+    agents: Mapping[AgentStatus, int]  # agents with the skill, by state
+
+    @property
+    def serving(self) -> int:
+        return sum(self.agents.get(status, 0) for status in SERVING)
+
+
+class SiteMetrics:
+    """Reads one site's counters, queues and agents for the dashboard and EWT."""
+
+    def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
+                 default_aht_s: float = DEFAULT_AHT_S):
+        self.store = store
+        self.keys = SiteKeys(site)
+        self.settings = settings
+        self.default_aht_s = default_aht_s
+        self._skills = {a.id: set(a.skills) for a in settings.agents_at(site)}
+
+    def interval(self, skill: str, start: float) -> Deferred[Counters]:
+        """The 15-minute interval that contains `start`."""
+        key = self.keys.interval(skill, int(start // INTERVAL_S * INTERVAL_S))
+
+        async def read(client: Client) -> Counters:
+            raw = await client.hgetall(key)
+            return Counters.from_hash({text(k): text(v) for k, v in raw.items()})
+
+        return self.store.run(read)
+
+    def live(self, skill: str, now: float) -> Deferred[LiveView]:
+        last = int(now // MINUTE_S * MINUTE_S)
+        minutes = [self.keys.minute(skill, last - i * MINUTE_S)
+                   for i in range(LIVE_WINDOW_S // MINUTE_S)]
+
+        async def read(client: Client) -> LiveView:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in minutes:
+                    pipe.hgetall(key)
+                pipe.zcard(self.keys.queue(skill))
+                pipe.zrange(self.keys.queue(skill), 0, -1, withscores=True)
+                pipe.hgetall(self.keys.agents)
+                replies = await pipe.execute()
+            total = Counters()
+            for raw in replies[: len(minutes)]:
+                total = total + Counters.from_hash({text(k): text(v) for k, v in raw.items()})
+            waiting, queue, states = replies[len(minutes):]
+            oldest = min(((score % 1e13) / 1000 for _, score in queue), default=None)
+            by_state: Counter[AgentStatus] = Counter()
+            for agent_id, status in states.items():
+                if skill in self._skills.get(text(agent_id), ()):
+                    by_state[AgentStatus(text(status))] += 1
+            return LiveView(skill, total, int(waiting),
+                            0.0 if oldest is None else max(0.0, now - oldest), by_state)
+
+        return self.store.run(read)
+
+    def expected_wait(self, skill: str, position: int, now: float) -> Deferred[float]:
+        """EWT (s) for the caller at `position` in `skill`'s queue; math.inf if unstaffed."""
+        d = self.live(skill, now)
+        return d.addCallback(lambda view: ewt(
+            position, view.serving, aht(view.counters) or self.default_aht_s))
