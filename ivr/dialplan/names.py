@@ -14,6 +14,9 @@ from ivr.dialplan.errors import DialplanError
 IVR_CONTEXT = "pln123-ivr"
 AGENT_CONNECT_CONTEXT = "pln123-agent-connect"
 TRUNK_IN_CONTEXT = "pln123-trunk-in"
+# Agents' phones: one context of feature codes per site, one shared Gosub that identifies
+# the agent and raises the UserEvent (ivr/dialplan/features.py).
+AGENT_FEATURE_CONTEXT = "pln123-agent-feature"
 LOCAL_NUMBER = "123"  # what a caller dials on the local trunk of their own area
 
 # AGI(agi:async,<area code>,<site>): AsyncAGIStart's Env carries them as agi_arg_N.
@@ -44,6 +47,11 @@ def checked(value: str, pattern: re.Pattern[str], what: str) -> str:
 def inbound_context(site: str) -> str:
     """Where the carrier delivers <area code>123 calls for `site`."""
     return f"pln123-inbound-{checked(site, SITE_NAME, 'site name')}"
+
+
+def agent_features_context(site: str) -> str:
+    """What `site`'s agents' phones include: *11 log in, *12 out, *13<reason> pause, *14."""
+    return f"pln123-agent-features-{checked(site, SITE_NAME, 'site name')}"
 
 
 def local_context(area_code: str) -> str:

@@ -14,8 +14,16 @@ from collections.abc import Iterable
 
 from ivr.config import Config, Site
 from ivr.dialplan.errors import DialplanError
+from ivr.dialplan.features import (
+    AGENT_VARIABLE,
+    FEATURE_CODES,
+    FIELDS,
+    REASON_DIGITS,
+    USER_EVENT,
+)
 from ivr.dialplan.names import (
     AGENT_CONNECT_CONTEXT,
+    AGENT_FEATURE_CONTEXT,
     AGI_ARG_AREA_CODE,
     AGI_ARG_SITE,
     AREA_CODE,
@@ -27,6 +35,7 @@ from ivr.dialplan.names import (
     SITE_NAME,
     SITE_VARIABLE,
     TRUNK_IN_CONTEXT,
+    agent_features_context,
     checked,
     entry_number,
     inbound_context,
@@ -36,12 +45,17 @@ from ivr.dialplan.names import (
 ACD_ISSUE = "#4"  # fills the agent-connect context
 MULTISITE_ISSUE = "#5"  # fills the trunk arrival context
 
+FEATURE_CODE = re.compile(r"\*[0-9]{2}")  # what a feature code may be: *11
+ACTION = re.compile(r"[a-z]{2,10}")  # an agent action as the UserEvent carries it
+SOUND = re.compile(r"[a-z]{2,20}")  # Asterisk core sounds played as confirmation
+CONFIRM_SOUND, REFUSE_SOUND = "beep", "beeperr"
+
 # The only line shapes the renderer produces; anything else means a value slipped through.
 _LINE = re.compile(
     r"|;[^\r\n]*"
     r"|\[[a-z0-9-]+\]"
-    r"|exten => [0-9A-Za-z_.-]+,1,[A-Za-z]+\([^;\r\n]*\)"
-    r"| same => n,[A-Za-z]+\([^;\r\n]*\)"
+    r"|exten => [0-9A-Za-z_.*-]+,1,[A-Za-z]+\([^;\r\n]*\)"
+    r"| same => n(\([a-z]+\))?,[A-Za-z]+\([^;\r\n]*\)"
 )
 
 
@@ -63,6 +77,8 @@ def render_site(config: Config, site_name: str) -> str:
         _inbound(name, areas),
         *(_local(name, code, region) for code, region in areas),
         _ivr(language),
+        _agent_features(name),
+        _agent_feature(),
         _placeholder(AGENT_CONNECT_CONTEXT, "the ACD issue", ACD_ISSUE,
                      "where pln123 will originate the agent's leg"),
         _placeholder(TRUNK_IN_CONTEXT, "the multi-site issue", MULTISITE_ISSUE,
@@ -96,6 +112,16 @@ def _header(site: Site, areas: list[tuple[str, str]], language: str) -> list[str
          "AGI(agi:async,<area code>,<site>). pln123 reads them from AsyncAGIStart's Env as "
          f"{AGI_ARG_AREA_CODE} (area code) and {AGI_ARG_SITE} (site). It returns when pln123 "
          "ends the AGI; the caller's context then hangs up."),
+        (agent_features_context(site.name),
+         "Feature codes for this site's agents' phones: include it in the context their "
+         f"endpoints use. {_codes()}. Each runs {AGENT_FEATURE_CONTEXT} with the action and "
+         "this site, then hangs up."),
+        (AGENT_FEATURE_CONTEXT,
+         f"Identifies the agent: channel variable {AGENT_VARIABLE} if set (a set_var on "
+         "the phone's endpoint, or an Originate variable), else the caller id number; digits "
+         f"only. Raises UserEvent({USER_EVENT}) with the fields {', '.join(FIELDS)} for "
+         f"pln123's AMI user (read class user), plays {CONFIRM_SOUND} and returns; without "
+         f"an agent id it plays {REFUSE_SOUND} and raises nothing."),
         (AGENT_CONNECT_CONTEXT,
          f"PLACEHOLDER until the ACD issue ({ACD_ISSUE}) fills it: the agent's leg. "
          "Hangs up whatever is dialled."),
@@ -164,6 +190,66 @@ def _ivr(language: str) -> list[str]:
         f" same => n,Set({AREA_CODE_VARIABLE}=${{ARG1}})",
         f" same => n,Set({SITE_VARIABLE}=${{ARG2}})",
         " same => n,AGI(agi:async,${ARG1},${ARG2})",
+        " same => n,Return()",
+    ]
+
+
+def _codes() -> str:
+    words = {"login": "log in", "logout": "log out", "ready": "ready (unpause)"}
+    return ", ".join(
+        f"{code}<reason> pause (reason: 1 to {REASON_DIGITS} digits)" if action == "pause"
+        else f"{code} {words.get(action, action)}"
+        for action, code in FEATURE_CODES.items())
+
+
+def _agent_features(site: str) -> list[str]:
+    """One extension per code; pause as one pattern per reason length, digits only.
+
+    `_*13X.` would also take `#`, `*` or letters from a SIP phone as a reason, so the
+    reason's digits are spelt out as X patterns and anything else is no extension at all.
+    """
+    lines = [*_comment(f"Agents' phones at {site}: {_codes()}.", "; "),
+             f"[{agent_features_context(site)}]"]
+    for known, raw_code in FEATURE_CODES.items():
+        code = checked(raw_code, FEATURE_CODE, "feature code")
+        action = checked(known, ACTION, "agent action")
+        if action != "pause":
+            lines += [f"exten => {code},1,Gosub({AGENT_FEATURE_CONTEXT},s,1({action},{site}))",
+                      " same => n,Hangup()"]
+            continue
+        for digits in range(1, REASON_DIGITS + 1):
+            lines += [f"exten => _{code}{'X' * digits},1,Gosub({AGENT_FEATURE_CONTEXT},s,1("
+                      f"{action},{site},${{EXTEN:{len(code)}}}))",
+                      " same => n,Hangup()"]
+    return lines
+
+
+def _agent_feature() -> list[str]:
+    """The shared Gosub: ARG1 action, ARG2 site, ARG3 reason (digits or empty).
+
+    FILTER keeps only digits of what the phone controls (its caller id) before the value
+    reaches ExecIf, GotoIf or UserEvent, so a `,` `?` `:` or line break in a caller id can
+    neither add an event field nor change an expression.
+    """
+    event = checked(USER_EVENT, re.compile(r"[A-Za-z]{2,30}"), "user event name")
+    variable = checked(AGENT_VARIABLE, re.compile(r"[A-Z][A-Z0-9_]{1,30}"), "variable")
+    confirm = checked(CONFIRM_SOUND, SOUND, "sound")
+    refuse = checked(REFUSE_SOUND, SOUND, "sound")
+    values = {"action": "${ARG1}", "agent": "${agent}", "site": "${ARG2}", "reason": "${ARG3}"}
+    fields = ",".join(f"{name}: {values[name]}" for name in FIELDS)
+    return [
+        *_comment(f"Agent feature codes: who is calling ({variable}, else the caller id "
+                  "number; digits only), then tell pln123. ARG1 = action, ARG2 = site, "
+                  "ARG3 = reason.", "; "),
+        f"[{AGENT_FEATURE_CONTEXT}]",
+        f"exten => s,1,Set(LOCAL(agent)=${{FILTER(0-9,${{{variable}}})}})",
+        ' same => n,ExecIf($["${agent}" = ""]?Set(LOCAL(agent)=${FILTER(0-9,${CALLERID(num)})}))',
+        " same => n,Answer()",
+        ' same => n,GotoIf($["${agent}" = ""]?refused)',
+        f" same => n,UserEvent({event},{fields})",
+        f" same => n,Playback({confirm})",
+        " same => n,Return()",
+        f" same => n(refused),Playback({refuse})",
         " same => n,Return()",
     ]
 

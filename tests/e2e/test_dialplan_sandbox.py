@@ -1,9 +1,11 @@
 """The rendered dialplans in a real Asterisk 22: every site's file loads without a warning,
-every area code + 123 (and plain 123 per local trunk) is there, and a call reaches AsyncAGI
-with the area code and site the IVR reads from the Env."""
+every area code + 123 (and plain 123 per local trunk) is there, a call reaches AsyncAGI
+with the area code and site the IVR reads from the Env, and an agent's feature code reaches
+pln123's AMI user as the UserEvent `parse_agent_feature` reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -15,14 +17,19 @@ import pytest
 from ivr.config import Config, load_config
 from ivr.dialplan import (
     AGENT_CONNECT_CONTEXT,
+    AGENT_FEATURE_CONTEXT,
     AGI_ARG_AREA_CODE,
     AGI_ARG_SITE,
     IVR_CONTEXT,
     TRUNK_IN_CONTEXT,
+    AgentCommand,
+    agent_features_context,
     inbound_context,
     local_context,
+    parse_agent_feature,
 )
-from ivr.sandbox import Instance, RawAmi
+from ivr.dialplan.features import AGENT_VARIABLE
+from ivr.sandbox import PLN123_USER, Instance, RawAmi
 from ivr.sandbox.render import DEFAULT_CONFIG, DIALPLAN_FILE
 from tests.fixtures.asterisk_sandbox import SandboxSession
 
@@ -185,3 +192,101 @@ def test_a_call_reaches_async_agi_with_area_code_and_site(
         assert got.get("Value") == area
     finally:
         ami.action("Hangup", {"Channel": event["Channel"]})
+
+
+# -- agents' feature codes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_the_feature_codes_are_loaded(sites: dict[str, Instance], site: str) -> None:
+    shown = sites[site].cli(f"dialplan show {agent_features_context(site)}")
+    for code in ("'*11'", "'*12'", "'_*13X'", "'_*13XXXX'", "'*14'"):
+        assert f"{code} =>" in shown, shown
+    assert f"Gosub({AGENT_FEATURE_CONTEXT},s,1(pause,{site},${{EXTEN:3}}))" in shown
+    feature = sites[site].cli(f"dialplan show {AGENT_FEATURE_CONTEXT}")
+    assert "UserEvent(PlnAgent,action: ${ARG1},agent: ${agent}" in feature
+
+
+@pytest.fixture
+def agent_phone(sites: dict[str, Instance]) -> Iterator[RawAmi]:
+    """pln123's own AMI user on palembang, user events only: what pln123 will see."""
+    with sites["palembang"].ami(user=PLN123_USER, events="user", timeout=10) as ami:
+        yield ami
+
+
+def dial_feature(ami: RawAmi, code: str, *, caller_id: str = '"Agent" <1002>',
+                 agent: str | None = None, site: str = "palembang") -> dict[str, str]:
+    """An agent's phone dials `code`: a Local channel into the site's feature context.
+
+    The ;1 half waits; the ;2 half runs the feature code. Returns the Originate response.
+    """
+    fields = {"Channel": f"Local/{code}@{agent_features_context(site)}",
+              "Application": "Wait", "Data": "3", "CallerID": caller_id, "Timeout": "5000"}
+    if agent is not None:
+        fields["Variable"] = f"{AGENT_VARIABLE}={agent}"
+    return ami.action("Originate", fields)
+
+
+def next_agent_command(ami: RawAmi) -> tuple[AgentCommand | None, dict[str, str]]:
+    event = ami.wait_event("UserEvent", 10, UserEvent="PlnAgent")
+    return parse_agent_feature(event), event
+
+
+@pytest.mark.parametrize(
+    ("code", "agent", "expected"),
+    [
+        ("*1342", "1001", AgentCommand("pause", "1001", "42", "palembang")),
+        ("*131", "1001", AgentCommand("pause", "1001", "1", "palembang")),
+        ("*11", None, AgentCommand("login", "1002", None, "palembang")),  # caller id number
+        ("*12", "1012", AgentCommand("logout", "1012", None, "palembang")),
+        ("*14", "1003", AgentCommand("ready", "1003", None, "palembang")),
+    ],
+)
+def test_a_feature_code_tells_pln123_by_user_event(
+    agent_phone: RawAmi, code: str, agent: str | None, expected: AgentCommand
+) -> None:
+    response = dial_feature(agent_phone, code, agent=agent)
+    assert response.get("Response") == "Success", response
+    command, event = next_agent_command(agent_phone)
+    assert event["action"] == expected.action and event["agent"] == expected.agent
+    assert event["reason"] == (expected.reason or "") and event["site"] == "palembang"
+    assert command is not None and command.channel is not None
+    assert command.channel.startswith(f"Local/{code}@{agent_features_context('palembang')}-")
+    assert dataclasses.replace(command, channel=None) == expected
+
+
+def test_only_the_digits_of_a_caller_id_reach_the_event(agent_phone: RawAmi) -> None:
+    # A phone whose caller id carries a comma cannot add a field to the UserEvent: RawAmi
+    # joins a repeated key with a newline, so one plain "ready" proves there is one action.
+    response = dial_feature(agent_phone, "*14", caller_id='"x" <1005,action: logout>')
+    assert response["Response"] == "Success", response
+    command, event = next_agent_command(agent_phone)
+    assert (event["action"], event["agent"]) == ("ready", "1005")
+    assert command == AgentCommand("ready", "1005", None, "palembang", event["Channel"])
+
+
+@pytest.mark.parametrize("code", ["*13", "*1312345", "*13#1", "*15", "*111"])
+def test_a_code_that_is_not_in_the_plan_does_not_dial(agent_phone: RawAmi, code: str) -> None:
+    response = dial_feature(agent_phone, code, agent="1001")
+    assert response.get("Response") == "Error", response
+
+
+def test_no_agent_id_means_no_event(agent_phone: RawAmi, sites: dict[str, Instance]) -> None:
+    # No PLN123_AGENT and a caller id without digits: beeperr, no UserEvent. The next valid
+    # code's event is the first one pln123 sees. Both sounds play without a warning.
+    instance = sites["palembang"]
+    before = log_sizes(instance)
+    assert dial_feature(agent_phone, "*11", caller_id='"Lobby" <lobby>')["Response"] == "Success"
+    assert dial_feature(agent_phone, "*12", agent="1004")["Response"] == "Success"
+    command, _ = next_agent_command(agent_phone)
+    assert command is not None and (command.action, command.agent) == ("logout", "1004")
+    deadline = time.monotonic() + 10
+    while "0 active channels" not in instance.cli("core show channels count"):
+        assert time.monotonic() < deadline, instance.cli("core show channels")
+        time.sleep(0.1)
+    warnings = []
+    for log in (instance.messages_log, instance.log_file):
+        data = log.read_bytes() if log.exists() else b""
+        text = data[before.get(log, 0):].decode(errors="replace")
+        warnings += [line for line in text.splitlines() if _PROBLEM.search(line)]
+    assert warnings == []

@@ -12,9 +12,11 @@ import pytest
 from ivr.config import AreaCode, Config, load_config
 from ivr.dialplan import (
     AGENT_CONNECT_CONTEXT,
+    AGENT_FEATURE_CONTEXT,
     IVR_CONTEXT,
     TRUNK_IN_CONTEXT,
     DialplanError,
+    agent_features_context,
     entry_number,
     inbound_context,
     local_context,
@@ -54,7 +56,8 @@ def test_palembang_has_every_context(config: Config) -> None:
         "pln123-inbound-palembang",
         *(f"pln123-local-{code}" for code in
           ("0711", "0712", "0713", "0721", "0725", "0741", "0761", "0765")),
-        IVR_CONTEXT, AGENT_CONNECT_CONTEXT, TRUNK_IN_CONTEXT,
+        IVR_CONTEXT, "pln123-agent-features-palembang", AGENT_FEATURE_CONTEXT,
+        AGENT_CONNECT_CONTEXT, TRUNK_IN_CONTEXT,
     ]
 
 
@@ -173,3 +176,71 @@ def test_name_helpers_refuse_too() -> None:
             local_context(bad)
     with pytest.raises(DialplanError, match="site name"):
         inbound_context("a b")
+
+
+# -- agents' feature codes -----------------------------------------------------------------
+
+
+def test_the_feature_codes_of_a_site(config: Config) -> None:
+    gosub = f"Gosub({AGENT_FEATURE_CONTEXT},s,1("
+    assert contexts(render_site(config, "medan"))[agent_features_context("medan")] == [
+        f"exten => *11,1,{gosub}login,medan))", " same => n,Hangup()",
+        f"exten => *12,1,{gosub}logout,medan))", " same => n,Hangup()",
+        f"exten => _*13X,1,{gosub}pause,medan,${{EXTEN:3}}))", " same => n,Hangup()",
+        f"exten => _*13XX,1,{gosub}pause,medan,${{EXTEN:3}}))", " same => n,Hangup()",
+        f"exten => _*13XXX,1,{gosub}pause,medan,${{EXTEN:3}}))", " same => n,Hangup()",
+        f"exten => _*13XXXX,1,{gosub}pause,medan,${{EXTEN:3}}))", " same => n,Hangup()",
+        f"exten => *14,1,{gosub}ready,medan))", " same => n,Hangup()",
+    ]
+
+
+def test_the_feature_gosub_filters_what_the_phone_controls(config: Config) -> None:
+    body = contexts(render_site(config, "jakarta"))[AGENT_FEATURE_CONTEXT]
+    assert body == [
+        "exten => s,1,Set(LOCAL(agent)=${FILTER(0-9,${PLN123_AGENT})})",
+        ' same => n,ExecIf($["${agent}" = ""]?Set(LOCAL(agent)=${FILTER(0-9,${CALLERID(num)})}))',
+        " same => n,Answer()",
+        ' same => n,GotoIf($["${agent}" = ""]?refused)',
+        " same => n,UserEvent(PlnAgent,action: ${ARG1},agent: ${agent},site: ${ARG2},"
+        "reason: ${ARG3})",
+        " same => n,Playback(beep)",
+        " same => n,Return()",
+        " same => n(refused),Playback(beeperr)",
+        " same => n,Return()",
+    ]
+    # The caller id and the variable appear only inside FILTER: never raw in an argument.
+    for line in body:
+        for raw in ("${CALLERID(num)}", "${PLN123_AGENT}"):
+            assert raw not in line.replace(f"FILTER(0-9,{raw})", "")
+
+
+def test_every_site_has_its_own_feature_context(config: Config) -> None:
+    for site, text in render_all(config).items():
+        found = contexts(text)
+        features = [name for name in found if name.startswith("pln123-agent-features-")]
+        assert features == [agent_features_context(site)]
+        assert all(f",{site}" in line for line in found[features[0]] if "Gosub" in line)
+
+
+def test_the_features_are_documented_at_the_top(config: Config) -> None:
+    header = render_site(config, "palembang").split("\n[", 1)[0]
+    for needle in ("*11 log in", "*12 log out", "*13<reason> pause", "*14 ready",
+                   "PLN123_AGENT", "UserEvent(PlnAgent)", "action, agent, site, reason",
+                   "read class user"):
+        assert needle in header.replace("\n;     ", " "), needle
+
+
+def test_feature_codes_outside_the_safe_shape_are_refused(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr.dialplan import render
+
+    monkeypatch.setitem(render.FEATURE_CODES, "login", "*11,1,System(id)")
+    with pytest.raises(DialplanError, match="feature code"):
+        render_site(config, "medan")
+
+
+def test_the_features_context_name_refuses_unsafe_sites() -> None:
+    assert agent_features_context("medan") == "pln123-agent-features-medan"
+    with pytest.raises(DialplanError, match="site name"):
+        agent_features_context("medan]\n[evil")
