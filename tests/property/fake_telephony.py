@@ -25,16 +25,21 @@ class FakeTelephony:
     talks: dict[str, tuple[Connection, Deferred[None] | None]] = field(default_factory=dict)
     connected: list[Connection] = field(default_factory=list)   # every connect, in order
     announced: list[tuple[str, int, float | None]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)  # double bookings seen
 
     def busy_agents(self) -> set[str]:
         return {c.agent_id for c, _ in self.rings.values()} | {
             c.agent_id for c, _ in self.talks.values()}
 
     def connect(self, connection: Connection) -> Deferred[RingOutcome]:
+        problem = None
         if connection.call_id in self.rings or connection.call_id in self.talks:
-            raise DoubleBooking(f"call {connection.call_id} is already with an agent")
-        if connection.agent_id in self.busy_agents():
-            raise DoubleBooking(f"agent {connection.agent_id} already has a call")
+            problem = f"call {connection.call_id} is already with an agent"
+        elif connection.agent_id in self.busy_agents():
+            problem = f"agent {connection.agent_id} already has a call"
+        if problem is not None:
+            self.violations.append(problem)
+            raise DoubleBooking(problem)
         d: Deferred[RingOutcome] = Deferred()
         self.rings[connection.call_id] = (connection, d)
         self.connected.append(connection)

@@ -1,0 +1,289 @@
+"""Property: whatever happens, in any order, across two matcher processes, the ACD never
+gives an agent two calls, never gives a call two agents, and never loses a caller.
+
+Hypothesis plays random interleavings of arrivals, hang-ups (queued, ringing, talking),
+log-ins, log-outs, pauses, unpauses, ring timeouts, answers, call ends and the passing of
+time (wrap-up ends, escalation) against the session's real redis-server, through TWO
+Distributors with their own RedisStore (own connections) on the same Redis: two pln123
+processes of one site. Some steps fire operations on both at once, so their Lua scripts
+interleave in Redis. After every step (once both processes have finished their Redis
+work) the whole of Redis is checked against the invariants and against what telephony
+(the FakeTelephony both share) sees.
+
+Hypothesis's rules are synchronous and pytest-twisted runs a sync test inside the reactor,
+so the ACD objects live on an asyncio loop of their own in a helper thread (`LoopThread`):
+every rule hands its operations to that loop and blocks until they are done. Nothing in
+acd/ touches the reactor (time is the injected Clock), so this is the same code as in
+production, only on another loop.
+
+Speed: `PROFILES` below; CI (CI=true) runs more examples. The test needs no wall-clock
+sleeps: the clock is virtual and every wait is on a Redis reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import redis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.python.failure import Failure
+
+from acd.agents.state import IllegalTransition
+from tests.fixtures.redis_server import RedisServer
+from tests.property.acd_helpers import SITE, Acd, agent, request, start_acd, virtual_clock
+from tests.property.acd_helpers import settings as acd_settings
+from tests.property.fake_telephony import FakeTelephony
+
+pytestmark = pytest.mark.redis
+
+PROFILES = {
+    "dev": settings(max_examples=20, stateful_step_count=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow]),
+    "ci": settings(max_examples=40, stateful_step_count=50, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow]),
+}
+ROSTER = (agent("1001", billing=5), agent("1002", billing=9, outage=3),
+          agent("1003", outage=7), agent("1004", billing=2, outage=2))
+AGENTS = [a.id for a in ROSTER]
+SKILLS = {a.id: set(a.skills) for a in ROSTER}
+P = f"acd:{{{SITE}}}:"
+CALL_STATES = {"queued", "reserved", "connected", "called_back", "abandoned", "finished"}
+
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio loop in a thread: `call(fn)` runs fn there and waits for its result."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, fn: Callable[[], Deferred[T] | T]) -> T:
+        async def run() -> T:
+            result = fn()
+            if isinstance(result, Deferred):
+                return await result.asFuture(self.loop)  # type: ignore[no-any-return]
+            return result
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=60)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+def _tolerate_illegal(failure: Failure) -> None:
+    """An operation the agent's state does not allow is a correct refusal, not a bug."""
+    failure.trap(IllegalTransition)
+
+
+def make_machine(server: RedisServer, loop: LoopThread) -> type[RuleBasedStateMachine]:
+    class AcdMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            server.flushall()
+            self.clock = virtual_clock()
+            self.phone = FakeTelephony()
+            config = acd_settings(*ROSTER)
+            self.acds: list[Acd] = [
+                loop.call(lambda: Deferred.fromCoroutine(
+                    start_acd(server, config, self.phone, self.clock)))
+                for _ in range(2)]
+            self.redis = redis.Redis(unix_socket_path=str(server.unix_socket),
+                                     decode_responses=True)
+            self.callers: dict[str, str] = {}   # call id -> what the caller did last
+            self.next_call = 0
+
+        def teardown(self) -> None:
+            for acd in self.acds:
+                acd.distributor.stop()
+                loop.call(acd.store.close)
+            self.redis.close()
+
+        # -- helpers ---------------------------------------------------------------------
+
+        def run(self, *ops: Callable[[], Deferred[Any]]) -> None:
+            """Start `ops` at once on the loop (their scripts interleave), wait, settle."""
+            def start() -> Deferred[Any]:
+                ds = [op().addErrback(_tolerate_illegal) for op in ops]
+                return gatherResults(ds, consumeErrors=True)
+
+            loop.call(start)
+            self.settle()
+
+        def act(self, action: Callable[[], object]) -> None:
+            """Telephony or the clock does something (on the loop); then settle."""
+            loop.call(action)
+            self.settle()
+
+        def settle(self) -> None:
+            while any(acd.distributor._busy for acd in self.acds):
+                loop.call(lambda: gatherResults(
+                    [acd.distributor.settle() for acd in self.acds]))
+
+        def new_call(self, skill: str, priority: int, via: int) -> Callable[[], Deferred[Any]]:
+            self.next_call += 1
+            call_id = f"k{self.next_call:04}"
+            self.callers[call_id] = "waiting"
+            distributor = self.acds[via].distributor
+            return lambda: distributor.enqueue(
+                request(call_id, skill, priority, self.clock.seconds()))
+
+        def state(self, call_id: str) -> str | None:
+            return self.redis.hget(P + f"call:{call_id}", "state")
+
+        # -- rules -----------------------------------------------------------------------
+
+        @rule(skill=st.sampled_from(["billing", "outage"]), priority=st.integers(1, 9),
+              via=st.integers(0, 1))
+        def arrive(self, skill: str, priority: int, via: int) -> None:
+            self.run(self.new_call(skill, priority, via))
+
+        @rule(skills=st.tuples(st.sampled_from(["billing", "outage"]),
+                               st.sampled_from(["billing", "outage"])))
+        def two_arrive_at_once(self, skills: tuple[str, str]) -> None:
+            self.run(self.new_call(skills[0], 5, 0), self.new_call(skills[1], 5, 1))
+
+        @rule(agent_id=st.sampled_from(AGENTS), op=st.sampled_from(
+            ["login", "logout", "pause", "ready"]), via=st.integers(0, 1))
+        def agent_op(self, agent_id: str, op: str, via: int) -> None:
+            self.run(self._op(agent_id, op, via))
+
+        @rule(agent_id=st.sampled_from(AGENTS), ops=st.tuples(
+            st.sampled_from(["login", "logout", "pause", "ready"]),
+            st.sampled_from(["login", "logout", "pause", "ready"])))
+        def same_agent_on_both(self, agent_id: str, ops: tuple[str, str]) -> None:
+            self.run(self._op(agent_id, ops[0], 0), self._op(agent_id, ops[1], 1))
+
+        @rule(agent_id=st.sampled_from(AGENTS), skill=st.sampled_from(["billing", "outage"]))
+        def agent_ready_while_a_call_arrives(self, agent_id: str, skill: str) -> None:
+            self.run(self._op(agent_id, "ready", 0), self._op(agent_id, "login", 0),
+                     self.new_call(skill, 3, 1))
+
+        def _op(self, agent_id: str, op: str, via: int) -> Callable[[], Deferred[Any]]:
+            d = self.acds[via].distributor
+            if op == "pause":
+                return lambda: d.pause(agent_id, "break")
+            method = {"login": d.login, "logout": d.logout, "ready": d.ready}[op]
+            return lambda: method(agent_id)
+
+        @precondition(lambda self: bool(self.phone.rings))
+        @rule(data=st.data(), outcome=st.sampled_from(["answer", "no_answer", "caller_gone"]))
+        def ring_outcome(self, data: st.DataObject, outcome: str) -> None:
+            call_id = data.draw(st.sampled_from(sorted(self.phone.rings)))
+            if outcome == "caller_gone":
+                self.callers[call_id] = "hung up"
+            self.act(lambda: getattr(self.phone, outcome)(call_id))
+
+        @precondition(lambda self: any(self.phone.can_hang_up(c) for c in self.phone.talks))
+        @rule(data=st.data())
+        def talk_ends(self, data: st.DataObject) -> None:
+            ended = [c for c in sorted(self.phone.talks) if self.phone.can_hang_up(c)]
+            call_id = data.draw(st.sampled_from(ended))
+            self.callers[call_id] = "talked"
+            self.act(lambda: self.phone.hang_up(call_id))
+
+        @precondition(lambda self: any(v == "waiting" for v in self.callers.values()))
+        @rule(data=st.data(), via=st.integers(0, 1))
+        def queued_caller_hangs_up(self, data: st.DataObject, via: int) -> None:
+            waiting = sorted(c for c, v in self.callers.items()
+                             if v == "waiting" and self.state(c) == "queued")
+            if not waiting:
+                return
+            call_id = data.draw(st.sampled_from(waiting))
+            self.callers[call_id] = "hung up"
+            distributor = self.acds[via].distributor
+            self.run(lambda: distributor.abandon(call_id))
+
+        @rule(seconds=st.sampled_from([1.0, 5.0, 10.0, 31.0]))
+        def time_passes(self, seconds: float) -> None:
+            self.act(lambda: self.clock.advance(seconds))
+
+        # -- invariants ------------------------------------------------------------------
+
+        @invariant()
+        def no_double_booking_and_nobody_lost(self) -> None:
+            r = self.redis
+            assert self.phone.violations == []
+            agents = {a: r.hgetall(P + f"agent:{a}") for a in AGENTS}
+            held: dict[str, str] = {}
+            for agent_id, fields in agents.items():
+                status, call_id = fields.get("state", "logged_out"), fields.get("call", "")
+                if status in ("reserved", "on_call"):
+                    assert call_id, f"{agent_id} is {status} without a call"
+                    assert call_id not in held, f"{call_id} with {held.get(call_id)} and {agent_id}"
+                    held[call_id] = agent_id
+                    call = r.hgetall(P + f"call:{call_id}")
+                    assert call["agent"] == agent_id
+                    want = "reserved" if status == "reserved" else "connected"
+                    assert call["state"] == want, (agent_id, status, call)
+                else:
+                    assert not call_id, f"{agent_id} is {status} but holds {call_id}"
+                for skill in SKILLS[agent_id]:
+                    in_ready = r.zscore(P + f"ready:{skill}", agent_id) is not None
+                    assert in_ready == (status == "ready"), (agent_id, status, skill)
+                    in_tier = r.zscore(P + f"tier:{skill}", agent_id) is not None
+                    assert in_tier == in_ready
+            ringing = {c: conn.agent_id for c, (conn, _) in self.phone.rings.items()}
+            talking = {c: conn.agent_id for c, (conn, _) in self.phone.talks.items()}
+            assert {c: a for c, a in held.items()
+                    if agents[a]["state"] == "reserved"} == ringing
+            assert {c: a for c, a in held.items()
+                    if agents[a]["state"] == "on_call"} == talking
+            queues = {s: r.zrange(P + f"queue:{s}", 0, -1) for s in ("billing", "outage")}
+            for call_id, did in self.callers.items():
+                call = r.hgetall(P + f"call:{call_id}")
+                assert call, f"caller {call_id} is gone from Redis"
+                state = call["state"]
+                assert state in CALL_STATES
+                in_queues = [s for s, q in queues.items() if call_id in q]
+                assert in_queues == ([call["skill"]] if state == "queued" else [])
+                if state in ("reserved", "connected"):
+                    assert held.get(call_id) == call["agent"]
+                if did == "hung up":
+                    assert state == "abandoned", (call_id, call)
+                elif did == "talked":
+                    assert state == "finished"
+                else:
+                    assert state in ("queued", "reserved", "connected")
+                live = r.sismember(P + "live", call_id)
+                assert bool(live) == (state in ("queued", "reserved", "connected"))
+            for agent_id, fields in agents.items():   # work conserving
+                if fields.get("state") == "ready":
+                    for skill in SKILLS[agent_id]:
+                        assert not queues[skill], f"{agent_id} idles while {skill} waits"
+
+    return AcdMachine
+
+
+def test_no_double_booking_no_lost_caller(fresh_redis: RedisServer,
+                                          loop_thread: LoopThread) -> None:
+    profile = PROFILES["ci" if os.environ.get("CI") == "true" else "dev"]
+    run_state_machine_as_test(make_machine(fresh_redis, loop_thread), settings=profile)
