@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ivr.cli import agent as agent_cli
 from ivr.cli import config, dialplan, sandbox
 from ivr.cli import outage as outage_cli
 from ivr.cli import prompts as prompts_cli
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.register(commands)
     prompts_cli.register(commands)
     outage_cli.register(commands)
+    agent_cli.register(commands)
     return parser
 
 

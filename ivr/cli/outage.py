@@ -2,8 +2,8 @@
 
 Thin on purpose: it checks the input against the admin config (an area code nobody serves is
 a typo, caught before Redis is touched), then uses the same store and board as the server,
-on the asyncio reactor under `react`. Exit status: 0 done, 1 not found or Redis unreachable,
-2 bad input (the message says which).
+on the asyncio reactor (`ivr/cli/_reactor.py`, shared with `pln123 agent`). Exit status:
+0 done, 1 not found or Redis unreachable, 2 bad input (the message says which).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
-from twisted.internet import task
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from acd.selfservice import validation
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
-from acd.store import RedisStore, RetryPolicy, UnsupportedTopology
+from acd.store import RedisStore
+from ivr.cli._reactor import run_with_store
 from ivr.config import Config, ConfigError, load_config
 
 PROG = "pln123 outage"
@@ -202,51 +200,7 @@ def _main(args: argparse.Namespace, prepare: Callable[[Config], Work]) -> int:
 
 
 def _react(url: str, password: str | None, work: Work) -> int:
-    _install_asyncio_reactor()  # none of the imports above imports the reactor
-    try:
-        store = RedisStore(url, password, retry=RetryPolicy(retries=2))
-    except UnsupportedTopology as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
+    async def on_board(store: RedisStore, reactor: IReactorTime) -> int:
+        return await work(RedisOutageBoard(store, reactor), reactor)
 
-    async def session(reactor: IReactorTime) -> None:
-        try:
-            await store.start()
-            code = await work(RedisOutageBoard(store, reactor), reactor)
-        except RedisError as error:
-            print(f"{PROG}: Redis at {store.where}: {error}", file=sys.stderr)
-            code = 1
-        except ValueError as error:  # the board's own checks, should the CLI's miss one
-            print(f"{PROG}: {error}", file=sys.stderr)
-            code = 2
-        finally:
-            await store.close()
-        raise SystemExit(code)
-
-    try:
-        task.react(lambda reactor: Deferred.fromCoroutine(session(reactor)))
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else 1
-    return 0
-
-
-def _install_asyncio_reactor() -> None:
-    """The asyncio reactor, before anything imports the default one; quiet logs on stderr."""
-    import logging
-
-    import structlog
-
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-    )
-    if "twisted.internet.reactor" in sys.modules:
-        from twisted.internet import reactor
-        from twisted.internet.asyncioreactor import AsyncioSelectorReactor
-
-        if not isinstance(reactor, AsyncioSelectorReactor):
-            raise RuntimeError("a non-asyncio Twisted reactor was installed before the CLI ran")
-        return
-    from twisted.internet import asyncioreactor
-
-    asyncioreactor.install()
+    return run_with_store(PROG, url, password, on_board)
