@@ -7,14 +7,17 @@ objects built from the validated config.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.application.service import MultiService
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClientEndpoint
 
+from acd.telephony import Telephony
 from ivr.ami.agi import AGISession, AsyncAGIRouter
 from ivr.ami.service import AMICredentials, AMIService
+from ivr.callcontrol.telephony import AMITelephony
 from ivr.config.model import Config
 from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
 from ivr.engine.session import IVRServices
@@ -36,11 +39,14 @@ class AMITarget:
 
 
 class SiteIVR(MultiService):
+    """`services(telephony)` builds what the IVR hands callers to (the ACD's intake) and the
+    self-service stores, given this site's AMI telephony."""
+
     def __init__(
         self,
         config: Config,
         site_name: str,
-        services: IVRServices,
+        services: Callable[[Telephony], IVRServices],
         reactor: IReactorTime,
         *,
         ami: AMITarget | None = None,
@@ -59,8 +65,11 @@ class SiteIVR(MultiService):
             reactor,
         )
         self.ami.setServiceParent(self)  # type: ignore[no-untyped-call]
-        self.engine = IVREngine(config, site_name, services, reactor, timezone)
         self.router = AsyncAGIRouter(self.ami, self.ami.dispatcher, reactor, self._serve)
+        self.telephony = AMITelephony(self.ami, self.router, reactor)
+        # The ACD behind the intake needs this site's telephony: built from it, here.
+        self.call_services = services(self.telephony)
+        self.engine = IVREngine(config, site_name, self.call_services, reactor, timezone)
 
     def _serve(self, session: AGISession) -> None:
         self.engine.on_session(session)

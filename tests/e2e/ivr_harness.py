@@ -96,7 +96,7 @@ async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIV
     outages = RedisOutageBoard(store, clock())
     tickets = RedisTicketDesk(store, clock())
     ivr = SiteIVR(
-        config, site.site, IVRServices(intake, outages, tickets), clock(),
+        config, site.site, lambda _telephony: IVRServices(intake, outages, tickets), clock(),
         ami=AMITarget("127.0.0.1", site.ami_port, "pln123", site.pln123_secret),
     )
     ivr.startService()
