@@ -10,160 +10,51 @@ once `react` runs the loop), never at import or construction: redis-py binds its
 pool to the running loop, and a process must be able to build its object graph before the
 reactor runs.
 
-Which client to build is one function, `create_client`, chosen by URL scheme. A single
-server (`redis://`, `rediss://`, `unix://`) is implemented; Sentinel and Cluster (issue 4)
-slot in there and nowhere else. Every key pln123 writes carries a hash tag (`{outages}`,
-`{tickets}`, `{<site>}`) so that multi-key transactions and scripts keep working on Cluster.
+Which client to build (one server, a Sentinel-managed primary, a Cluster) is decided by the
+URL in `acd.store.topology` and nowhere else: `run` hands every command the same `Client`.
+Every key pln123 writes carries a hash tag (`{outages}`, `{tickets}`, `{<site>}`) so that
+multi-key transactions and scripts keep working on Cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from typing import TypeVar
 
 import structlog
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from twisted.internet.defer import Deferred, fail, succeed
+
+from acd.store.retry import LoggingRetry, RetryPolicy
+from acd.store.topology import (
+    Client,
+    UnsupportedTopology,
+    check_url,
+    close_client,
+    create_client,
+    describe_url,
+)
+
+__all__ = [
+    "Client",
+    "LoggingRetry",
+    "RedisStore",
+    "RetryPolicy",
+    "StoreNotStarted",
+    "UnsupportedTopology",
+    "check_url",
+    "create_client",
+    "describe_url",
+    "text",
+]
 
 log = structlog.get_logger("acd.store.redis")
 
 T = TypeVar("T")
 
-# The client type every store user receives. When Cluster arrives (issue 4) this widens to
-# `Redis | RedisCluster`; the single-server and Sentinel clients are both `Redis`.
-Client = Redis
-
-SINGLE_SERVER_SCHEMES = ("redis", "rediss", "unix")
-LATER_SCHEMES = ("redis+sentinel", "redis+cluster")
-
 
 class StoreNotStarted(RuntimeError):
     """A command was issued before `start()` or after `close()`."""
-
-
-class UnsupportedTopology(ValueError):
-    """The URL names a Redis topology this build cannot talk to (yet)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one command tries before its Deferred fails.
-
-    redis-py retries both the command and, inside it, the reconnect, so with the server
-    gone a command takes about (retries + 1) x the sum of the backoff delays before it
-    fails: ~3 s with the defaults. Callers with a tighter budget (a caller on the line)
-    put a timeout on the Deferred; the retry still repairs the pool for the next command.
-    """
-
-    retries: int = 3
-    base_s: float = 0.05
-    cap_s: float = 0.5
-
-
-class LoggingRetry(Retry):
-    """redis-py's Retry, logging every failed attempt and the recovery after one.
-
-    Wraps the attempt rather than the failure callback so that it works with every
-    redis-py `call_with_retry` signature (the callback's arity changed across releases).
-    """
-
-    def __init__(self, policy: RetryPolicy, where: str):
-        super().__init__(
-            ExponentialBackoff(cap=policy.cap_s, base=policy.base_s),
-            policy.retries,
-            (RedisConnectionError, RedisTimeoutError),
-        )
-        self.where = where
-
-    async def call_with_retry(
-        self, do: Callable[[], Awaitable[T]], fail: Any, *args: Any, **kwargs: Any
-    ) -> T:
-        attempts = 0
-        retryable = tuple(self._supported_errors)
-
-        async def attempt() -> T:
-            nonlocal attempts
-            attempts += 1
-            try:
-                result = await do()
-            except retryable as error:
-                log.warning("redis_attempt_failed", redis=self.where, attempt=attempts,
-                            retries=self._retries, error=f"{type(error).__name__}: {error}")
-                raise
-            if attempts > 1:
-                log.info("redis_recovered", redis=self.where, attempts=attempts)
-            return result
-
-        return await super().call_with_retry(attempt, fail, *args, **kwargs)
-
-
-def describe_url(url: str) -> str:
-    """The URL without credentials or options: what may appear in a log line.
-
-    `redis://:secret@10.0.0.5:6380/2?foo=bar` -> `redis://10.0.0.5:6380/2`;
-    `unix:///run/redis.sock?db=1` -> `unix:///run/redis.sock?db=1`.
-    """
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        db = parse_qs(parts.query).get("db", ["0"])[0]
-        return f"unix://{parts.path}?db={db}"
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        port = 0
-    db = parts.path.lstrip("/") or parse_qs(parts.query).get("db", ["0"])[0]
-    host = parts.hostname or "localhost"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}:{port}/{db}"
-
-
-def create_client(
-    url: str,
-    password: str | None,
-    retry: Retry,
-    *,
-    connect_timeout_s: float = 2.0,
-    command_timeout_s: float = 5.0,
-) -> Client:
-    """Build the redis-py client the URL asks for; the only place that knows topologies.
-
-    Responses are decoded as UTF-8: every value pln123 writes is text. `command_timeout_s`
-    bounds every read; a future blocking read (XREAD BLOCK) needs its own client or a
-    longer timeout. Sentinel will need more than a URL (sentinel addresses, service name):
-    its settings join the arguments here, not the callers.
-    """
-    check_url(url)
-    return Redis.from_url(
-        url,
-        password=password,
-        retry=retry,
-        socket_connect_timeout=connect_timeout_s,
-        socket_timeout=command_timeout_s,
-        decode_responses=True,
-    )
-
-
-def check_url(url: str) -> None:
-    """UnsupportedTopology unless `create_client` can build a client for `url`."""
-    scheme = urlsplit(url).scheme
-    if scheme in SINGLE_SERVER_SCHEMES:
-        return
-    if scheme in LATER_SCHEMES:
-        raise UnsupportedTopology(
-            f"{scheme}:// (Redis Sentinel/Cluster) is not supported yet; "
-            "use a single server: redis://, rediss:// or unix://"
-        )
-    raise UnsupportedTopology(
-        f"{scheme or 'no scheme'}: not a Redis URL (redis://, rediss:// or unix://)"
-    )
 
 
 class RedisStore:
@@ -244,7 +135,7 @@ class RedisStore:
             return succeed(None)
 
         async def close() -> None:
-            await client.aclose()
+            await close_client(client)
             log.info("redis_closed", redis=self.where)
 
         return Deferred.fromFuture(asyncio.ensure_future(close()))

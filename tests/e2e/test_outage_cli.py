@@ -104,7 +104,7 @@ def test_cli_unreachable_redis_exits_1(tmp_path: Path) -> None:
     assert f"Redis at {url}" in result.stderr
 
 
-def test_cli_refuses_topologies_not_built_yet(fresh_redis: RedisServer) -> None:
-    result = pln123("list", redis_url="redis+sentinel://127.0.0.1:26379/mymaster")
+def test_cli_refuses_urls_it_cannot_use() -> None:
+    result = pln123("list", redis_url="redis+sentinel://127.0.0.1:26379")  # no service name
     assert result.returncode == 2
-    assert "not supported yet" in result.stderr
+    assert "expected /<service name>" in result.stderr

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
 import pytest_twisted
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from structlog.testing import capture_logs
@@ -20,11 +22,15 @@ from acd.store import (
     RedisStore,
     RetryPolicy,
     StoreNotStarted,
+    Topology,
     UnsupportedTopology,
     create_client,
     describe_url,
+    parse_url,
     timestamp,
 )
+from acd.store.cluster import ClusterRetry
+from acd.store.sentinel import FailoverAwareConnection
 
 T = TypeVar("T")
 
@@ -44,6 +50,12 @@ def in_loop(coroutine: Coroutine[Any, Any, T]) -> Deferred[T]:
         ("redis://[::1]:7000/0", "redis://[::1]:7000/0"),
         ("unix:///run/redis/redis.sock?db=1&password=s3cret", "unix:///run/redis/redis.sock?db=1"),
         ("unix://:s3cret@/run/redis.sock", "unix:///run/redis.sock?db=0"),
+        ("redis+sentinel://10.0.0.1,10.0.0.2:26380/pln",
+         "redis+sentinel://10.0.0.1:26379,10.0.0.2:26380/pln/0"),
+        ("redis+sentinel://[fd00::1]:26379/pln/3?sentinel_auth=yes",
+         "redis+sentinel://[fd00::1]:26379/pln/3"),
+        ("redis+cluster://10.0.0.1:7000,10.0.0.2", "redis+cluster://10.0.0.1:7000,10.0.0.2:6379"),
+        ("redis+cluster://:s3cret@10.0.0.1:7000", "redis+cluster://(unparsable)"),
     ],
 )
 def test_describe_url_keeps_only_where(url: str, described: str) -> None:
@@ -64,15 +76,71 @@ def test_single_server_urls_build_a_redis_client() -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("redis+sentinel://127.0.0.1:26379/mymaster", "not supported yet"),
-        ("redis+cluster://127.0.0.1:7000", "not supported yet"),
+        ("redis://h/0", Topology("single")),
+        ("redis+sentinel://a:1,b/pln", Topology("sentinel", (("a", 1), ("b", 26379)), "pln")),
+        ("redis+sentinel://a/pln-2/7?sentinel_auth=yes",
+         Topology("sentinel", (("a", 26379),), "pln-2", 7, sentinel_auth=True)),
+        ("redis+cluster://[::1]:7000,b:7001/0",
+         Topology("cluster", (("::1", 7000), ("b", 7001)))),
+    ],
+)
+def test_parse_url(url: str, expected: Topology) -> None:
+    assert parse_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis+sentinel://127.0.0.1:26379", "expected /<service name>"),
+        ("redis+sentinel://127.0.0.1:26379/pln/0/x", "expected /<service name>"),
+        ("redis+sentinel://127.0.0.1:26379/pln/x", "'x' is not a number"),
+        ("redis+sentinel://h/pln?sentinel_auth=1", "sentinel_auth is yes or no"),
+        ("redis+sentinel://h/pln?socket_timeout=1", "unknown option socket_timeout"),
+        ("redis+sentinel:///pln", "at least one host"),
+        ("redis+sentinel://:pw@h/pln", "password file"),
+        ("redis+cluster://h:7000/1", "only database 0"),
+        ("redis+cluster://h:7000?db=0", "unknown option db (it takes none)"),
+        ("redis+cluster://h:70000", "no valid port"),
+        ("redis+cluster://h:x", "no valid port"),
+        ("redis+cluster://h,,i", "is not host:port"),
+        ("redis+cluster://[::1:7000", "not a URL"),
+        ("redis+cluster://[::1]x,h", "is not host:port"),
         ("http://127.0.0.1:6379", "not a Redis URL"),
         ("127.0.0.1:6379", "not a Redis URL"),
     ],
 )
-def test_other_topologies_are_refused_at_construction(url: str, expected: str) -> None:
-    with pytest.raises(UnsupportedTopology, match=expected):
+def test_bad_urls_are_refused_at_construction(url: str, expected: str) -> None:
+    with pytest.raises(UnsupportedTopology, match=re.escape(expected)):
         RedisStore(url)
+
+
+def test_a_cluster_url_builds_a_cluster_client_with_logging_retry() -> None:
+    retry = LoggingRetry(RetryPolicy(retries=5), "w")
+    client = create_client("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "pw", retry)
+    assert isinstance(client, RedisCluster)
+    nodes = client.nodes_manager.startup_nodes
+    assert sorted(nodes) == ["127.0.0.1:7000", "127.0.0.1:7001"]
+    assert isinstance(client.retry, ClusterRetry) and client.retry.policy.retries == 5
+    assert client.retry.get_retries() == 5  # outside a command: redis-py's own pipelines
+    kwargs = client.connection_kwargs
+    assert kwargs["password"] == "pw" and kwargs["decode_responses"] is True
+
+
+@pytest.mark.parametrize("auth", [False, True])
+def test_a_sentinel_url_builds_a_primary_client_behind_the_sentinels(auth: bool) -> None:
+    retry = LoggingRetry(RetryPolicy(), "w")
+    url = "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/pln/2"
+    client = create_client(url + ("?sentinel_auth=yes" if auth else ""), "pw", retry)
+    assert isinstance(client, Redis)
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool) and pool.service_name == "pln"
+    assert pool.connection_class is FailoverAwareConnection
+    kwargs = pool.connection_kwargs
+    assert kwargs["password"] == "pw" and kwargs["retry"] is retry and kwargs["db"] == 2
+    sentinels = pool.sentinel_manager.sentinels
+    assert len(sentinels) == 2
+    assert sentinels[0].connection_pool.connection_kwargs.get("password") == (
+        "pw" if auth else None)
 
 
 def test_construction_connects_to_nothing_and_hides_the_password() -> None:
