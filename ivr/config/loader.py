@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from acd.store.topology import UnsupportedTopology, check_url
 from ivr.config.acd import parse_acd
 from ivr.config.model import (
     FLOWS,
@@ -225,10 +226,13 @@ def _ami(reader: Reader, base: Path) -> AMISettings:
 
 def _redis(reader: Reader, base: Path) -> RedisSettings:
     url = reader.text("url", "redis://127.0.0.1:6379/0")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        reader.error(f"{url!r} is not a redis://, rediss:// or unix:// URL", "url")
-    elif "@" in url.split("//", 1)[1].split("/", 1)[0]:
-        reader.error("put the password in password_file, not in the URL", "url")
+    try:
+        check_url(url)  # one server, redis+sentinel:// or redis+cluster://, in full
+    except UnsupportedTopology as error:
+        reader.error(str(error), "url")
+    else:
+        if "@" in url.partition("//")[2].split("/", 1)[0]:
+            reader.error("put the password in password_file, not in the URL", "url")
     password_text = reader.text("password_file", "") if reader.has("password_file") else ""
     password_file = base / password_text if password_text else None
     if password_file is not None and not password_file.is_file():
