@@ -1,8 +1,11 @@
-"""Session fixtures with real servers: the Asterisk 22 sandbox and a redis-server.
+"""Session fixtures with real servers: the Asterisk 22 sandbox and Redis in three topologies.
 
-Both are plain synchronous fixtures (pytest runs with --reactor=asyncio; nothing here
-touches the reactor). A test that uses them is marked `asterisk` / `redis` automatically,
-so `-m "not asterisk"` deselects it even if its author forgot the marker.
+Redis: `redis_server` (one server), `redis_cluster` (3 primaries), `redis_sentinel` (a
+primary, a replica, 3 sentinels), and `redis_topology`, parametrised over all three, for
+tests that must hold on every topology. All are plain synchronous fixtures (pytest runs
+with --reactor=asyncio; nothing here touches the reactor). A test that uses them is marked
+`asterisk` / `redis` automatically, so `-m "not asterisk"` deselects it even if its author
+forgot the marker.
 
 When a server cannot run on this machine (not root, no debootstrap, no redis-server), the
 tests that need it are skipped with the reason, except under CI=true, where that is a
@@ -11,14 +14,19 @@ failure: CI must prove the end-to-end tests ran.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from ivr.sandbox import Instance, SandboxError
 from tests.fixtures.asterisk_sandbox import SandboxSession, unavailable_reason
 from tests.fixtures.availability import skip_or_fail
+from tests.fixtures.redis_cluster import LoopbackCluster, start_cluster
+from tests.fixtures.redis_sentinel import SentinelGroup, start_sentinel_group
 from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_topology import TOPOLOGIES, RedisTarget
 
 _MARK_BY_FIXTURE = {
     "asterisk_sandbox": "asterisk",
@@ -26,7 +34,13 @@ _MARK_BY_FIXTURE = {
     "sandbox_root": "asterisk",
     "redis_server": "redis",
     "fresh_redis": "redis",
+    "redis_cluster": "redis",
+    "redis_sentinel": "redis",
+    "redis_topology": "redis",
 }
+
+# What starting a Redis topology can raise besides the RuntimeErrors the fixtures raise.
+_START_ERRORS = (RuntimeError, OSError, subprocess.SubprocessError, redis.RedisError)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -96,3 +110,39 @@ def fresh_redis(redis_server: RedisServer) -> RedisServer:
     """The session's redis-server, emptied before the test."""
     redis_server.flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    """A 3-primary Redis Cluster on loopback for the session: `.url` is redis+cluster://."""
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    except _START_ERRORS as error:
+        skip_or_fail(f"a Redis Cluster cannot start here: {error}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
+    """Primary, replica and 3 sentinels on loopback: `.url` is redis+sentinel://.../pln/0."""
+    try:
+        group = start_sentinel_group(tmp_path_factory.mktemp("redis-sentinel"))
+    except _START_ERRORS as error:
+        skip_or_fail(f"a Redis Sentinel group cannot start here: {error}")
+    try:
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def redis_topology(request: pytest.FixtureRequest) -> RedisTarget:
+    """Each topology in turn, emptied before the test; started on first use."""
+    name = {"single": "redis_server", "cluster": "redis_cluster",
+            "sentinel": "redis_sentinel"}[request.param]
+    target: RedisTarget = request.getfixturevalue(name)
+    target.flushall()
+    return target
