@@ -1,8 +1,11 @@
-"""The outage board, the ticket desk and their store against a real redis-server.
+"""The outage board, the ticket desk and their store against real Redis, in every topology.
 
-The boards run on a virtual `Clock`: every timestamp they write must be the clock's, never
-the wall clock's. Reconnect tests start their own short-lived redis-server and restart it by
-PID; everything else shares the session's server, flushed per test.
+Tests that take `store` or `redis_topology` run three times: on one redis-server, on a
+3-primary Cluster and on a Sentinel-managed primary (the boards' keys are hash-tagged, so
+their scripts and MULTI/EXEC stay in one Cluster slot). The boards run on a virtual
+`Clock`: every timestamp they write must be the clock's, never the wall clock's. Reconnect
+tests start their own short-lived redis-server and restart it by PID; everything else
+shares the session's servers, flushed per test.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.store import RedisStore, RedisStoreService, RetryPolicy, StoreNotStarted
 from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_topology import RedisTarget
 
 pytestmark = pytest.mark.redis
 
@@ -40,15 +44,15 @@ def virtual_clock() -> Clock:
 
 
 @pytest_twisted.async_yield_fixture
-async def store(fresh_redis: RedisServer) -> AsyncIterator[RedisStore]:
-    store = RedisStore(fresh_redis.url)
+async def store(redis_topology: RedisTarget) -> AsyncIterator[RedisStore]:
+    store = RedisStore(redis_topology.url)
     await store.start()
     yield store
     await store.close()
 
 
-def sync_client(server: RedisServer) -> redis.Redis:
-    return redis.Redis.from_url(server.url, decode_responses=True)
+def sync_client(server: RedisServer | RedisTarget) -> redis.Redis | redis.RedisCluster:
+    return server.client()
 
 
 # --- the store ----------------------------------------------------------------------------
@@ -130,8 +134,10 @@ async def test_password_is_used_and_never_logged(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_service_connects_on_start_and_closes_on_stop(fresh_redis: RedisServer) -> None:
-    store = RedisStore(fresh_redis.url)
+async def test_service_connects_on_start_and_closes_on_stop(
+    redis_topology: RedisTarget,
+) -> None:
+    store = RedisStore(redis_topology.url)
     service = RedisStoreService(store)
     assert not store.started  # built, not connected: that waits for startService
     with capture_logs() as logs:
@@ -206,8 +212,8 @@ async def test_an_outage_stays_after_its_restore_time(store: RedisStore) -> None
 
 @pytest_twisted.ensureDeferred
 async def test_outage_ids_are_unique_across_boards(store: RedisStore,
-                                                   fresh_redis: RedisServer) -> None:
-    other_store = RedisStore(fresh_redis.unix_url)
+                                                   redis_topology: RedisTarget) -> None:
+    other_store = RedisStore(redis_topology.url)
     await other_store.start()
     try:
         boards = [RedisOutageBoard(store, virtual_clock()),
@@ -261,10 +267,10 @@ async def test_a_message_of_500_characters_with_indonesian_text_is_fine(
 
 @pytest_twisted.ensureDeferred
 async def test_an_unreadable_board_entry_is_skipped(store: RedisStore,
-                                                    fresh_redis: RedisServer) -> None:
+                                                    redis_topology: RedisTarget) -> None:
     board = RedisOutageBoard(store, virtual_clock())
     good = await board.post(("0711",), "ok", None)
-    client = sync_client(fresh_redis)
+    client = sync_client(redis_topology)
     client.hset(board.keys.board, "o-hand-edited", "{not json")
     client.hset(board.keys.board, "o-other", json.dumps({"areas": ["0711"]}))
     client.close()
@@ -285,7 +291,7 @@ def file_ticket(desk: RedisTicketDesk, n: int = 0, **overrides: str) -> Any:
 
 @pytest_twisted.ensureDeferred
 async def test_ticket_create_find_and_status(store: RedisStore,
-                                             fresh_redis: RedisServer) -> None:
+                                             redis_topology: RedisTarget) -> None:
     clock = virtual_clock()
     desk = RedisTicketDesk(store, clock)
     ticket = await file_ticket(desk)
@@ -308,7 +314,7 @@ async def test_ticket_create_find_and_status(store: RedisStore,
     found = await desk.find("10000001")
     assert found is not None and found.status == "dispatched"
 
-    client = sync_client(fresh_redis)
+    client = sync_client(redis_topology)
     try:
         entries = client.xrange(desk.keys.stream)
         assert [fields["event"] for _, fields in entries] == ["created", "created", "status"]
@@ -325,9 +331,9 @@ async def test_ticket_create_find_and_status(store: RedisStore,
 
 @pytest_twisted.ensureDeferred
 async def test_fifty_concurrent_tickets_from_two_processes_get_distinct_numbers(
-    store: RedisStore, fresh_redis: RedisServer,
+    store: RedisStore, redis_topology: RedisTarget,
 ) -> None:
-    other_store = RedisStore(fresh_redis.unix_url)  # a second pln123's connection pool
+    other_store = RedisStore(redis_topology.url)  # a second pln123's connection pool
     await other_store.start()
     try:
         desks = [RedisTicketDesk(store, virtual_clock()),
@@ -339,7 +345,7 @@ async def test_fifty_concurrent_tickets_from_two_processes_get_distinct_numbers(
         assert numbers == {str(10_000_001 + i) for i in range(50)}
         for ticket in tickets:
             assert await desks[0].find(ticket.number) == ticket
-        client = sync_client(fresh_redis)
+        client = sync_client(redis_topology)
         assert client.xlen(desks[0].keys.stream) == 50
         client.close()
     finally:
@@ -348,11 +354,11 @@ async def test_fifty_concurrent_tickets_from_two_processes_get_distinct_numbers(
 
 @pytest_twisted.ensureDeferred
 async def test_the_ticket_stream_is_bounded(store: RedisStore,
-                                            fresh_redis: RedisServer) -> None:
+                                            redis_topology: RedisTarget) -> None:
     desk = RedisTicketDesk(store, virtual_clock(), stream_maxlen=20)
     for start in range(0, 400, 50):
         await gatherResults([file_ticket(desk, n) for n in range(start, start + 50)])
-    client = sync_client(fresh_redis)
+    client = sync_client(redis_topology)
     try:
         length = client.xlen(desk.keys.stream)
         # MAXLEN ~ trims whole stream nodes (100 entries by default), never below 20.
@@ -380,14 +386,12 @@ async def test_the_ticket_stream_is_bounded(store: RedisStore,
     ],
 )
 @pytest_twisted.ensureDeferred
-async def test_ticket_validation(store: RedisStore, fresh_redis: RedisServer, field: str,
+async def test_ticket_validation(store: RedisStore, redis_topology: RedisTarget, field: str,
                                  value: str, expected: str) -> None:
     desk = RedisTicketDesk(store, virtual_clock())
     with pytest.raises(ValueError, match=re.escape(expected)):
         await file_ticket(desk, **{field: value})
-    client = sync_client(fresh_redis)
-    assert client.dbsize() == 0  # nothing written, not even a number taken
-    client.close()
+    assert redis_topology.dbsize() == 0  # nothing written, not even a number taken
 
 
 @pytest_twisted.ensureDeferred
