@@ -24,6 +24,9 @@ REQUIRED_PROMPTS: tuple[str, ...] = (
     "outage-restore-at",    # "power is expected back at" + hh mm
     "no-outage",
     "pln-mobile",
+    "queue-position",       # "you are number" + position, while waiting for an agent
+    "queue-wait",           # "your expected wait is about" + minutes
+    "queue-minutes",
 )
 
 TICKET_STATUS_PROMPTS = {
