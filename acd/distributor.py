@@ -18,6 +18,7 @@ ringing or talking needs telephony's resync (issue 4 item 6).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import structlog
@@ -134,10 +135,9 @@ class Distributor:
 
         async def operate() -> AgentState:
             changed = await self._change(agent_id, event, reason, **extra)
-            if event is not AgentEvent.READY or changed.status is not AgentStatus.WRAP_UP:
+            if changed.status is not AgentStatus.WRAP_UP:
                 self._cancel_wrapup(agent_id)
-            record = await self._db(self.queues.agent(agent_id))
-            return record.state
+            return changed.state or AgentState(changed.status)
 
         return Deferred.fromCoroutine(operate())
 
@@ -191,6 +191,8 @@ class Distributor:
                 agent_id, record.version, event, after, self._now(), call_action=action,
                 call_id=call_id, **extra))
             if isinstance(result, Changed):
+                now_in = AgentState(AgentStatus.RESERVED) if result.reservation else after
+                result = replace(result, state=now_in)
                 self._applied(agent_id, record.state, event, after, result, call_id)
                 return result
             if result.stale:

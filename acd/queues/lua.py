@@ -10,9 +10,11 @@ one the decision was computed from (compare-and-set), and do the matching.
 Every script gets one key (for Cluster routing) and builds the others from the site prefix;
 all of them carry the site's hash tag, so they are in that key's slot (see keys.py).
 
-Common ARGV: [1] key prefix `acd:{site}:`, [2] site, [3] now (epoch s, ms precision, from
-the injected clock), [4] audit stream MAXLEN (approximate), [5] service level T (s),
-[6] escalation time (s). Script arguments start at ARGV[7].
+Arguments: ARGV[1] only, every value joined by the unit separator \x1f (encoding each
+argument separately was most of redis-py's cost per call; values never contain \x1f).
+Split into A: [1] key prefix `acd:{site}:`, [2] site, [3] audit stream MAXLEN
+(approximate), [4] service level T (s), [5] escalation time (s), [6] now (epoch s, ms
+precision, from the injected clock). Script arguments start at A[7].
 
 Replies (nested arrays):
     reservation  {'reserved', call_id, agent_id, agent_version, endpoint, channel,
@@ -23,13 +25,12 @@ Replies (nested arrays):
 from __future__ import annotations
 
 _COMMON = r"""
-local P = ARGV[1]
-local SITE = ARGV[2]
-local NOWS = ARGV[3]
+local A = {}
+for v in string.gmatch(ARGV[1] .. '\31', '([^\31]*)\31') do A[#A + 1] = v end
+local P, SITE, MAXLEN = A[1], A[2], A[3]
+local SL_T, ESC = tonumber(A[4]), tonumber(A[5])
+local NOWS = A[6]
 local NOW = tonumber(NOWS)
-local MAXLEN = ARGV[4]
-local SL_T = tonumber(ARGV[5])
-local ESC = tonumber(ARGV[6])
 
 local function ms(t) return string.format('%.0f', math.floor(t * 1000 + 0.5)) end
 local function fmt(x) return string.format('%.3f', x) end
@@ -41,25 +42,28 @@ local function audit(event, call, agent, skill, state, extra)
   redis.call('XADD', P .. 'audit', 'MAXLEN', '~', MAXLEN, '*', unpack(f))
 end
 
--- counters per 15-minute interval (kept 31 days) and per minute (kept 17 minutes)
+-- counters per 15-minute interval (kept 31 days) and per minute (kept 17 minutes);
+-- durations in integer milliseconds (HINCRBY is cheaper than HINCRBYFLOAT)
 local function metric(skill, kv, maxname, maxvalue)
   local iv = string.format('%.0f', math.floor(NOW / 900) * 900)
   local mn = string.format('%.0f', math.floor(NOW / 60) * 60)
-  local keys = {{P .. 'm:' .. skill .. ':' .. iv, 2678400},
-                {P .. 'm1:' .. skill .. ':' .. mn, 1020}}
-  for _, k in ipairs(keys) do
-    for i = 1, #kv, 2 do
-      if kv[i + 1] ~= 0 then
-        redis.call('HINCRBYFLOAT', k[1], kv[i], fmt(kv[i + 1]))
-      end
+  local k1 = P .. 'm:' .. skill .. ':' .. iv
+  local k2 = P .. 'm1:' .. skill .. ':' .. mn
+  for i = 1, #kv, 2 do
+    if kv[i + 1] ~= 0 then
+      redis.call('HINCRBY', k1, kv[i], kv[i + 1])
+      redis.call('HINCRBY', k2, kv[i], kv[i + 1])
     end
-    if maxname then
-      local old = tonumber(redis.call('HGET', k[1], maxname) or '-1')
-      if maxvalue > old then redis.call('HSET', k[1], maxname, fmt(maxvalue)) end
-    end
-    redis.call('EXPIRE', k[1], k[2])
   end
+  if maxname then  -- the interval's longest wait (live: the oldest caller still waiting)
+    local old = tonumber(redis.call('HGET', k1, maxname) or '-1')
+    if maxvalue > old then redis.call('HSET', k1, maxname, maxvalue) end
+  end
+  redis.call('EXPIRE', k1, 2678400)
+  redis.call('EXPIRE', k2, 1020)
 end
+
+local function dur(seconds) return math.floor(seconds * 1000 + 0.5) end
 
 local function skills_of(agent)
   return redis.call('HGETALL', P .. 'agent:' .. agent .. ':skills')
@@ -93,9 +97,9 @@ local function set_agent(agent, state, reason, pending, call, event, call_id, sk
   return v
 end
 
-local function reserve(agent, call_id, skill)
+local function reserve(agent, call_id, skill, was_ready)
   local ck = P .. 'call:' .. call_id
-  ready_remove(agent, skills_of(agent))
+  if was_ready then ready_remove(agent, skills_of(agent)) end
   redis.call('HSET', ck, 'state', 'reserved', 'agent', agent, 'reserved_at', NOWS)
   local v = set_agent(agent, 'reserved', '', '0', call_id, 'reserve', call_id, skill)
   local c = redis.call('HMGET', ck, 'channel', 'caller_number')
@@ -118,7 +122,7 @@ local function offer(call_id)
   else
     found = redis.call('ZRANGE', P .. 'ready:' .. skill, 0, 0)  -- longest idle
   end
-  if found[1] then return reserve(found[1], call_id, skill) end
+  if found[1] then return reserve(found[1], call_id, skill, true) end
   local q = P .. 'queue:' .. skill
   redis.call('ZADD', q, qscore(priority, enqueued), call_id)
   redis.call('HSET', ck, 'state', 'queued', 'agent', '')
@@ -137,7 +141,7 @@ local function agent_ready(agent, skills, idle, event, call_id, skill)
   end
   if best then
     redis.call('ZREM', P .. 'queue:' .. best_skill, best)
-    return reserve(agent, best, best_skill)
+    return reserve(agent, best, best_skill, false)
   end
   local v = set_agent(agent, 'ready', '', '0', '', event, call_id, skill)
   redis.call('HSET', P .. 'agent:' .. agent, 'idle_since', fmt(idle))
@@ -152,18 +156,19 @@ local function end_call(call_id, state, metric_name, in_sl_name)
   redis.call('SREM', P .. 'live', call_id)
   if metric_name then
     local wait = NOW - tonumber(c[2])
-    metric(c[1], {metric_name, 1, in_sl_name, wait <= SL_T and 1 or 0}, 'longest_wait', wait)
+    metric(c[1], {metric_name, 1, in_sl_name, wait <= SL_T and 1 or 0},
+           'longest_wait_ms', dur(wait))
   end
   audit(state, call_id, c[3], c[1], state)
   return c[1]
 end
 """
 
-# KEYS[1] = the call's hash. ARGV[7] = call id, ARGV[8..] = field, value pairs of the
-# record. A call id seen before is not offered again (a retried enqueue after a lost reply):
-# the reply is {'duplicate', call_id, state, agent} or, if it waits, its 'queued' reply.
+# KEYS[1] = the call's hash. A[7] = call id, A[8..] = field, value pairs of the record.
+# A call id seen before is not offered again (a retried enqueue after a lost reply): the
+# reply is {'duplicate', call_id, state, agent} or, if it waits, its 'queued' reply.
 OFFER_CALL = _COMMON + r"""
-local call_id = ARGV[7]
+local call_id = A[7]
 local seen = redis.call('HMGET', KEYS[1], 'state', 'skill', 'agent')
 if seen[1] then
   if seen[1] == 'queued' then
@@ -173,7 +178,7 @@ if seen[1] then
   return {'duplicate', call_id, seen[1], seen[3] or ''}
 end
 local record = {}
-for i = 8, #ARGV do record[#record + 1] = ARGV[i] end
+for i = 8, #A do record[#record + 1] = A[i] end
 redis.call('HSET', KEYS[1], 'state', 'new', 'enqueued_at', NOWS, 'agent', '', unpack(record))
 redis.call('SADD', P .. 'live', call_id)
 local skill = redis.call('HGET', KEYS[1], 'skill')
@@ -182,7 +187,7 @@ audit('offered', call_id, '', skill, 'new')
 return offer(call_id)
 """
 
-# KEYS[1] = the agent's hash. ARGV: [7] agent id, [8] expected version, [9] event,
+# KEYS[1] = the agent's hash. A: [7] agent id, [8] expected version, [9] event,
 # [10] target state, [11] pause reason, [12] pending_logout 0/1, [13] call action
 # ('' | answer | requeue | abandon | finish), [14] the call it concerns, [15] keep the
 # agent's idle_since (1: back to ready without losing the place in line), [16] endpoint
@@ -192,22 +197,22 @@ return offer(call_id)
 # {{'ready', version} | {'state', state, version} | reservation, offer reply or {}}.
 # A target of 'ready' is agent_ready: the agent takes the best waiting call if any.
 AGENT_CHANGE = _COMMON + r"""
-local agent = ARGV[7]
+local agent = A[7]
 local ak = KEYS[1]
 local a = redis.call('HMGET', ak, 'version', 'state', 'call', 'idle_since', 'answered_at',
                      'last_skill')
 local version = a[1] or '0'
 local old = a[2] or 'logged_out'
-if version ~= ARGV[8] then return {'conflict', old, version} end
-local event, target, reason, pending = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-local action, call_id = ARGV[13], ARGV[14]
+if version ~= A[8] then return {'conflict', old, version} end
+local event, target, reason, pending = A[9], A[10], A[11], A[12]
+local action, call_id = A[13], A[14]
 if action ~= '' and a[3] ~= call_id then return {'stale', old, version} end
-if ARGV[16] ~= '' then redis.call('HSET', ak, 'endpoint', ARGV[16]) end
-if #ARGV >= 17 then
+if A[16] ~= '' then redis.call('HSET', ak, 'endpoint', A[16]) end
+if #A >= 17 then
   local sk = ak .. ':skills'
   redis.call('DEL', sk)
   local levels = {}
-  for i = 17, #ARGV do levels[#levels + 1] = ARGV[i] end
+  for i = 17, #A do levels[#levels + 1] = A[i] end
   redis.call('HSET', sk, unpack(levels))
 end
 local skills = skills_of(agent)
@@ -221,8 +226,8 @@ if action == 'answer' then
   call_skill = c[1]
   redis.call('HSET', ck, 'state', 'connected', 'answered_at', NOWS)
   redis.call('HSET', ak, 'last_call', call_id, 'last_skill', c[1], 'answered_at', NOWS)
-  metric(c[1], {'answered', 1, 'answer_wait_sum', wait, 'answered_in_sl',
-                wait <= SL_T and 1 or 0}, 'longest_wait', wait)
+  metric(c[1], {'answered', 1, 'answer_wait_ms', dur(wait), 'answered_in_sl',
+                wait <= SL_T and 1 or 0}, 'longest_wait_ms', dur(wait))
   audit('answered', call_id, agent, c[1], 'connected')
 elseif action == 'finish' then
   call_skill = end_call(call_id, 'finished')
@@ -237,14 +242,14 @@ end
 -- handle time (talk + wrap-up) is counted when the after-call work ends
 if (old == 'wrap_up' or (old == 'on_call' and target ~= 'wrap_up' and target ~= 'on_call'))
    and a[5] and a[5] ~= '' then
-  metric(a[6], {'handled', 1, 'handle_sum', NOW - tonumber(a[5])})
+  metric(a[6], {'handled', 1, 'handle_ms', dur(NOW - tonumber(a[5]))})
   redis.call('HSET', ak, 'answered_at', '')
 end
 
 local result
 if target == 'ready' then
   local idle = NOW
-  if ARGV[15] == '1' then idle = tonumber(a[4] or '') or NOW end
+  if A[15] == '1' then idle = tonumber(a[4] or '') or NOW end
   result = agent_ready(agent, skills, idle, event, call_id, call_skill)
 else
   local holds = ''
@@ -257,17 +262,21 @@ if action == 'requeue' then offered = offer(call_id) end
 return {result, offered}
 """
 
-# KEYS[1] = the call's hash, ARGV[7] = call id. A caller who hung up while queued:
+# KEYS[1] = the call's hash, A[7] = call id. A caller who hung up while queued:
 # removed from the queue and counted as abandoned. Reply {'removed'} or {state} if the
 # call was not queued (ringing an agent: telephony reports CALLER_GONE; later: ignored).
 REMOVE_CALL = _COMMON + r"""
-local call_id = ARGV[7]
+local call_id = A[7]
 local c = redis.call('HMGET', KEYS[1], 'state', 'skill')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
 redis.call('ZREM', P .. 'queue:' .. c[2], call_id)
 end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
 return {'removed'}
 """
+
+# KEYS[1] = an agent's hash: the whole hash (a read on the decisions' connection, batched
+# with them, instead of one pooled connection per concurrent read).
+AGENT_GET = "return redis.call('HGETALL', KEYS[1])"
 
 # The round-trip floor: the same path (pipeline, EVALSHA, one key) doing nothing.
 NOOP = "return 1"
@@ -276,5 +285,6 @@ SCRIPTS: dict[str, str] = {
     "offer_call": OFFER_CALL,
     "agent_change": AGENT_CHANGE,
     "remove_call": REMOVE_CALL,
+    "agent_get": AGENT_GET,
     "noop": NOOP,
 }

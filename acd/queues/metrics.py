@@ -5,12 +5,15 @@ hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes):
 
     offered          calls enqueued (once per call; a requeue after no answer is not new)
     answered         calls an agent answered; answered_in_sl: of those, waited <= T
-    answer_wait_sum  their queue waits, enqueue -> agent answered (ring time included)
+    answer_wait_ms   their queue waits, enqueue -> agent answered (ring time included)
     abandoned        callers who hung up while queued or while an agent's phone rang;
                      abandoned_in_sl: of those, hung up after <= T
     ring_no_answer   rings that timed out (the call went back to its place)
-    handled          calls whose after-call work ended; handle_sum: answer -> end of wrap-up
-    longest_wait     the longest wait of a call that left the queue (answered or abandoned)
+    handled          calls whose after-call work ended; handle_ms: answer -> end of wrap-up
+    longest_wait_ms  the longest wait of a call that left the queue (answered or abandoned);
+                     in the interval hashes only (live: the oldest caller still waiting)
+
+Durations are stored as integer milliseconds (HINCRBY); `Counters` holds seconds.
 
 The formulas are plain functions over `Counters`, so the dashboard, the help text and the
 tests share one definition. Live figures are the sum of the last 15 minute buckets.
@@ -55,11 +58,19 @@ class Counters:
 
     @classmethod
     def from_hash(cls, raw: Mapping[str, str]) -> Counters:
-        values: dict[str, float | int] = {}
-        for f in fields(cls):
-            value = float(raw.get(f.name) or 0)
-            values[f.name] = value if f.type in ("float", float) else round(value)
-        return cls(**values)  # type: ignore[arg-type]
+        """From a counters hash: counts as they are, `*_ms` durations in seconds."""
+        return cls(
+            offered=int(raw.get("offered") or 0),
+            answered=int(raw.get("answered") or 0),
+            answered_in_sl=int(raw.get("answered_in_sl") or 0),
+            answer_wait_sum=int(raw.get("answer_wait_ms") or 0) / 1000,
+            abandoned=int(raw.get("abandoned") or 0),
+            abandoned_in_sl=int(raw.get("abandoned_in_sl") or 0),
+            ring_no_answer=int(raw.get("ring_no_answer") or 0),
+            handled=int(raw.get("handled") or 0),
+            handle_sum=int(raw.get("handle_ms") or 0) / 1000,
+            longest_wait=int(raw.get("longest_wait_ms") or 0) / 1000,
+        )
 
 
 def ratio(part: float, whole: float) -> float | None:

@@ -81,6 +81,7 @@ class Changed:
     version: int
     reservation: Reservation | None = None  # the agent took a waiting call (agent_ready)
     requeued: Offer | None = None           # ring-no-answer: where the call went
+    state: AgentState | None = None         # the whole state applied (set by the caller)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,14 @@
 
 Why: redis-py's asyncio client costs about 200 us of Python per command round trip, which
 alone would cap one process below the 5,000 decisions/s the ACD must sustain under a surge.
-Most of that cost is per round trip, not per command, so calls that arrive while one batch
-is on the wire are sent together as the next batch (no timer, no added latency for a lone
-call: Nagle without the delay). Each script still runs atomically on its own; a pipeline
-without MULTI only saves round trips, it promises nothing about the scripts between them.
+Much of that cost is per round trip, not per command, so calls that arrive while batches
+are on the wire are sent together as the next batch (no timer, no added latency for a lone
+call: Nagle without the delay). Up to `max_in_flight` batches (on as many pooled
+connections) are outstanding at once, so Redis runs one batch while Python handles the
+replies of the other. Each script still runs atomically on its own; a pipeline without
+MULTI only saves round trips, it promises nothing about the scripts between them, and two
+batches in flight may run in either order (a call that depends on another is only made
+once that one has replied).
 
 Scripts are called by SHA (EVALSHA). After a Redis restart or failover the server's script
 cache is empty: the calls that got NOSCRIPT did not run, so they are loaded and sent again.
@@ -38,16 +42,18 @@ class _Call:
 class ScriptRunner:
     """`call(name, keys, args)` -> Deferred of the script's reply, batched per round trip."""
 
-    def __init__(self, store: RedisStore, scripts: Mapping[str, str], *, max_batch: int = 256):
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+    def __init__(self, store: RedisStore, scripts: Mapping[str, str], *, max_batch: int = 256,
+                 max_in_flight: int = 2):
+        if max_batch < 1 or max_in_flight < 1:
+            raise ValueError("max_batch and max_in_flight must be at least 1")
         self.store = store
         self._source = dict(scripts)
         self._sha = {name: hashlib.sha1(src.encode()).hexdigest()
                      for name, src in self._source.items()}
         self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
         self._pending: list[_Call] = []
-        self._in_flight = False
+        self._in_flight = 0
         self.batches = 0  # round trips made (for the benchmark and tests)
 
     def call(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Deferred[Any]:
@@ -55,14 +61,14 @@ class ScriptRunner:
             raise KeyError(f"no script named {name!r}")
         call = _Call(name, keys, args)
         self._pending.append(call)
-        if not self._in_flight:
+        if self._in_flight < self._max_in_flight:
             self._flush()
         return call.done
 
     def _flush(self) -> None:
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
-        self._in_flight = True
+        self._in_flight += 1
         self.batches += 1
         d = self.store.run(lambda client: self._execute(client, batch))
         d.addCallbacks(self._deliver, self._fail, callbackArgs=(batch,), errbackArgs=(batch,))
@@ -98,6 +104,6 @@ class ScriptRunner:
         self._next()
 
     def _next(self) -> None:
-        self._in_flight = False
-        if self._pending:
+        self._in_flight -= 1
+        if self._pending and self._in_flight < self._max_in_flight:
             self._flush()

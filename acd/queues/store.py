@@ -29,9 +29,18 @@ from acd.queues.records import (
     parse_change,
     parse_offer,
 )
-from acd.queues.scripts import Arg, ScriptRunner
+from acd.queues.scripts import ScriptRunner
 from acd.settings import AcdSettings
 from acd.store.redis import Client, RedisStore, text
+
+SEP = "\x1f"  # the ASCII unit separator: joins a script's arguments into one (lua.py)
+
+
+def packable(value: str, what: str) -> str:
+    """A value that can travel in a packed argument: no unit separator in it."""
+    if SEP in value:
+        raise ValueError(f"{what} contains the control character 0x1f")
+    return value
 
 
 class CallAction:
@@ -52,11 +61,12 @@ class QueueStore:
         self.settings = settings
         self.redis = store
         self.runner = ScriptRunner(store, SCRIPTS, max_batch=max_batch)
+        self._head = SEP.join([self.keys.prefix, site, str(settings.audit_maxlen),
+                               repr(settings.service_level_s), repr(settings.escalation_s)])
 
-    def _common(self, now: float) -> list[Arg]:
-        s = self.settings
-        return [self.keys.prefix, self.site, f"{now:.3f}", s.audit_maxlen,
-                s.service_level_s, s.escalation_s]
+    def _call(self, script: str, key: str, now: float, args: list[str]) -> Deferred[Any]:
+        """Run `script` with its arguments packed into one (see lua.py)."""
+        return self.runner.call(script, [key], [SEP.join([self._head, f"{now:.3f}", *args])])
 
     # -- decisions (Lua) -----------------------------------------------------------------
 
@@ -70,8 +80,8 @@ class QueueStore:
             record = self._record(request)
         except ValueError as error:
             return fail(error)
-        args = [*self._common(now), request.call_id, *record]
-        d = self.runner.call("offer_call", [self.keys.call(request.call_id)], args)
+        d = self._call("offer_call", self.keys.call(request.call_id), now,
+                       [request.call_id, *record])
         return d.addCallback(parse_offer)
 
     def change(self, agent_id: str, version: int, event: AgentEvent, after: AgentState,
@@ -84,21 +94,26 @@ class QueueStore:
         highest-priority call across its skills if there is one (Changed.reservation).
         `skills` (login) replaces the agent's skill levels; `endpoint` its dial string.
         """
-        levels: list[Arg] = []
-        for skill, level in (skills or {}).items():
-            if not 1 <= level <= 10:
-                return fail(ValueError(f"agent {agent_id}: skill level {level} not in 1..10"))
-            levels += [checked_name(skill, "skill"), level]
-        args = [*self._common(now), checked_id(agent_id, "agent id"), version, str(event),
-                str(after.status), after.reason, "1" if after.pending_logout else "0",
-                call_action, call_id, "1" if keep_idle else "0", endpoint, *levels]
-        d = self.runner.call("agent_change", [self.keys.agent(agent_id)], args)
+        levels: list[str] = []
+        try:
+            for skill, level in (skills or {}).items():
+                if not 1 <= level <= 10:
+                    raise ValueError(f"agent {agent_id}: skill level {level} not in 1..10")
+                levels += [checked_name(skill, "skill"), str(level)]
+            checked_id(agent_id, "agent id")
+            packable(after.reason, "pause reason")
+            packable(endpoint, "endpoint")
+        except ValueError as error:
+            return fail(error)
+        args = [agent_id, str(version), event.value, after.status.value, after.reason,
+                "1" if after.pending_logout else "0", call_action, call_id,
+                "1" if keep_idle else "0", endpoint, *levels]
+        d = self._call("agent_change", self.keys.agent(agent_id), now, args)
         return d.addCallback(parse_change)
 
     def remove_call(self, call_id: str, now: float) -> Deferred[bool]:
         """A caller hung up while queued: abandoned (True). False if it was not queued."""
-        args = [*self._common(now), call_id]
-        d = self.runner.call("remove_call", [self.keys.call(call_id)], args)
+        d = self._call("remove_call", self.keys.call(call_id), now, [call_id])
         return d.addCallback(lambda reply: reply[0] == "removed")
 
     def noop(self) -> Deferred[Any]:
@@ -108,11 +123,12 @@ class QueueStore:
     # -- reads ---------------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> Deferred[AgentRecord]:
-        async def read(client: Client) -> AgentRecord:
-            raw = await client.hgetall(self.keys.agent(agent_id))
-            return parse_agent(agent_id, {text(k): text(v) for k, v in raw.items()})
+        """The agent's record (logged out, version 0, if never seen)."""
+        def parse(flat: list[str]) -> AgentRecord:
+            return parse_agent(agent_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
-        return self.redis.run(read)
+        d = self.runner.call("agent_get", [self.keys.agent(agent_id)], [])
+        return d.addCallback(parse)
 
     def call(self, call_id: str) -> Deferred[CallRecord | None]:
         async def read(client: Client) -> CallRecord | None:
@@ -191,4 +207,6 @@ class QueueStore:
             "idpel": request.idpel or "",
             "entered_at": f"{request.entered_at:.3f}",
         }
+        for name, value in fields.items():
+            packable(value, name)
         return [item for pair in fields.items() for item in pair]
