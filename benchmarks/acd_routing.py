@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import random
 import shutil
 import subprocess
@@ -91,7 +92,7 @@ class Result:
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
