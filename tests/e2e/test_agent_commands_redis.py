@@ -1,0 +1,77 @@
+"""Agent commands from the CLI's stream reach the ACD once, in order, against real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest_twisted
+from twisted.internet.defer import Deferred, fail, succeed
+
+from acd.agents.commands import AgentCommandConsumer, commands_key
+from acd.store.redis import RedisStore
+from tests.e2e.ami_helpers import poll
+from tests.fixtures.redis_server import RedisServer
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def login(self, agent_id: str) -> Deferred[Any]:
+        self.calls.append(("login", agent_id))
+        return succeed(None)
+
+    def logout(self, agent_id: str) -> Deferred[Any]:
+        self.calls.append(("logout", agent_id))
+        return succeed(None)
+
+    def pause(self, agent_id: str, reason: str) -> Deferred[Any]:
+        self.calls.append(("pause", agent_id, reason))
+        return succeed(None)
+
+    def ready(self, agent_id: str) -> Deferred[Any]:
+        if agent_id == "9999":
+            return fail(KeyError("unknown agent"))
+        self.calls.append(("ready", agent_id))
+        return succeed(None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_commands_are_applied_once_in_order(fresh_redis: RedisServer) -> None:
+    store = RedisStore(fresh_redis.url)
+    await store.start()
+    key = commands_key("palembang")
+
+    async def add(fields: dict[str, str]) -> None:
+        async def xadd(client: Any) -> None:
+            await client.xadd(key, fields)
+
+        await store.run(xadd)
+
+    # Written while no pln123 ran: applied when one starts.
+    await add({"agent": "1001", "action": "login", "reason": "", "source": "cli"})
+    recorder, other = Recorder(), Recorder()
+    first = AgentCommandConsumer(store, "palembang", recorder)
+    second = AgentCommandConsumer(store, "palembang", other)  # a second process, same site
+    first.start()
+    second.start()
+    try:
+        for fields in ({"agent": "1001", "action": "pause", "reason": "42"},
+                       {"agent": "9999", "action": "ready", "reason": ""},
+                       {"agent": "1001", "action": "jump", "reason": ""},
+                       {"agent": "1001", "action": "ready", "reason": ""}):
+            await add(fields)
+        await poll(lambda: len(recorder.calls) + len(other.calls) >= 3, 10, "3 commands")
+        applied = sorted(recorder.calls + other.calls)
+        assert applied == [("login", "1001"), ("pause", "1001", "42"), ("ready", "1001")]
+
+        async def pending(client: Any) -> int:
+            info = await client.xpending(key, "pln123")
+            return int(info["pending"])
+
+        await poll(lambda: first.applied + second.applied >= 3, 5, "acknowledgements")
+        assert await store.run(pending) == 0  # refused commands are acknowledged too
+    finally:
+        await first.stop()
+        await second.stop()
+        await store.close()
