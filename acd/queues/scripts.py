@@ -13,6 +13,9 @@ once that one has replied).
 
 Scripts are called by SHA (EVALSHA). After a Redis restart or failover the server's script
 cache is empty: the calls that got NOSCRIPT did not run, so they are loaded and sent again.
+redis-py's Cluster pipeline blocks its `evalsha` method (a NOSCRIPT on one node would go
+unnoticed by its callers); the reload above handles exactly that, so the command is sent
+with `execute_command`, which the Cluster pipeline routes by the script's one key.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ class ScriptRunner:
     async def _send(self, client: Client, batch: Sequence[_Call]) -> list[Any]:
         async with client.pipeline(transaction=False) as pipe:
             for call in batch:
-                pipe.evalsha(self._sha[call.name], len(call.keys), *call.keys, *call.args)
+                pipe.execute_command("EVALSHA", self._sha[call.name], len(call.keys),
+                                     *call.keys, *call.args)
             return list(await pipe.execute(raise_on_error=False))
 
     def _deliver(self, results: list[Any], batch: list[_Call]) -> None:
