@@ -103,7 +103,7 @@ class Distributor:
         False if the call was not queued: while an agent's phone rings, telephony's
         CALLER_GONE outcome carries the hang-up (the agent must be released too).
         """
-        return Deferred.fromCoroutine(self._db(self.queues.remove_call(call_id, self._now())))
+        return self._db(self.queues.remove_call(call_id, self._now()))
 
     # -- agent operations ----------------------------------------------------------------
 
@@ -283,12 +283,20 @@ class Distributor:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _db(self, d: Deferred[T]) -> T:
+    def _db(self, d: Deferred[T]) -> Deferred[T]:
+        """Count `d` as in flight until its result has been handed on.
+
+        The count drops before the awaiting code resumes, but that code runs in the same
+        callback chain, so a follow-up operation is counted before anything else (settle's
+        check) can run.
+        """
         self._busy += 1
-        try:
-            return await d
-        finally:
+
+        def handed_on(result: T) -> T:
             self._busy -= 1
+            return result
+
+        return d.addBoth(handed_on)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         d = Deferred.fromCoroutine(work)
