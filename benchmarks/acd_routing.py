@@ -158,7 +158,8 @@ class Calls:
 
 async def run_benchmark(url: str, *, agents: int = 500, waiting: int = 1000,
                         latency_calls: int = 2000, decisions: int = 20_000,
-                        concurrency: int = 64, seed: int = 123) -> Result:
+                        concurrency: int = 64, max_batch: int = 64,
+                        seed: int = 123) -> Result:
     """The three phases against the Redis at `url` (which it flushes first)."""
     rng = random.Random(seed)
     clock = Clock()
@@ -169,7 +170,7 @@ async def run_benchmark(url: str, *, agents: int = 500, waiting: int = 1000,
     store = RedisStore(url)
     await store.start()
     await store.run(lambda client: client.flushall())
-    queues = QueueStore(store, SITE, settings)
+    queues = QueueStore(store, SITE, settings, max_batch=max_batch)
     phone = RingingTelephony()
     acd = Distributor(SITE, settings, queues, phone, clock)
     calls = Calls(clock, rng)
@@ -278,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-calls", type=int, default=2000)
     parser.add_argument("--decisions", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--max-batch", type=int, default=64,
+                        help="operations per script call (QueueStore's max_batch)")
     parser.add_argument("--redis-url", help="use this (flushed!) Redis instead of starting one")
     args = parser.parse_args(argv)
 
@@ -298,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result.append(await run_benchmark(
                     url, agents=args.agents, waiting=args.waiting,
                     latency_calls=args.latency_calls, decisions=args.decisions,
-                    concurrency=args.concurrency))
+                    concurrency=args.concurrency, max_batch=args.max_batch))
 
             try:
                 task.react(lambda r: Deferred.fromCoroutine(go(r)), [])

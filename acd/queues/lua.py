@@ -7,12 +7,16 @@ never reserve one agent twice or one call twice. `step()` in acd/agents/state.py
 *what* an agent event does; the scripts apply it only if the agent's `version` is still the
 one the decision was computed from (compare-and-set), and do the matching.
 
-Every script gets one key (for Cluster routing) and builds the others from the site prefix;
-all of them carry the site's hash tag, so they are in that key's slot (see keys.py).
+The operations are Lua functions of one script, which runs a batch of them per call
+(ScriptRunner sends whatever calls are waiting as one EVALSHA: most of redis-py's cost is
+per command, not per operation). The script gets one key, the site's `live` set, for
+Cluster routing, and builds the others from the site prefix: all of them carry the site's
+hash tag, so they are in that key's slot (see keys.py). Each operation is atomic (so is
+the whole batch); a failing operation returns {'error', message} and the others go on.
 
-Arguments: ARGV[1] only, every value joined by the unit separator \x1f (encoding each
-argument separately was most of redis-py's cost per call; values never contain \x1f).
-Split into A: [1] key prefix `acd:{site}:`, [2] site, [3] audit stream MAXLEN
+Arguments: ARGV holds operation name, packed arguments, name, arguments... The packed
+arguments are every value joined by the unit separator \x1f (values never contain it),
+split into A: [1] key prefix `acd:{site}:`, [2] site, [3] audit stream MAXLEN
 (approximate), [4] service level T (s), [5] escalation time (s), [6] now (epoch s, ms
 precision, from the injected clock). Script arguments start at A[7].
 
@@ -25,12 +29,7 @@ Replies (nested arrays):
 from __future__ import annotations
 
 _COMMON = r"""
-local A = {}
-for v in string.gmatch(ARGV[1] .. '\31', '([^\31]*)\31') do A[#A + 1] = v end
-local P, SITE, MAXLEN = A[1], A[2], A[3]
-local SL_T, ESC = tonumber(A[4]), tonumber(A[5])
-local NOWS = A[6]
-local NOW = tonumber(NOWS)
+local A, P, SITE, MAXLEN, SL_T, ESC, NOWS, NOW  -- set for each operation (see the end)
 
 local function ms(t) return string.format('%.0f', math.floor(t * 1000 + 0.5)) end
 local function fmt(x) return string.format('%.3f', x) end
@@ -164,12 +163,14 @@ local function end_call(call_id, state, metric_name, in_sl_name)
 end
 """
 
-# KEYS[1] = the call's hash. A[7] = call id, A[8..] = field, value pairs of the record.
+# offer_call. A[7] = call id, A[8..] = field, value pairs of the record.
 # A call id seen before is not offered again (a retried enqueue after a lost reply): the
 # reply is {'duplicate', call_id, state, agent} or, if it waits, its 'queued' reply.
-OFFER_CALL = _COMMON + r"""
+OFFER_CALL = r"""
+local function offer_call()
 local call_id = A[7]
-local seen = redis.call('HMGET', KEYS[1], 'state', 'skill', 'agent')
+local ck = P .. 'call:' .. call_id
+local seen = redis.call('HMGET', ck, 'state', 'skill', 'agent')
 if seen[1] then
   if seen[1] == 'queued' then
     local q = P .. 'queue:' .. seen[2]
@@ -179,15 +180,16 @@ if seen[1] then
 end
 local record = {}
 for i = 8, #A do record[#record + 1] = A[i] end
-redis.call('HSET', KEYS[1], 'state', 'new', 'enqueued_at', NOWS, 'agent', '', unpack(record))
+redis.call('HSET', ck, 'state', 'new', 'enqueued_at', NOWS, 'agent', '', unpack(record))
 redis.call('SADD', P .. 'live', call_id)
-local skill = redis.call('HGET', KEYS[1], 'skill')
+local skill = redis.call('HGET', ck, 'skill')
 metric(skill, {'offered', 1})
 audit('offered', call_id, '', skill, 'new')
 return offer(call_id)
+end
 """
 
-# KEYS[1] = the agent's hash. A: [7] agent id, [8] expected version, [9] event,
+# agent_change. A: [7] agent id, [8] expected version, [9] event,
 # [10] target state, [11] pause reason, [12] pending_logout 0/1, [13] call action
 # ('' | answer | requeue | abandon | finish), [14] the call it concerns, [15] keep the
 # agent's idle_since (1: back to ready without losing the place in line), [16] endpoint
@@ -196,9 +198,10 @@ return offer(call_id)
 # {'stale', state, version} if the agent does not hold that call; else
 # {{'ready', version} | {'state', state, version} | reservation, offer reply or {}}.
 # A target of 'ready' is agent_ready: the agent takes the best waiting call if any.
-AGENT_CHANGE = _COMMON + r"""
+AGENT_CHANGE = r"""
+local function agent_change()
 local agent = A[7]
-local ak = KEYS[1]
+local ak = P .. 'agent:' .. agent
 local a = redis.call('HMGET', ak, 'version', 'state', 'call', 'idle_since', 'answered_at',
                      'last_skill')
 local version = a[1] or '0'
@@ -260,31 +263,57 @@ end
 local offered = {}
 if action == 'requeue' then offered = offer(call_id) end
 return {result, offered}
+end
 """
 
-# KEYS[1] = the call's hash, A[7] = call id. A caller who hung up while queued:
+# remove_call. A[7] = call id. A caller who hung up while queued:
 # removed from the queue and counted as abandoned. Reply {'removed'} or {state} if the
 # call was not queued (ringing an agent: telephony reports CALLER_GONE; later: ignored).
-REMOVE_CALL = _COMMON + r"""
+REMOVE_CALL = r"""
+local function remove_call()
 local call_id = A[7]
-local c = redis.call('HMGET', KEYS[1], 'state', 'skill')
+local c = redis.call('HMGET', P .. 'call:' .. call_id, 'state', 'skill')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
 redis.call('ZREM', P .. 'queue:' .. c[2], call_id)
 end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
 return {'removed'}
+end
 """
 
-# KEYS[1] = an agent's hash: the whole hash (a read on the decisions' connection, batched
+# A[7] = agent id: the agent's whole hash, flat (a read on the decisions' path, batched
 # with them, instead of one pooled connection per concurrent read).
-AGENT_GET = "return redis.call('HGETALL', KEYS[1])"
+AGENT_GET = r"""
+local function agent_get() return redis.call('HGETALL', P .. 'agent:' .. A[7]) end
+"""
 
-# The round-trip floor: the same path (pipeline, EVALSHA, one key) doing nothing.
-NOOP = "return 1"
+# The round-trip floor: the same path doing nothing.
+NOOP = r"""
+local function noop() return 1 end
+"""
 
-SCRIPTS: dict[str, str] = {
-    "offer_call": OFFER_CALL,
-    "agent_change": AGENT_CHANGE,
-    "remove_call": REMOVE_CALL,
-    "agent_get": AGENT_GET,
-    "noop": NOOP,
-}
+# The batch: ARGV = operation name, packed arguments, operation name, packed arguments...
+# Each operation runs in turn (the whole batch is one atomic script run); an operation
+# that fails returns {'error', message} in its place and does not stop the others.
+_DISPATCH = r"""
+local OPS = {offer_call = offer_call, agent_change = agent_change,
+             remove_call = remove_call, agent_get = agent_get, noop = noop}
+local replies = {}
+for i = 1, #ARGV, 2 do
+  A = {}
+  for v in string.gmatch(ARGV[i + 1] .. '\31', '([^\31]*)\31') do A[#A + 1] = v end
+  P, SITE, MAXLEN = A[1], A[2], A[3]
+  SL_T, ESC = tonumber(A[4]), tonumber(A[5])
+  NOWS = A[6]
+  NOW = tonumber(NOWS)
+  local ok, reply = pcall(OPS[ARGV[i]])
+  if ok then
+    replies[#replies + 1] = reply
+  else
+    replies[#replies + 1] = {'error', tostring(reply)}
+  end
+end
+return replies
+"""
+
+OPERATIONS = ("offer_call", "agent_change", "remove_call", "agent_get", "noop")
+SCRIPT = _COMMON + OFFER_CALL + AGENT_CHANGE + REMOVE_CALL + AGENT_GET + NOOP + _DISPATCH

@@ -17,7 +17,6 @@ from twisted.internet.defer import Deferred, fail
 from acd.agents.state import AgentEvent, AgentState, AgentStatus
 from acd.intake import QueueRequest
 from acd.queues.keys import SiteKeys, checked_id, checked_name
-from acd.queues.lua import SCRIPTS
 from acd.queues.records import (
     AgentRecord,
     CallRecord,
@@ -55,18 +54,18 @@ class CallAction:
 
 class QueueStore:
     def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
-                 max_batch: int = 256):
+                 max_batch: int = 64):
         self.keys = SiteKeys(site)
         self.site = site
         self.settings = settings
         self.redis = store
-        self.runner = ScriptRunner(store, SCRIPTS, max_batch=max_batch)
+        self.runner = ScriptRunner(store, self.keys.live, max_batch=max_batch)
         self._head = SEP.join([self.keys.prefix, site, str(settings.audit_maxlen),
                                repr(settings.service_level_s), repr(settings.escalation_s)])
 
-    def _call(self, script: str, key: str, now: float, args: list[str]) -> Deferred[Any]:
-        """Run `script` with its arguments packed into one (see lua.py)."""
-        return self.runner.call(script, [key], [SEP.join([self._head, f"{now:.3f}", *args])])
+    def _call(self, operation: str, now: float, args: list[str]) -> Deferred[Any]:
+        """Run `operation` with its arguments packed into one (see lua.py)."""
+        return self.runner.call(operation, SEP.join([self._head, f"{now:.3f}", *args]))
 
     # -- decisions (Lua) -----------------------------------------------------------------
 
@@ -80,8 +79,7 @@ class QueueStore:
             record = self._record(request)
         except ValueError as error:
             return fail(error)
-        d = self._call("offer_call", self.keys.call(request.call_id), now,
-                       [request.call_id, *record])
+        d = self._call("offer_call", now, [request.call_id, *record])
         return d.addCallback(parse_offer)
 
     def change(self, agent_id: str, version: int, event: AgentEvent, after: AgentState,
@@ -108,17 +106,21 @@ class QueueStore:
         args = [agent_id, str(version), event.value, after.status.value, after.reason,
                 "1" if after.pending_logout else "0", call_action, call_id,
                 "1" if keep_idle else "0", endpoint, *levels]
-        d = self._call("agent_change", self.keys.agent(agent_id), now, args)
+        d = self._call("agent_change", now, args)
         return d.addCallback(parse_change)
 
     def remove_call(self, call_id: str, now: float) -> Deferred[bool]:
         """A caller hung up while queued: abandoned (True). False if it was not queued."""
-        d = self._call("remove_call", self.keys.call(call_id), now, [call_id])
+        try:
+            checked_id(call_id, "call id")
+        except ValueError as error:
+            return fail(error)
+        d = self._call("remove_call", now, [call_id])
         return d.addCallback(lambda reply: reply[0] == "removed")
 
     def noop(self) -> Deferred[Any]:
         """The round-trip floor: a script doing nothing, on the decisions' path."""
-        return self.runner.call("noop", [self.keys.live], [])
+        return self._call("noop", 0.0, [])
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -127,7 +129,7 @@ class QueueStore:
         def parse(flat: list[str]) -> AgentRecord:
             return parse_agent(agent_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
-        d = self.runner.call("agent_get", [self.keys.agent(agent_id)], [])
+        d = self._call("agent_get", 0.0, [checked_id(agent_id, "agent id")])
         return d.addCallback(parse)
 
     def call(self, call_id: str) -> Deferred[CallRecord | None]:
