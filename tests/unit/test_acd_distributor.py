@@ -11,6 +11,8 @@ from twisted.internet.defer import gatherResults
 from acd.agents.state import NO_ANSWER, AgentEvent, AgentState, AgentStatus, IllegalTransition
 from acd.distributor import UnknownAgent
 from acd.queues.records import CallState
+from acd.queues.scripts import ScriptError, ScriptRunner
+from acd.store.redis import RedisStore
 from acd.telephony import Connection
 from tests.fixtures.redis_server import RedisServer
 from tests.property.acd_helpers import (
@@ -317,3 +319,22 @@ async def test_resume_rearms_wrap_up_after_a_restart(fresh_redis: RedisServer) -
 
 def test_site_of_the_helpers() -> None:
     assert SITE == "palembang"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failing_operation_fails_alone_in_its_batch(fresh_redis: RedisServer) -> None:
+    store = RedisStore(fresh_redis.unix_url)
+    await store.start()
+    runner = ScriptRunner(store, f"acd:{{{SITE}}}:live", max_in_flight=1)
+    head = "\x1f".join([f"acd:{{{SITE}}}:", SITE, "100", "20", "30", f"{T0:.3f}"])
+    first = runner.call("noop", head)           # on the wire: the next two wait together
+    bad = runner.call("remove_call", head)      # no call id: the Lua fails
+    good = runner.call("noop", head)
+    assert await first == 1
+    with pytest.raises(ScriptError, match="remove_call"):
+        await bad
+    assert await good == 1
+    assert runner.batches == 2
+    with pytest.raises(KeyError):
+        runner.call("flushall", head)
+    await store.close()
