@@ -174,7 +174,13 @@ class Distributor:
 
     @property
     def ringing(self) -> frozenset[str]:
+        """Calls whose ring outcome this process awaits."""
         return frozenset(self._ringing)
+
+    @property
+    def busy(self) -> int:
+        """Redis operations of this distributor in flight (0: `settle()` fires at once)."""
+        return self._busy
 
     # -- the core ------------------------------------------------------------------------
 

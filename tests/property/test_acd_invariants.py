@@ -144,7 +144,7 @@ def make_machine(server: RedisServer, loop: LoopThread) -> type[RuleBasedStateMa
             self.settle()
 
         def settle(self) -> None:
-            while any(acd.distributor._busy for acd in self.acds):
+            while any(acd.distributor.busy for acd in self.acds):
                 loop.call(lambda: gatherResults(
                     [acd.distributor.settle() for acd in self.acds]))
 
