@@ -56,9 +56,10 @@ class Acd:
     distributor: Distributor
 
 
-async def start_acd(server: RedisServer, acd_settings: AcdSettings, telephony: FakeTelephony,
-                    clock: Clock, **kwargs: object) -> Acd:
-    store = RedisStore(server.unix_url)
+async def start_acd(server: RedisServer | str, acd_settings: AcdSettings,
+                    telephony: FakeTelephony, clock: Clock, **kwargs: object) -> Acd:
+    """`server`: the test redis-server (reached on its unix socket) or any Redis URL."""
+    store = RedisStore(server if isinstance(server, str) else server.unix_url)
     await store.start()
     queues = QueueStore(store, SITE, acd_settings)
     distributor = Distributor(SITE, acd_settings, queues, telephony, clock,

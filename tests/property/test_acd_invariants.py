@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-import redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -44,6 +43,7 @@ from twisted.python.failure import Failure
 
 from acd.agents.state import IllegalTransition
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_topology import RedisTarget
 from tests.property.acd_helpers import SITE, Acd, agent, request, start_acd, virtual_clock
 from tests.property.acd_helpers import settings as acd_settings
 from tests.property.fake_telephony import FakeTelephony
@@ -104,7 +104,7 @@ def _tolerate_illegal(failure: Failure) -> None:
     failure.trap(IllegalTransition)
 
 
-def make_machine(server: RedisServer, loop: LoopThread) -> type[RuleBasedStateMachine]:
+def make_machine(server: RedisTarget, loop: LoopThread) -> type[RuleBasedStateMachine]:
     class AcdMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
@@ -114,10 +114,9 @@ def make_machine(server: RedisServer, loop: LoopThread) -> type[RuleBasedStateMa
             config = acd_settings(*ROSTER)
             self.acds: list[Acd] = [
                 loop.call(lambda: Deferred.fromCoroutine(
-                    start_acd(server, config, self.phone, self.clock)))
+                    start_acd(server.url, config, self.phone, self.clock)))
                 for _ in range(2)]
-            self.redis = redis.Redis(unix_socket_path=str(server.unix_socket),
-                                     decode_responses=True)
+            self.redis = server.client()
             self.callers: dict[str, str] = {}   # call id -> what the caller did last
             self.next_call = 0
 
@@ -287,3 +286,10 @@ def test_no_double_booking_no_lost_caller(fresh_redis: RedisServer,
                                           loop_thread: LoopThread) -> None:
     profile = PROFILES["ci" if os.environ.get("CI") == "true" else "dev"]
     run_state_machine_as_test(make_machine(fresh_redis, loop_thread), settings=profile)
+
+
+def test_no_double_booking_no_lost_caller_on_cluster(redis_cluster: RedisTarget,
+                                                     loop_thread: LoopThread) -> None:
+    """The same on a 3-primary Cluster (every key of the site in one slot), fewer examples."""
+    profile = settings(PROFILES["dev"], max_examples=8)
+    run_state_machine_as_test(make_machine(redis_cluster, loop_thread), settings=profile)
