@@ -34,10 +34,14 @@ class QueuePlacement:
     call_id: str
     site: str
     skill: str
-    position: int         # 1 = next to be served
+    position: int         # 0 = an agent's phone rings for the call now; 1 = next in line
 
 
 class CallIntake(Protocol):
     """Implemented by the ACD; called once per caller who asks for an agent."""
 
     def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]: ...
+
+    def abandon(self, call_id: str) -> Deferred[bool]:
+        """The caller hung up while queued; True if the call was still waiting."""
+        ...

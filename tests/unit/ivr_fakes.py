@@ -133,6 +133,11 @@ class ScriptedChannel:
 class MemoryIntake:
     def __init__(self) -> None:
         self.requests: list[QueueRequest] = []
+        self.abandoned: list[str] = []
+
+    def abandon(self, call_id: str) -> Deferred[bool]:
+        self.abandoned.append(call_id)
+        return succeed(True)
 
     def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
         self.requests.append(request)
