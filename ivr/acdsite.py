@@ -1,0 +1,139 @@
+"""One site's whole call path as a service: IVR, ACD, self-service, agent controls.
+
+The composition root for a site (what `pln123 serve` and the demo start per site, and what
+the end-to-end tests start against the sandbox): it only builds and connects objects from
+the validated config — every rule lives in the pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+
+from acd.agents.commands import AgentCommandConsumer
+from acd.distributor import Distributor
+from acd.queues.store import QueueStore
+from acd.selfservice.outages import RedisOutageBoard
+from acd.selfservice.tickets import RedisTicketDesk
+from acd.store.redis import RedisStore
+from acd.telephony import Telephony
+from ivr.ami.agi import AGISession
+from ivr.ami.message import Message
+from ivr.callcontrol.resync import AsyncAGIResync
+from ivr.config.model import Config
+from ivr.dialplan.features import BadAgentCommand, parse_agent_feature
+from ivr.engine.session import CallSession, IVRServices
+from ivr.site import AMITarget, SiteIVR
+
+log = structlog.get_logger("ivr.acdsite")
+
+
+class SiteCallCentre(MultiService):
+    def __init__(
+        self,
+        config: Config,
+        site_name: str,
+        store: RedisStore,
+        reactor: IReactorTime,
+        *,
+        ami: AMITarget | None = None,
+    ):
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.config = config
+        self.site_name = site_name
+        self.store = store
+        self.queues = QueueStore(store, site_name, config.acd)
+        self.outages = RedisOutageBoard(store, reactor)
+        self.tickets = RedisTicketDesk(store, reactor)
+        self.distributor: Distributor | None = None
+        self.ivr = SiteIVR(config, site_name, self._services(reactor), reactor, ami=ami)
+        self.ivr.setServiceParent(self)  # type: ignore[no-untyped-call]
+        self.ivr.engine.on_handed_off = self._watch_queued_caller
+        self.ivr.ami.dispatcher.subscribe("UserEvent", self._agent_feature)
+        self.ivr.ami.add_resync_hook(AsyncAGIResync(self.ivr.router, self._adopt))
+        self.commands = AgentCommandConsumer(store, site_name, self.acd)
+
+    def _services(self, reactor: IReactorTime) -> Callable[[Telephony], IVRServices]:
+        def build(telephony: Telephony) -> IVRServices:
+            self.distributor = Distributor(self.site_name, self.config.acd, self.queues,
+                                           telephony, reactor)
+            return IVRServices(self.distributor, self.outages, self.tickets)
+
+        return build
+
+    @property
+    def acd(self) -> Distributor:
+        assert self.distributor is not None
+        return self.distributor
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self.commands.start()
+        self.acd.resume().addErrback(
+            lambda failure: log.error("acd_resume_failed", error=failure.getErrorMessage()))
+
+    def stopService(self) -> Deferred[None]:
+        self.acd.stop()
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        await self.commands.stop()
+        await super().stopService()  # type: ignore[no-untyped-call]
+
+    # -- callers ---------------------------------------------------------------------------
+
+    def _watch_queued_caller(self, session: CallSession) -> None:
+        """A handed-off caller who hangs up (rather than being bridged) abandoned the queue."""
+        channel = session.channel
+        if not isinstance(channel, AGISession):
+            return
+
+        def ended(reason: str) -> None:
+            if reason == "hangup":
+                self.acd.abandon(session.call_id).addErrback(
+                    lambda f: log.warning("acd_abandon_failed", call_id=session.call_id,
+                                          error=f.getErrorMessage()))
+
+        channel.when_ended().addCallback(ended)
+
+    def _adopt(self, session: AGISession) -> None:
+        """A caller Asterisk still held in AsyncAGI after a restart: back to the menus,
+        unless Redis says they were already queued (then the queue keeps their place)."""
+        Deferred.fromCoroutine(self._adopt_or_restart(session))
+
+    async def _adopt_or_restart(self, session: AGISession) -> None:
+        for call_id in await self.queues.live_calls():
+            record = await self.queues.call(call_id)
+            if record is not None and record.fields.get("channel") == session.channel:
+                log.info("acd_caller_readopted", call_id=call_id, channel=session.channel)
+                return
+        self.ivr.engine.on_session(session)
+
+    # -- agents ----------------------------------------------------------------------------
+
+    def _agent_feature(self, event: Message) -> None:
+        try:
+            command = parse_agent_feature(event)
+        except BadAgentCommand as error:
+            log.warning("agent_feature_refused", error=str(error))
+            return
+        if command is None or command.site != self.site_name:
+            return
+        spec = self.config.agent(command.agent)
+        if spec is None or command.device != spec.endpoint:  # only from the agent's phone
+            log.warning("agent_feature_from_another_phone", agent=command.agent,
+                        device=command.device)
+            return
+        operations = {
+            "login": lambda: self.acd.login(command.agent),
+            "logout": lambda: self.acd.logout(command.agent),
+            "pause": lambda: self.acd.pause(command.agent, command.reason or "break"),
+            "ready": lambda: self.acd.ready(command.agent),
+        }
+        operations[command.action]().addErrback(
+            lambda f: log.warning("agent_feature_failed", agent=command.agent,
+                                  action=command.action, error=f.getErrorMessage()))
