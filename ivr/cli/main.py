@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ivr.cli import agent as agent_cli
-from ivr.cli import config, dialplan, sandbox
+from ivr.cli import config, dialplan, sandbox, serve
 from ivr.cli import outage as outage_cli
 from ivr.cli import prompts as prompts_cli
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompts_cli.register(commands)
     outage_cli.register(commands)
     agent_cli.register(commands)
+    serve.register(commands)
     return parser
 
 
