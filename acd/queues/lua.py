@@ -266,16 +266,29 @@ return {result, offered}
 end
 """
 
-# remove_call. A[7] = call id. A caller who hung up while queued:
-# removed from the queue and counted as abandoned. Reply {'removed'} or {state} if the
-# call was not queued (ringing an agent: telephony reports CALLER_GONE; later: ignored).
+# remove_call. A[7] = call id, A[8] = why ('' = the caller hung up while queued;
+# 'max_wait' = the queue's maximum wait is over), A[9] = the fallback given (max_wait).
+# Abandoned: removed from the queue and counted as abandoned. max_wait: removed, state
+# finished with outcome max_wait, counted as max_wait (not abandoned: the caller did not
+# hang up), audited as event max_wait. Reply {'removed'} or {state} if the call was not
+# queued (ringing an agent: telephony reports CALLER_GONE; later: ignored).
 REMOVE_CALL = r"""
 local function remove_call()
-local call_id = A[7]
-local c = redis.call('HMGET', P .. 'call:' .. call_id, 'state', 'skill')
+local call_id, why = A[7], A[8] or ''
+local ck = P .. 'call:' .. call_id
+local c = redis.call('HMGET', ck, 'state', 'skill', 'enqueued_at')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
 redis.call('ZREM', P .. 'queue:' .. c[2], call_id)
-end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
+if why == 'max_wait' then
+  local wait = NOW - tonumber(c[3])
+  redis.call('HSET', ck, 'state', 'finished', 'ended_at', NOWS, 'outcome', 'max_wait')
+  redis.call('SREM', P .. 'live', call_id)
+  metric(c[2], {'max_wait', 1}, 'longest_wait_ms', dur(wait))
+  audit('max_wait', call_id, '', c[2], 'finished',
+        {'fallback', A[9] or '', 'waited', fmt(wait)})
+else
+  end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
+end
 return {'removed'}
 end
 """

@@ -9,9 +9,12 @@ hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes):
     abandoned        callers who hung up while queued or while an agent's phone rang;
                      abandoned_in_sl: of those, hung up after <= T
     ring_no_answer   rings that timed out (the call went back to its place)
+    max_wait         calls taken out of the queue at its maximum wait (the fallback: ticket
+                     or apology); not abandoned, since the caller did not hang up
     handled          calls whose after-call work ended; handle_ms: answer -> end of wrap-up
-    longest_wait_ms  the longest wait of a call that left the queue (answered or abandoned);
-                     in the interval hashes only (live: the oldest caller still waiting)
+    longest_wait_ms  the longest wait of a call that left the queue (answered, abandoned or
+                     max wait); in the interval hashes only (live: the oldest caller still
+                     waiting)
 
 Durations are stored as integer milliseconds (HINCRBY); `Counters` holds seconds.
 
@@ -47,6 +50,7 @@ class Counters:
     abandoned: int = 0
     abandoned_in_sl: int = 0
     ring_no_answer: int = 0
+    max_wait: int = 0
     handled: int = 0
     handle_sum: float = 0.0
     longest_wait: float = 0.0
@@ -67,6 +71,7 @@ class Counters:
             abandoned=int(raw.get("abandoned") or 0),
             abandoned_in_sl=int(raw.get("abandoned_in_sl") or 0),
             ring_no_answer=int(raw.get("ring_no_answer") or 0),
+            max_wait=int(raw.get("max_wait") or 0),
             handled=int(raw.get("handled") or 0),
             handle_sum=int(raw.get("handle_ms") or 0) / 1000,
             longest_wait=int(raw.get("longest_wait_ms") or 0) / 1000,

@@ -27,7 +27,8 @@ class CallState(StrEnum):
 # What the call hash holds; everything needed to carry on after a restart.
 CALL_FIELDS = ("call_id", "site", "channel", "skill", "priority", "language", "area_code",
                "region", "caller_number", "idpel", "entered_at", "enqueued_at", "state",
-               "agent", "reserved_at", "answered_at", "ended_at", "no_answer")
+               "agent", "reserved_at", "answered_at", "ended_at", "no_answer", "outcome",
+               "resumed_from")
 
 
 @dataclass(frozen=True)

@@ -69,16 +69,24 @@ class QueueStore:
 
     # -- decisions (Lua) -----------------------------------------------------------------
 
-    def offer(self, request: QueueRequest, now: float) -> Deferred[Offer]:
+    def offer(self, request: QueueRequest, now: float, *, enqueued_at: float | None = None,
+              resumed_from: str = "") -> Deferred[Offer]:
         """offer_call: reserve the right ready agent with the call, or queue the call.
 
-        Fails with ValueError (nothing written) on a request for another site or with
-        values that cannot be keys.
+        `enqueued_at` (default `now`) is where the call stands in line: a caller who hung
+        up and redialled within the abandon-resume window gets their first call's time
+        back (`resumed_from` names that call, for the audit trail). Fails with ValueError
+        (nothing written) on a request for another site or with values that cannot be keys.
         """
         try:
             record = self._record(request)
+            if resumed_from:
+                record += ["resumed_from", packable(checked_id(resumed_from, "call id"),
+                                                    "resumed_from")]
         except ValueError as error:
             return fail(error)
+        if enqueued_at is not None:  # after the script's own enqueued_at: HSET keeps the last
+            record += ["enqueued_at", f"{enqueued_at:.3f}"]
         d = self._call("offer_call", now, [request.call_id, *record])
         return d.addCallback(parse_offer)
 
@@ -109,13 +117,23 @@ class QueueStore:
         d = self._call("agent_change", now, args)
         return d.addCallback(parse_change)
 
-    def remove_call(self, call_id: str, now: float) -> Deferred[bool]:
-        """A caller hung up while queued: abandoned (True). False if it was not queued."""
+    def remove_call(self, call_id: str, now: float, *, max_wait_fallback: str = ""
+                    ) -> Deferred[bool]:
+        """Take a queued call out of its queue (True); False if it was not queued.
+
+        By default the caller hung up: counted abandoned. With `max_wait_fallback` (what
+        the caller gets instead, e.g. "ticket") the queue's maximum wait is over: the call
+        is finished with outcome max_wait, counted `max_wait`, audited as event max_wait.
+        Either way no agent can be reserved for it afterwards (one atomic script).
+        """
         try:
             checked_id(call_id, "call id")
+            args = [call_id]
+            if max_wait_fallback:
+                args += ["max_wait", packable(max_wait_fallback, "fallback")]
         except ValueError as error:
             return fail(error)
-        d = self._call("remove_call", now, [call_id])
+        d = self._call("remove_call", now, args)
         return d.addCallback(lambda reply: reply[0] == "removed")
 
     def noop(self) -> Deferred[Any]:
