@@ -7,6 +7,7 @@ decides *who* and *when*; telephony only carries it out and reports what happene
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -44,6 +45,15 @@ class Telephony(Protocol):
     def announce(self, caller_channel: str, position: int, ewt_s: float | None,
                  language: str) -> Deferred[None]:
         """Tell a waiting caller their position and expected wait (rounded up)."""
+        ...
+
+    def farewell(self, caller_channel: str, prompts: Sequence[str], language: str,
+                 digits: str = "") -> Deferred[None]:
+        """Play `prompts` (prompt ids), then read `digits` one by one, then hang up.
+
+        For a caller the ACD lets go without an agent (the queue's maximum wait). Fires
+        once the caller is gone; a caller who hangs up first is not an error.
+        """
         ...
 
     def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -24,7 +25,7 @@ from ivr.ami.agi import AGIError, AsyncAGIRouter
 from ivr.ami.errors import AMIError
 from ivr.ami.message import Message
 from ivr.ami.service import AMIService
-from ivr.prompts.numbers import say_number
+from ivr.prompts.numbers import say_digits, say_number
 
 log = structlog.get_logger("ivr.callcontrol")
 
@@ -158,6 +159,31 @@ class AMITelephony:
             await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
         except AGIError:
             return  # the caller left meanwhile: nothing to tell
+
+    def farewell(self, caller_channel: str, prompts: Sequence[str], language: str,
+                 digits: str = "") -> Deferred[None]:
+        return Deferred.fromCoroutine(self._farewell(caller_channel, list(prompts), language,
+                                                     digits))
+
+    async def _farewell(self, caller_channel: str, prompts: list[str], language: str,
+                        digits: str) -> None:
+        """STREAM FILE each prompt on the caller's AGI session, then HANGUP.
+
+        Whatever goes wrong on the way (the caller left, AGI ended, a prompt is missing and
+        Asterisk dropped AsyncAGI), the channel is hung up over AMI as well: the ACD has
+        already taken the call out of its queue, so nobody else would ever end it.
+        """
+        session = self.router.sessions.get(caller_channel)
+        if session is not None:
+            files = [*prompts, *(say_digits(digits, language) if digits else [])]
+            try:
+                for prompt in files:
+                    await session.stream_file(f"pln123/{prompt}", "")
+                await session.hangup()
+                return
+            except AGIError:
+                pass  # the caller left, or AGI broke: make sure below
+        await self._hang_up(caller_channel)
 
     def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
         return succeed(None)  # callbacks: not offered over AMI yet (see the issue's notes)
