@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from twisted.internet.defer import Deferred, fail
@@ -40,11 +40,25 @@ from acd.queues.store import CallAction, QueueStore
 from acd.settings import AcdSettings, AgentSpec
 from acd.store.clock import timestamp
 from acd.telephony import Connection, RingOutcome, Telephony
+from acd.waiting.resume import ResumeStore
 
 log = structlog.get_logger("acd.distributor")
 
 T = TypeVar("T")
 Observer = Callable[[str, Transition], None]
+
+
+class QueueWatcher(Protocol):
+    """Told about the calls this process queues (the WaitingRoom: announcements, max wait).
+
+    Only the process that enqueued a call holds its caller's channel, so only it is told.
+    """
+
+    def queued(self, request: QueueRequest, position: int) -> None: ...
+
+    def left(self, call_id: str) -> None:
+        """The caller hung up (Distributor.abandon): stop looking after the call."""
+        ...
 
 
 class UnknownAgent(KeyError):
@@ -64,7 +78,8 @@ class Distributor:
 
     def __init__(self, site: str, settings: AcdSettings, queues: QueueStore,
                  telephony: Telephony, clock: IReactorTime, *,
-                 observer: Observer | None = None, max_retries: int = 8):
+                 observer: Observer | None = None, max_retries: int = 8,
+                 watcher: QueueWatcher | None = None, resume: ResumeStore | None = None):
         if queues.site != site:
             raise ValueError(f"the queue store serves {queues.site!r}, not {site!r}")
         self.site = site
@@ -75,6 +90,8 @@ class Distributor:
         self._roster: dict[str, AgentSpec] = {a.id: a for a in settings.agents_at(site)}
         self._observer = observer
         self._max_retries = max_retries
+        self.watcher = watcher   # may also be set after construction (it may need us)
+        self._resume = resume
         self._wrapups: dict[str, IDelayedCall] = {}
         self._busy = 0           # Redis operations started and not yet processed
         self._ringing: set[str] = set()  # call ids whose ring this process awaits
@@ -88,11 +105,24 @@ class Distributor:
         Position 0 means "an agent's phone is ringing for you"; 1 is next in line.
         """
         async def enqueue() -> QueuePlacement:
-            offer = await self._db(self.queues.offer(request, self._now()))
+            now = self._now()
+            place = None
+            if self._resume is not None:
+                place = await self._db(self._resume.claim(request.skill,
+                                                          request.caller_number, now))
+            if place is None:
+                offer = await self._db(self.queues.offer(request, now))
+            else:  # a redial within the abandon-resume window: the old place in line
+                offer = await self._db(self.queues.offer(
+                    replace(request, priority=min(request.priority, place.priority)), now,
+                    enqueued_at=place.enqueued_at, resumed_from=place.call_id))
             self._follow_offer(offer)
             position = offer.position if isinstance(offer, Queued) else 0
             self._log.info("call_offered", call_id=request.call_id, skill=request.skill,
-                           outcome=type(offer).__name__.lower(), position=position)
+                           outcome=type(offer).__name__.lower(), position=position,
+                           resumed_from=place.call_id if place else None)
+            if isinstance(offer, Queued) and self.watcher is not None:
+                self.watcher.queued(request, position)
             return QueuePlacement(request.call_id, self.site, request.skill, position)
 
         return Deferred.fromCoroutine(enqueue())
@@ -101,9 +131,26 @@ class Distributor:
         """The caller hung up while queued: out of the queue, counted abandoned (True).
 
         False if the call was not queued: while an agent's phone rings, telephony's
-        CALLER_GONE outcome carries the hang-up (the agent must be released too).
+        CALLER_GONE outcome carries the hang-up (the agent must be released too). An
+        abandoned call's place is kept for a redial (abandon-resume), if configured.
         """
-        return self._db(self.queues.remove_call(call_id, self._now()))
+        async def abandon() -> bool:
+            now = self._now()
+            removed = await self._db(self.queues.remove_call(call_id, now))
+            if self.watcher is not None:
+                self.watcher.left(call_id)
+            if removed and self._resume is not None:
+                record = await self._db(self.queues.call(call_id))
+                if record is not None:
+                    await self._db(self._resume.remember(record, now)).addErrback(
+                        self._not_remembered, call_id)
+            return removed
+
+        return Deferred.fromCoroutine(abandon())
+
+    def _not_remembered(self, failure: Failure, call_id: str) -> bool:
+        self._log.error("resume_not_kept", call_id=call_id, error=failure.getErrorMessage())
+        return False
 
     # -- agent operations ----------------------------------------------------------------
 

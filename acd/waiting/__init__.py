@@ -1,0 +1,1 @@
+"""While a caller waits: position/EWT announcements, the maximum wait, abandon-resume."""

@@ -1,0 +1,276 @@
+"""The WaitingRoom: what a queued caller hears, and what happens at the queue's maximum wait.
+
+Why it is shaped like this: several pln123 processes serve one site, but only the one that
+holds the caller's AsyncAGI channel can play anything to it, i.e. the process whose
+Distributor enqueued the call (`queued`, as the Distributor's QueueWatcher) or that
+adopted it after a restart (`adopt`). So each process looks after its own callers, and
+everything it decides on comes from Redis, never from memory: at every tick it re-reads
+the call, so a call taken by another process's agent, answered, moved or abandoned is
+simply no longer queued and the room lets it go (a ring-no-answer puts it back: while an
+agent's phone rings the call is still watched, silently).
+
+One timer per call (the injected clock; no sleeps) fires on entry and every
+`announce_every_s`: position (1 = next) and EWT (DESIGN.md §6: Avaya-style from the
+position and the service rate of the agents staffed for the skill, rounded up to whole
+minutes; None, i.e. position only, when nobody is staffed). The timer also fires at
+`enqueued_at + max_wait_s`; a call still queued then is taken out of the queue in the same
+script that counts it (QueueStore.remove_call with a fallback: no agent can be reserved
+for it afterwards) and gets the queue's fallback:
+
+- `ticket`: with a confirmed IDPEL and a ticket desk, a ticket (category `max_wait`) is
+  filed and the caller hears the apology and the ticket number, then is hung up.
+  Without an IDPEL (or if filing fails) the caller gets the apology fallback below: a
+  ticket that PLN cannot attach to a customer would only be noise for dispatch.
+- `callback`: callbacks are not built yet, so until they are: the apology, the PLN Mobile
+  prompt, hang up. The audit stream records event `max_wait` with `fallback` = `ticket`
+  or `apology`.
+
+The maximum wait counts from the call's enqueue time, which for a resumed call
+(abandon-resume) is the first call's: the caller's whole wait.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
+
+from acd.intake import QueueRequest
+from acd.queues.metrics import LiveView, SiteMetrics, aht, announced_ewt, ewt
+from acd.queues.records import CallRecord, CallState
+from acd.queues.store import QueueStore
+from acd.selfservice.models import TicketDesk
+from acd.settings import AcdSettings
+from acd.store.clock import timestamp
+from acd.telephony import Telephony
+
+log = structlog.get_logger("acd.waiting")
+
+TICKET_CATEGORY = "max_wait"
+VIEW_REUSE_S = 1.0   # callers announced within a second share one read of the skill's figures
+
+
+@dataclass(frozen=True)
+class FarewellPrompts:
+    """Prompt ids of the maximum-wait fallback (ids of the IVR's prompt catalogue)."""
+
+    apology: str = "queue-apology"      # "sorry, all our agents are still busy"
+    ticket: str = "ticket-created"      # "your report number is" + the digits
+    self_service: str = "pln-mobile"    # "you can also use the PLN Mobile app"
+
+
+@dataclass
+class _Watch:
+    call_id: str
+    channel: str
+    language: str
+    timer: IDelayedCall | None = None
+    playing: bool = False
+    ticks: int = 0
+
+
+class WaitingRoom:
+    """Announcements and the maximum wait for this process's queued callers of one site."""
+
+    def __init__(self, site: str, settings: AcdSettings, queues: QueueStore,
+                 metrics: SiteMetrics, telephony: Telephony, clock: IReactorTime, *,
+                 tickets: TicketDesk | None = None,
+                 prompts: FarewellPrompts | None = None):
+        if queues.site != site:
+            raise ValueError(f"the queue store serves {queues.site!r}, not {site!r}")
+        self.site = site
+        self.settings = settings
+        self.queues = queues
+        self.metrics = metrics
+        self.telephony = telephony
+        self.clock = clock
+        self.tickets = tickets
+        self.prompts = prompts or FarewellPrompts()
+        self._watches: dict[str, _Watch] = {}
+        self._work: set[Deferred[None]] = set()
+        self._views: dict[str, tuple[float, LiveView]] = {}
+        self._log = log.bind(site=site)
+
+    # -- QueueWatcher (the Distributor) --------------------------------------------------
+
+    def queued(self, request: QueueRequest, position: int) -> None:
+        """The Distributor queued the call: announce now, then every `announce_every_s`."""
+        self._watch(request.call_id, request.channel, request.language)
+
+    def left(self, call_id: str) -> None:
+        """The caller hung up: no more announcements (Redis says so too, this is sooner)."""
+        watch = self._watches.pop(call_id, None)
+        if watch is not None:
+            self._cancel(watch)
+
+    # -- restart ---------------------------------------------------------------------------
+
+    def adopt(self, call_id: str) -> Deferred[bool]:
+        """After a restart: look after a call this process re-adopted the channel of.
+
+        True if the call is still waiting (queued, or its agent rings) and is now watched.
+        """
+        async def adopt() -> bool:
+            record = await self.queues.call(call_id)
+            if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
+                return False
+            self._watch(call_id, record.fields.get("channel", ""),
+                        record.fields.get("language", "id"))
+            return True
+
+        return Deferred.fromCoroutine(adopt())
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def watching(self) -> frozenset[str]:
+        return frozenset(self._watches)
+
+    def stop(self) -> None:
+        """Cancel every timer (the calls stay queued in Redis; `adopt` picks them up)."""
+        for watch in list(self._watches.values()):
+            self._cancel(watch)
+        self._watches.clear()
+
+    def settle(self) -> Deferred[None]:
+        """Fires once no tick or fallback of this room is in flight. For tests and stops."""
+        async def settle() -> None:
+            while self._work:
+                await DeferredList(list(self._work), consumeErrors=True)
+
+        return Deferred.fromCoroutine(settle())
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def _watch(self, call_id: str, channel: str, language: str) -> None:
+        if call_id in self._watches:
+            return  # a retried enqueue, or adopted twice
+        watch = _Watch(call_id, channel, language)
+        self._watches[call_id] = watch
+        self._spawn(self._tick(watch))
+
+    def _cancel(self, watch: _Watch) -> None:
+        if watch.timer is not None and watch.timer.active():
+            watch.timer.cancel()
+        watch.timer = None
+
+    def _fire(self, watch: _Watch) -> None:
+        watch.timer = None
+        if self._watches.get(watch.call_id) is watch:
+            self._spawn(self._tick(watch))
+
+    def _schedule(self, watch: _Watch, delay_s: float) -> None:
+        if self._watches.get(watch.call_id) is watch:
+            self._cancel(watch)
+            watch.timer = self.clock.callLater(max(0.0, delay_s), self._fire, watch)
+
+    async def _tick(self, watch: _Watch) -> None:
+        now = self._now()
+        every = self.settings.announce_every_s
+        try:
+            record = await self.queues.call(watch.call_id)
+            if self._watches.get(watch.call_id) is not watch:
+                return  # left meanwhile
+            if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
+                self._watches.pop(watch.call_id, None)  # answered, abandoned, moved, ended
+                return
+            deadline = record.enqueued_at + self.settings.queue(record.skill).max_wait_s
+            if record.state is CallState.QUEUED and now >= deadline:
+                if await self._max_wait(watch, record, now):
+                    return
+                deadline = math.inf  # an agent took it just now; keep watching
+            self._schedule(watch, min(every, deadline - now) if deadline > now else every)
+            if record.state is CallState.QUEUED and not watch.playing:
+                await self._announce(watch, record.skill, now)
+        except Exception as error:  # noqa: BLE001 - a tick must never stop the others
+            self._log.error("waiting_tick_failed", call_id=watch.call_id, error=str(error),
+                            kind=type(error).__name__)
+            if watch.timer is None:
+                self._schedule(watch, every)
+
+    async def _announce(self, watch: _Watch, skill: str, now: float) -> None:
+        position = await self.queues.position(watch.call_id)
+        if position is None:
+            return  # reserved between the two reads
+        view = await self._view(skill, now)
+        expected = ewt(position, view.serving, aht(view.counters) or self.metrics.default_aht_s)
+        told = announced_ewt(expected)
+        if self._watches.get(watch.call_id) is not watch:
+            return  # left while we read
+        watch.playing = True
+        watch.ticks += 1
+        self._log.info("waiting_announced", call_id=watch.call_id, position=position,
+                       ewt_s=None if math.isinf(expected) else round(expected, 1),
+                       announced_s=told)
+        try:
+            await self.telephony.announce(watch.channel, position, told, watch.language)
+        finally:
+            watch.playing = False
+
+    async def _view(self, skill: str, now: float) -> LiveView:
+        """The skill's live figures, shared by the announcements of the same second."""
+        cached = self._views.get(skill)
+        if cached is not None and 0 <= now - cached[0] < VIEW_REUSE_S:
+            return cached[1]
+        view = await self.metrics.live(skill, now)
+        self._views[skill] = (now, view)
+        return view
+
+    # -- the maximum wait ------------------------------------------------------------------
+
+    async def _max_wait(self, watch: _Watch, record: CallRecord, now: float) -> bool:
+        """Take the call out of the queue and give it the fallback; False if it was taken."""
+        idpel = record.fields.get("idpel", "")
+        configured = self.settings.queue(record.skill).max_wait_fallback
+        fallback = "ticket" if (configured == "ticket" and idpel and self.tickets) else "apology"
+        if not await self.queues.remove_call(watch.call_id, now, max_wait_fallback=fallback):
+            return False
+        self._watches.pop(watch.call_id, None)
+        self._cancel(watch)
+        number = ""
+        if fallback == "ticket" and self.tickets is not None:
+            number = await self._file_ticket(record, idpel)
+        if number:
+            prompts = [self.prompts.apology, self.prompts.ticket]
+        else:
+            prompts = [self.prompts.apology, self.prompts.self_service]
+        self._log.info("waiting_max_wait", call_id=watch.call_id, skill=record.skill,
+                       fallback=fallback, ticket=number or None,
+                       waited_s=round(now - record.enqueued_at, 3))
+        await self.telephony.farewell(watch.channel, prompts, watch.language, number)
+        return True
+
+    async def _file_ticket(self, record: CallRecord, idpel: str) -> str:
+        """The new ticket's number, or "" if it could not be filed (the apology instead)."""
+        assert self.tickets is not None
+        f = record.fields
+        try:
+            ticket = await self.tickets.create(idpel, f.get("area_code", ""), TICKET_CATEGORY,
+                                               f.get("caller_number", ""), self.site,
+                                               record.call_id)
+        except Exception as error:  # noqa: BLE001 - the caller still gets the apology
+            self._log.error("waiting_ticket_failed", call_id=record.call_id, error=str(error))
+            return ""
+        return ticket.number
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        d = Deferred.fromCoroutine(work)
+        self._work.add(d)
+
+        def done(result: object) -> None:
+            self._work.discard(d)
+            if isinstance(result, Failure):
+                self._log.error("waiting_failed", error=result.getErrorMessage())
+
+        d.addBoth(done)
+
+    def _now(self) -> float:
+        return timestamp(self.clock)
