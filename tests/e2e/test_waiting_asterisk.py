@@ -1,0 +1,58 @@
+"""What a waiting caller hears, on the sandbox Asterisk: `announce` and `farewell` over the
+caller's AsyncAGI session really play (Asterisk reports each command, AGIExecEnd, and each
+STREAM FILE's end position, AsyncAGIExec) and `farewell` ends the call."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+import pytest_twisted
+
+from ivr.ami import AGISession, AsyncAGIRouter, Message
+from ivr.callcontrol.telephony import AMITelephony
+from ivr.prompts.numbers import say_digits, say_number
+from ivr.sandbox import Instance
+from tests.e2e.ami_helpers import clock, connect, originate_caller, poll, within
+
+pytestmark = pytest.mark.asterisk
+
+
+def stream(*prompts: str) -> list[str]:
+    return [f'STREAM FILE "pln123/{prompt}" ""' for prompt in prompts]
+
+
+@pytest_twisted.ensureDeferred
+async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) -> None:
+    service = await connect(asterisk_site)
+    sessions: list[AGISession] = []
+    router = AsyncAGIRouter(service, service.dispatcher, clock(), sessions.append)
+    telephony = AMITelephony(service, router, clock())
+    commands: list[Message] = []
+    results: list[str] = []
+    service.dispatcher.subscribe("AGIExecEnd", commands.append)
+    service.dispatcher.subscribe("AsyncAGIExec",
+                                 lambda m: results.append(unquote(m.get("Result") or "")))
+    try:
+        await originate_caller(service, "0711301", variables={"HOLD": "30"})
+        await poll(lambda: bool(sessions), 10, "the caller in AsyncAGI")
+        session = sessions[0]
+        await within(telephony.announce(session.channel, 3, 120.0, "id"), 30, "announce")
+        await within(telephony.farewell(session.channel, ["goodbye", "pln-mobile"], "id", "12"),
+                     30, "farewell")
+        await within(session.when_ended(), 5, "the caller hung up")
+        heard = [m.get("Command") for m in commands if m.get("Channel") == session.channel]
+        assert heard == [
+            *stream("queue-position", *say_number(3, "id"), "queue-wait",
+                    *say_number(2, "id"), "queue-minutes"),
+            'EXEC "StartMusicOnHold" "default"',
+            *stream("goodbye", "pln-mobile", *say_digits("12", "id")),
+            "HANGUP",
+        ]
+        assert all(m.get("ResultCode") == "200" for m in commands)
+        played = [r for r in results if "endpos=" in r]
+        assert len(played) == 9     # every STREAM FILE played something
+        assert all(int(r.split("endpos=")[1].split()[0]) > 0 for r in played), played
+    finally:
+        router.close()
+        await service.stopService()
