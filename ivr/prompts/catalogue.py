@@ -27,6 +27,7 @@ REQUIRED_PROMPTS: tuple[str, ...] = (
     "queue-position",       # "you are number" + position, while waiting for an agent
     "queue-wait",           # "your expected wait is about" + minutes
     "queue-minutes",
+    "queue-apology",        # the maximum wait is over: sorry, then PLN Mobile or a ticket
 )
 
 TICKET_STATUS_PROMPTS = {
