@@ -203,6 +203,48 @@ class Distributor:
 
         return Deferred.fromCoroutine(resume())
 
+    def recover(self) -> Deferred[None]:
+        """After a restart: take over what the old process was following for this site.
+
+        An agent on a call: wait for that call's end again (or end it now if the caller's
+        channel is gone), so the agent is not left on a call forever. An agent whose phone
+        was ringing: the ring's outcome died with the old process, so the call goes back
+        to its place and the agent is paused, as for a ring-no-answer. Several processes
+        may recover at once: each change is a compare-and-set, the second one is stale.
+        """
+        async def recover() -> None:
+            for agent_id in self._roster:
+                record = await self._db(self.queues.agent(agent_id))
+                if not record.call:
+                    continue
+                if record.state.status is AgentStatus.ON_CALL:
+                    self._spawn(self._follow_talk(record))
+                elif (record.state.status is AgentStatus.RESERVED
+                      and record.call not in self._ringing):
+                    try:
+                        await self._change(agent_id, AgentEvent.RING_NO_ANSWER, known=record,
+                                           call_id=record.call, action=CallAction.REQUEUE)
+                    except StaleEvent:
+                        pass  # another process took it over first
+
+        return Deferred.fromCoroutine(recover())
+
+    async def _follow_talk(self, record: AgentRecord) -> None:
+        call = await self._db(self.queues.call(record.call))
+        channel = call.fields.get("channel", "") if call is not None else ""
+        skill = call.skill if call is not None else record.last_skill
+        if channel:
+            ends = self.telephony.when_call_ends(record.call, channel)  # watch, then check
+            if await self.telephony.caller_alive(channel):
+                await ends
+        try:
+            ended = await self._change(record.agent_id, AgentEvent.CALL_END, known=record,
+                                       call_id=record.call, action=CallAction.FINISH)
+        except StaleEvent:
+            return
+        if ended.status is AgentStatus.WRAP_UP:
+            self._arm_wrapup(record.agent_id, ended.version, self.settings.queue(skill).wrapup_s)
+
     def stop(self) -> None:
         """Cancel the wrap-up timers (Redis keeps the agents in wrap-up for `resume`)."""
         for agent_id in list(self._wrapups):

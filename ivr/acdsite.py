@@ -16,11 +16,14 @@ from twisted.internet.interfaces import IReactorTime
 
 from acd.agents.commands import AgentCommandConsumer
 from acd.distributor import Distributor
+from acd.queues.metrics import SiteMetrics
 from acd.queues.store import QueueStore
 from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.store.redis import RedisStore
 from acd.telephony import Telephony
+from acd.waiting.resume import ResumeStore
+from acd.waiting.room import WaitingRoom
 from ivr.ami.agi import AGISession
 from ivr.ami.message import Message
 from ivr.callcontrol.resync import AsyncAGIResync
@@ -49,18 +52,26 @@ class SiteCallCentre(MultiService):
         self.queues = QueueStore(store, site_name, config.acd)
         self.outages = RedisOutageBoard(store, reactor)
         self.tickets = RedisTicketDesk(store, reactor)
+        self.metrics = SiteMetrics(store, site_name, config.acd)
+        self.resume_store = ResumeStore(store, site_name, config.acd.abandon_resume_s)
         self.distributor: Distributor | None = None
+        self.room: WaitingRoom | None = None
+        self._recovered = False
         self.ivr = SiteIVR(config, site_name, self._services(reactor), reactor, ami=ami)
         self.ivr.setServiceParent(self)  # type: ignore[no-untyped-call]
         self.ivr.engine.on_handed_off = self._watch_queued_caller
         self.ivr.ami.dispatcher.subscribe("UserEvent", self._agent_feature)
         self.ivr.ami.add_resync_hook(AsyncAGIResync(self.ivr.router, self._adopt))
+        self.ivr.ami.add_resync_hook(self._recover_once)
         self.commands = AgentCommandConsumer(store, site_name, self.acd)
 
     def _services(self, reactor: IReactorTime) -> Callable[[Telephony], IVRServices]:
         def build(telephony: Telephony) -> IVRServices:
+            self.room = WaitingRoom(self.site_name, self.config.acd, self.queues,
+                                    self.metrics, telephony, reactor, tickets=self.tickets)
             self.distributor = Distributor(self.site_name, self.config.acd, self.queues,
-                                           telephony, reactor)
+                                           telephony, reactor, watcher=self.room,
+                                           resume=self.resume_store)
             return IVRServices(self.distributor, self.outages, self.tickets)
 
         return build
@@ -76,8 +87,18 @@ class SiteCallCentre(MultiService):
         self.acd.resume().addErrback(
             lambda failure: log.error("acd_resume_failed", error=failure.getErrorMessage()))
 
+    def _recover_once(self, _protocol: object) -> None:
+        """On the first login only: follow the calls an earlier process left in Redis."""
+        if self._recovered:
+            return
+        self._recovered = True
+        self.acd.recover().addErrback(
+            lambda failure: log.error("acd_recover_failed", error=failure.getErrorMessage()))
+
     def stopService(self) -> Deferred[None]:
         self.acd.stop()
+        if self.room is not None:
+            self.room.stop()
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
@@ -110,6 +131,8 @@ class SiteCallCentre(MultiService):
             record = await self.queues.call(call_id)
             if record is not None and record.fields.get("channel") == session.channel:
                 log.info("acd_caller_readopted", call_id=call_id, channel=session.channel)
+                if self.room is not None:
+                    await self.room.adopt(call_id)
                 return
         self.ivr.engine.on_session(session)
 

@@ -19,8 +19,12 @@ from twisted.internet.defer import Deferred
 from ivr.ami.agi import AGISession, AsyncAGIRouter
 from ivr.ami.message import Message
 from ivr.ami.protocol import AMIProtocol, ListResult
+from ivr.dialplan.names import IVR_CONTEXT
 
 log = structlog.get_logger("ivr.callcontrol.resync")
+
+# What pln123's IVR context runs before it hands the channel to AsyncAGI.
+_SETUP_APPLICATIONS = frozenset({"Answer", "Set", "Gosub", "Return", "Hangup", ""})
 
 
 @dataclass(frozen=True)
@@ -31,18 +35,27 @@ class LiveChannel:
     application_data: str
     caller_number: str
     extension: str
+    context: str = ""
 
     @property
     def in_async_agi(self) -> bool:
-        return self.application.upper() == "AGI" and self.application_data.startswith(
-            "agi:async")
+        """In AsyncAGI: the AGI application itself, or pln123's IVR context past its set-up.
+
+        After an AGI `EXEC` (hold music) Asterisk keeps showing the executed application's
+        name, so the context is what tells a waiting caller apart.
+        """
+        if self.application.upper() == "AGI" and self.application_data.startswith(
+                "agi:async"):
+            return True
+        return self.context == IVR_CONTEXT and self.application not in _SETUP_APPLICATIONS
 
     def agi_env(self) -> dict[str, str]:
         """The parts of the AGI environment a restart can recover."""
         env = {"agi_callerid": self.caller_number, "agi_extension": self.extension,
                "agi_uniqueid": self.uniqueid, "agi_channel": self.channel}
-        for index, argument in enumerate(self.application_data.split(",")[1:], start=1):
-            env[f"agi_arg_{index}"] = argument
+        if self.application_data.startswith("agi:async"):
+            for index, argument in enumerate(self.application_data.split(",")[1:], 1):
+                env[f"agi_arg_{index}"] = argument
         return env
 
 
@@ -54,6 +67,7 @@ def live_channel(event: Message) -> LiveChannel:
         application_data=event.get("ApplicationData") or "",
         caller_number=event.get("CallerIDNum") or "",
         extension=event.get("Exten") or "",
+        context=event.get("Context") or "",
     )
 
 
@@ -84,3 +98,5 @@ class AsyncAGIResync:
         alive = {live.channel for live in channels}
         for channel in known - alive:
             self.router.drop(channel, "gone during reconnect")
+        log.info("agi_resync", channels=len(channels), adopted=self.adopted,
+                 dropped=len(known - alive))

@@ -41,10 +41,20 @@ def test_unknown_async_agi_channels_are_adopted_and_dead_sessions_ended() -> Non
     send("Event: CoreShowChannel", f"ActionID: {action_id}",
          "Channel: PJSIP/1001-00000003", "Uniqueid: 3.3", "Application: Dial",
          "ApplicationData: PJSIP/1001", "CallerIDNum: 1001", "Exten: s")
+    send("Event: CoreShowChannel", f"ActionID: {action_id}",
+         "Channel: Local/0711123@x-00000004;2", "Uniqueid: 4.4",
+         "Application: StartMusicOnHold", "ApplicationData: default", "Context: pln123-ivr",
+         "CallerIDNum: 0811000004", "Exten: s")
+    send("Event: CoreShowChannel", f"ActionID: {action_id}",
+         "Channel: Local/0711123@x-00000005;2", "Uniqueid: 5.5", "Application: Answer",
+         "ApplicationData: ", "Context: pln123-ivr", "CallerIDNum: 0811000005", "Exten: s")
     send("Event: CoreShowChannelsComplete", f"ActionID: {action_id}",
-         "EventList: Complete", "ListItems: 3")
+         "EventList: Complete", "ListItems: 5")
     assert done.called
-    assert [s.channel for s in adopted] == ["Local/0711123@x-00000001;2"]
+    # In AGI itself, and in the IVR context after an AGI EXEC (hold music); not one
+    # still answering.
+    assert [s.channel for s in adopted] == ["Local/0711123@x-00000001;2",
+                                           "Local/0711123@x-00000004;2"]
     session = adopted[0]
     assert session.env["agi_arg_1"] == "0711"
     assert session.env["agi_arg_2"] == "palembang"
