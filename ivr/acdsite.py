@@ -108,18 +108,21 @@ class SiteCallCentre(MultiService):
     # -- callers ---------------------------------------------------------------------------
 
     def _watch_queued_caller(self, session: CallSession) -> None:
-        """A handed-off caller who hangs up (rather than being bridged) abandoned the queue."""
-        channel = session.channel
-        if not isinstance(channel, AGISession):
-            return
+        """A handed-off caller whose channel hangs up while still queued abandoned.
 
-        def ended(reason: str) -> None:
-            if reason == "hangup":
-                self.acd.abandon(session.call_id).addErrback(
-                    lambda f: log.warning("acd_abandon_failed", call_id=session.call_id,
-                                          error=f.getErrorMessage()))
+        Watched on the channel's Hangup, not on the end of AsyncAGI: Asterisk ends AsyncAGI
+        both when the caller hangs up and when the caller is bridged to an agent. For a
+        call already ringing an agent or talking, `abandon` answers False and changes
+        nothing (telephony reports those hang-ups itself).
+        """
+        ended = self.ivr.telephony.when_call_ends(session.call_id, session.channel.channel)
 
-        channel.when_ended().addCallback(ended)
+        def abandon(_: object) -> None:
+            self.acd.abandon(session.call_id).addErrback(
+                lambda f: log.warning("acd_abandon_failed", call_id=session.call_id,
+                                      error=f.getErrorMessage()))
+
+        ended.addCallback(abandon)
 
     def _adopt(self, session: AGISession) -> None:
         """A caller Asterisk still held in AsyncAGI after a restart: back to the menus,
