@@ -39,8 +39,9 @@ from twisted.internet.interfaces import IReactorTime
 
 from acd.settings import AgentSpec
 from acd.store import RedisStore, text, timestamp
+from ivr.cli._config import load_or_report
 from ivr.cli._reactor import run_with_store
-from ivr.config import Config, ConfigError, load_config
+from ivr.config import Config
 from ivr.dialplan.features import ACTIONS, AgentCommand, BadAgentCommand, agent_command
 
 PROG = "pln123 agent"
@@ -99,11 +100,8 @@ def find_agent(config: Config, agent_id: str) -> AgentSpec:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_or_report(args.config)
+    if config is None:
         return 2
     try:
         command = agent_command(args.action, args.agent, getattr(args, "reason", None))

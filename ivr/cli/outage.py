@@ -22,8 +22,9 @@ from acd.selfservice import validation
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
 from acd.store import RedisStore
+from ivr.cli._config import load_or_report
 from ivr.cli._reactor import run_with_store
-from ivr.config import Config, ConfigError, load_config
+from ivr.config import Config
 
 PROG = "pln123 outage"
 _HH_MM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
@@ -180,11 +181,8 @@ def _clear(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace, prepare: Callable[[Config], Work]) -> int:
     """Load the config, check the input, then run `work` against the board under react."""
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_or_report(args.config)
+    if config is None:
         return 2
     try:
         work = prepare(config)

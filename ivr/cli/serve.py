@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ivr.cli._config import load_or_report
 from ivr.cli._reactor import install_asyncio_reactor
-from ivr.config import ConfigError, load_config
 
 
 def register(commands: Any) -> None:
@@ -34,11 +34,8 @@ def register(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_or_report(args.config)
+    if config is None:
         return 2
     if args.site not in config.sites:
         print(f"pln123 serve: no site {args.site!r} in {args.config}", file=sys.stderr)
