@@ -7,7 +7,10 @@ apply it if nobody changed the agent meanwhile (retrying on a conflict), and car
 reservation through telephony: ring the agent (agent first, the caller keeps hearing
 music); answered -> on_call, and when the call ends wrap-up for the queue's `wrapup_s`
 then ready; no answer -> the call goes back to its place and the agent is paused "no
-answer"; caller gone -> the agent is ready again, keeping their place in line.
+answer"; caller gone -> the agent is ready again, keeping their place in line. A callback
+(the caller hung up and kept the place) is the same, agent first, except that telephony
+then dials the caller; if they do not answer the agent is ready again at once and the
+call waits `callback_retry_s` out of line (acd/callbacks.py), `callback_attempts` times.
 
 Time is the injected `clock` (timestamps and the wrap-up timers); nothing reads the wall
 clock. What lives only here (the ringing Deferreds, the wrap-up timers) is re-creatable:
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from twisted.internet.defer import Deferred, fail
@@ -34,43 +37,20 @@ from acd.agents.state import (
     Transition,
     step,
 )
+from acd.callbacks import CallbackRetries, as_callback
+from acd.contracts import ConcurrentChange, QueueWatcher, StaleEvent, UnknownAgent
 from acd.intake import QueuePlacement, QueueRequest
 from acd.queues.records import AgentRecord, Changed, Offer, Queued, Reservation
 from acd.queues.store import CallAction, QueueStore
 from acd.settings import AcdSettings, AgentSpec
 from acd.store.clock import timestamp
-from acd.telephony import Connection, RingOutcome, Telephony
+from acd.telephony import Callback, Connection, RingOutcome, Telephony
 from acd.waiting.resume import ResumeStore
 
 log = structlog.get_logger("acd.distributor")
 
 T = TypeVar("T")
 Observer = Callable[[str, Transition], None]
-
-
-class QueueWatcher(Protocol):
-    """Told about the calls this process queues (the WaitingRoom: announcements, max wait).
-
-    Only the process that enqueued a call holds its caller's channel, so only it is told.
-    """
-
-    def queued(self, request: QueueRequest, position: int) -> None: ...
-
-    def left(self, call_id: str) -> None:
-        """The caller hung up (Distributor.abandon): stop looking after the call."""
-        ...
-
-
-class UnknownAgent(KeyError):
-    """The agent id is not in this site's roster."""
-
-
-class StaleEvent(RuntimeError):
-    """A ring or call outcome for a call the agent no longer holds (handled elsewhere)."""
-
-
-class ConcurrentChange(RuntimeError):
-    """The agent kept changing under us: `max_retries` compare-and-set attempts lost."""
 
 
 class Distributor:
@@ -95,6 +75,8 @@ class Distributor:
         self._wrapups: dict[str, IDelayedCall] = {}
         self._busy = 0           # Redis operations started and not yet processed
         self._ringing: set[str] = set()  # call ids whose ring this process awaits
+        self.callbacks = CallbackRetries(queues, clock, settings.callback_retry_s,
+                                         track=self._db, follow=self._follow_offer)
         self._log = log.bind(site=site)
 
     # -- CallIntake ----------------------------------------------------------------------
@@ -226,6 +208,7 @@ class Distributor:
                                            call_id=record.call, action=CallAction.REQUEUE)
                     except StaleEvent:
                         pass  # another process took it over first
+            await self.callbacks.recover()
 
         return Deferred.fromCoroutine(recover())
 
@@ -249,6 +232,7 @@ class Distributor:
         """Cancel the wrap-up timers (Redis keeps the agents in wrap-up for `resume`)."""
         for agent_id in list(self._wrapups):
             self._cancel_wrapup(agent_id)
+        self.callbacks.stop()
 
     def settle(self) -> Deferred[None]:
         """Fires once no Redis operation of this distributor is in flight or unprocessed.
@@ -324,12 +308,21 @@ class Distributor:
                                 self.settings.ring_timeout_s, res.caller_number)
         self._ringing.add(res.call_id)
         try:
-            outcome = await self.telephony.connect(connection).addErrback(
-                self._connect_failed, res)
+            if res.callback:
+                placed = await self.telephony.connect_callback(connection, res.callback)\
+                    .addErrback(self._connect_failed, res).addCallback(as_callback)
+            else:
+                placed = Callback(await self.telephony.connect(connection).addErrback(
+                    self._connect_failed, res), res.channel)
         finally:
             self._ringing.discard(res.call_id)
+        outcome = placed.outcome
         known = AgentRecord(res.agent_id, AgentState(AgentStatus.RESERVED), res.agent_version,
                             res.call_id, None, None)
+        if outcome is RingOutcome.CALLER_NO_ANSWER or (res.callback and
+                                                       outcome is RingOutcome.CALLER_GONE):
+            await self._callback_missed(res, known)
+            return
         if outcome is RingOutcome.NO_ANSWER:
             await self._change(res.agent_id, AgentEvent.RING_NO_ANSWER, known=known,
                                call_id=res.call_id, action=CallAction.REQUEUE)
@@ -341,7 +334,7 @@ class Distributor:
             return
         answered = await self._change(res.agent_id, AgentEvent.ANSWER, known=known,
                                       call_id=res.call_id, action=CallAction.ANSWER)
-        await self.telephony.when_call_ends(res.call_id, res.channel)
+        await self.telephony.when_call_ends(res.call_id, placed.caller_channel)
         talking = AgentRecord(res.agent_id, AgentState(AgentStatus.ON_CALL), answered.version,
                               res.call_id, None, None)
         ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,
@@ -349,6 +342,20 @@ class Distributor:
         if ended.status is AgentStatus.WRAP_UP:
             self._arm_wrapup(res.agent_id, ended.version,
                              self.settings.queue(res.skill).wrapup_s)
+
+    async def _callback_missed(self, res: Reservation, known: AgentRecord) -> None:
+        """The agent answered, the called-back caller did not: the agent is ready again at
+        once (keeping their place in line); the call is retried after `callback_retry_s`,
+        or after its last attempt recorded as a failed callback (audit, outcome)."""
+        call = await self._db(self.queues.call(res.call_id))
+        tries = int(call.fields.get("callback_tries") or 0) if call is not None else 0
+        last = tries + 1 >= self.settings.callback_attempts
+        await self._change(res.agent_id, AgentEvent.CALLER_GONE_WHILE_RINGING, known=known,
+                           call_id=res.call_id, keep_idle=True,
+                           action=CallAction.CALLBACK_FAIL if last else CallAction.CALLBACK_RETRY)
+        self._log.info("callback_missed", call_id=res.call_id, attempt=tries + 1, last=last)
+        if not last:
+            self.callbacks.arm(res.call_id)
 
     def _connect_failed(self, failure: Failure, res: Reservation) -> RingOutcome:
         self._log.error("connect_failed", call_id=res.call_id, agent_id=res.agent_id,
@@ -412,3 +419,4 @@ class Distributor:
 
     def _now(self) -> float:
         return timestamp(self.clock)
+

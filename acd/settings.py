@@ -35,6 +35,9 @@ class AcdSettings:
     callback_offer_ewt_s: float = 120.0  # offer a callback when EWT exceeds this
     callback_retry_s: float = 60.0
     callback_attempts: int = 3
+    # Where a callback is dialled: `{number}` becomes the caller's digits (tests: a sandbox
+    # context that answers, `Local/{number}@test-answer`).
+    callback_dial: str = "PJSIP/{number}@trunk"
     abandon_resume_s: float = 300.0  # a redial within this gets the old place back
     audit_maxlen: int = 1_000_000    # bound of the audit stream
     queues: dict[str, QueueSettings] = field(default_factory=dict)

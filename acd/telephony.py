@@ -19,6 +19,7 @@ class RingOutcome(Enum):
     ANSWERED = "answered"            # the agent answered and is now talking to the caller
     NO_ANSWER = "no_answer"          # ring timeout, busy or unreachable
     CALLER_GONE = "caller_gone"      # the caller hung up while the agent's phone rang
+    CALLER_NO_ANSWER = "caller_no_answer"  # callback: the agent answered, the caller did not
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class Connection:
     agent_endpoint: str
     ring_timeout_s: float
     caller_number: str = ""
+
+
+@dataclass(frozen=True)
+class Callback:
+    """How a callback went; once ANSWERED, the caller's new channel (its end ends the talk)."""
+
+    outcome: RingOutcome
+    caller_channel: str = ""
 
 
 class Telephony(Protocol):
@@ -60,8 +69,12 @@ class Telephony(Protocol):
         """Offer a callback; the number to call back, or None if declined."""
         ...
 
-    def dial_caller(self, call_id: str, number: str, timeout_s: float) -> Deferred[str | None]:
-        """Call a caller back; their new channel once answered, or None."""
+    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
+        """Agent first, then the caller: ring the agent (NO_ANSWER as for `connect`); once
+        answered, dial `number` for `connection.ring_timeout_s` and bridge the two
+        (ANSWERED), or hang up the agent's leg (CALLER_NO_ANSWER). The caller's old channel
+        is long gone, so CALLER_GONE never happens here.
+        """
         ...
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:

@@ -51,7 +51,7 @@ from acd.intake import QueueRequest
 from acd.queues.store import QueueStore
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
-from acd.telephony import Connection, RingOutcome
+from acd.telephony import Callback, Connection, RingOutcome
 
 SITE = "palembang"
 SKILLS = ("billing", "outage", "newconn", "general")
@@ -130,8 +130,8 @@ class RingingTelephony:
     def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
         return succeed(None)
 
-    def dial_caller(self, call_id: str, number: str, timeout_s: float) -> Deferred[str | None]:
-        return succeed(None)
+    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
+        return self.connect(connection).addCallback(Callback)
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         return succeed(True)

@@ -66,7 +66,8 @@ class SiteIVR(MultiService):
         )
         self.ami.setServiceParent(self)  # type: ignore[no-untyped-call]
         self.router = AsyncAGIRouter(self.ami, self.ami.dispatcher, reactor, self._serve)
-        self.telephony = AMITelephony(self.ami, self.router, reactor)
+        self.telephony = AMITelephony(self.ami, self.router, reactor,
+                                      callback_dial=config.acd.callback_dial)
         # The ACD behind the intake needs this site's telephony: built from it, here.
         self.call_services = services(self.telephony)
         self.engine = IVREngine(config, site_name, self.call_services, reactor, timezone)

@@ -22,7 +22,7 @@ precision, from the injected clock). Script arguments start at A[7].
 
 Replies (nested arrays):
     reservation  {'reserved', call_id, agent_id, agent_version, endpoint, channel,
-                  caller_number, skill}
+                  caller_number, skill, callback number ('' for a live caller)}
     queued       {'queued', call_id, position, skill}
 """
 
@@ -101,9 +101,10 @@ local function reserve(agent, call_id, skill, was_ready)
   if was_ready then ready_remove(agent, skills_of(agent)) end
   redis.call('HSET', ck, 'state', 'reserved', 'agent', agent, 'reserved_at', NOWS)
   local v = set_agent(agent, 'reserved', '', '0', call_id, 'reserve', call_id, skill)
-  local c = redis.call('HMGET', ck, 'channel', 'caller_number')
+  local c = redis.call('HMGET', ck, 'channel', 'caller_number', 'callback')
   local endpoint = redis.call('HGET', P .. 'agent:' .. agent, 'endpoint') or ''
-  return {'reserved', call_id, agent, tostring(v), endpoint, c[1] or '', c[2] or '', skill}
+  return {'reserved', call_id, agent, tostring(v), endpoint, c[1] or '', c[2] or '', skill,
+          c[3] or ''}
 end
 
 local function qscore(priority, enqueued)
@@ -191,9 +192,10 @@ end
 
 # agent_change. A: [7] agent id, [8] expected version, [9] event,
 # [10] target state, [11] pause reason, [12] pending_logout 0/1, [13] call action
-# ('' | answer | requeue | abandon | finish), [14] the call it concerns, [15] keep the
-# agent's idle_since (1: back to ready without losing the place in line), [16] endpoint
-# ('' = keep), [17..] skill, level pairs (replace the agent's skills; login).
+# ('' | answer | requeue | abandon | finish | callback_retry | callback_fail), [14] the
+# call it concerns, [15] keep the agent's idle_since (1: back to ready without losing the
+# place in line), [16] endpoint ('' = keep), [17..] skill, level pairs (replace the
+# agent's skills; login).
 # Replies: {'conflict', state, version} if the version moved on (nothing changed);
 # {'stale', state, version} if the agent does not hold that call; else
 # {{'ready', version} | {'state', state, version} | reservation, offer reply or {}}.
@@ -240,6 +242,22 @@ elseif action == 'requeue' then
   call_skill = redis.call('HGET', P .. 'call:' .. call_id, 'skill')
   redis.call('HINCRBY', P .. 'call:' .. call_id, 'no_answer', 1)
   metric(call_skill, {'ring_no_answer', 1})
+elseif action == 'callback_retry' or action == 'callback_fail' then
+  -- the agent answered, the called-back caller did not: out of the queue until the retry
+  -- (callback_requeue puts it back at its place), or, after the last attempt, finished
+  local ck = P .. 'call:' .. call_id
+  call_skill = redis.call('HGET', ck, 'skill')
+  local tries = tostring(redis.call('HINCRBY', ck, 'callback_tries', 1))
+  if action == 'callback_fail' then
+    redis.call('HSET', ck, 'state', 'finished', 'ended_at', NOWS, 'outcome',
+               'callback_failed', 'agent', '')
+    redis.call('SREM', P .. 'live', call_id)
+    metric(call_skill, {'callback_failed', 1})
+    audit('callback_failed', call_id, agent, call_skill, 'finished', {'tries', tries})
+  else
+    redis.call('HSET', ck, 'state', 'called_back', 'agent', '')
+    audit('callback_retry', call_id, agent, call_skill, 'called_back', {'tries', tries})
+  end
 end
 
 -- handle time (talk + wrap-up) is counted when the after-call work ends
@@ -276,8 +294,9 @@ REMOVE_CALL = r"""
 local function remove_call()
 local call_id, why = A[7], A[8] or ''
 local ck = P .. 'call:' .. call_id
-local c = redis.call('HMGET', ck, 'state', 'skill', 'enqueued_at')
+local c = redis.call('HMGET', ck, 'state', 'skill', 'enqueued_at', 'callback')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
+if why == '' and c[4] and c[4] ~= '' then return {'callback'} end  -- hung up on purpose
 redis.call('ZREM', P .. 'queue:' .. c[2], call_id)
 if why == 'max_wait' then
   local wait = NOW - tonumber(c[3])
@@ -290,6 +309,34 @@ else
   end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
 end
 return {'removed'}
+end
+"""
+
+# callback_mark. A[7] = call id, A[8] = the number to call back (digits). Only a queued
+# call (an agent ringing for it already reaches the live caller): it keeps its place, and
+# its caller's hang-up is no longer an abandon (remove_call refuses it). Reply {'marked'}
+# or {state}.
+CALLBACK_MARK = r"""
+local function callback_mark()
+local call_id = A[7]
+local ck = P .. 'call:' .. call_id
+local c = redis.call('HMGET', ck, 'state', 'skill')
+if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
+redis.call('HSET', ck, 'callback', A[8], 'callback_tries', '0')
+metric(c[2], {'callback_accepted', 1})
+audit('callback_accepted', call_id, '', c[2], 'queued')
+return {'marked'}
+end
+"""
+
+# callback_requeue. A[7] = call id: a callback waiting for its retry (state called_back)
+# is offered again at its original place (the head, usually). Reply: offer_call's, or
+# {'gone', state} if it is not waiting for a retry (another process retried it first).
+CALLBACK_REQUEUE = r"""
+local function callback_requeue()
+local state = redis.call('HGET', P .. 'call:' .. A[7], 'state')
+if state ~= 'called_back' then return {'gone', state or 'unknown'} end
+return offer(A[7])
 end
 """
 
@@ -309,7 +356,8 @@ local function noop() return 1 end
 # that fails returns {'error', message} in its place and does not stop the others.
 _DISPATCH = r"""
 local OPS = {offer_call = offer_call, agent_change = agent_change,
-             remove_call = remove_call, agent_get = agent_get, noop = noop}
+             remove_call = remove_call, callback_mark = callback_mark,
+             callback_requeue = callback_requeue, agent_get = agent_get, noop = noop}
 local replies = {}
 for i = 1, #ARGV, 2 do
   A = {}
@@ -328,5 +376,7 @@ end
 return replies
 """
 
-OPERATIONS = ("offer_call", "agent_change", "remove_call", "agent_get", "noop")
-SCRIPT = _COMMON + OFFER_CALL + AGENT_CHANGE + REMOVE_CALL + AGENT_GET + NOOP + _DISPATCH
+OPERATIONS = ("offer_call", "agent_change", "remove_call", "callback_mark", "callback_requeue",
+              "agent_get", "noop")
+SCRIPT = (_COMMON + OFFER_CALL + AGENT_CHANGE + REMOVE_CALL + CALLBACK_MARK + CALLBACK_REQUEUE
+          + AGENT_GET + NOOP + _DISPATCH)

@@ -19,7 +19,7 @@ class CallState(StrEnum):
     QUEUED = "queued"          # waiting in its skill's queue
     RESERVED = "reserved"      # an agent's phone rings for it
     CONNECTED = "connected"    # talking to the agent
-    CALLED_BACK = "called_back"  # reserved for the callback flow (issue 4 item 4)
+    CALLED_BACK = "called_back"  # a callback the caller did not answer: waits for its retry
     ABANDONED = "abandoned"    # the caller hung up before an agent answered
     FINISHED = "finished"      # the talk ended
 
@@ -28,7 +28,7 @@ class CallState(StrEnum):
 CALL_FIELDS = ("call_id", "site", "channel", "skill", "priority", "language", "area_code",
                "region", "caller_number", "idpel", "entered_at", "enqueued_at", "state",
                "agent", "reserved_at", "answered_at", "ended_at", "no_answer", "outcome",
-               "resumed_from")
+               "resumed_from", "callback", "callback_tries")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Reservation:
     channel: str
     caller_number: str
     skill: str
+    callback: str = ""   # the number to call back: the caller hung up and keeps the place
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def parse_offer(reply: Sequence[Any]) -> Offer:
     if kind == "reserved":
         return Reservation(call_id=reply[1], agent_id=reply[2], agent_version=int(reply[3]),
                            endpoint=reply[4], channel=reply[5], caller_number=reply[6],
-                           skill=reply[7])
+                           skill=reply[7], callback=reply[8] if len(reply) > 8 else "")
     if kind == "queued":
         return Queued(call_id=reply[1], position=int(reply[2]), skill=reply[3])
     if kind == "duplicate":

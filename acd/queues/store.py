@@ -50,6 +50,8 @@ class CallAction:
     REQUEUE = "requeue"    # ring-no-answer: back to its place in the queue (or another agent)
     ABANDON = "abandon"    # the caller hung up while the agent's phone rang
     FINISH = "finish"      # the talk ended
+    CALLBACK_RETRY = "callback_retry"  # called back, no answer: out until the retry
+    CALLBACK_FAIL = "callback_fail"    # the last attempt: finished, outcome callback_failed
 
 
 class QueueStore:
@@ -135,6 +137,30 @@ class QueueStore:
             return fail(error)
         d = self._call("remove_call", now, args)
         return d.addCallback(lambda reply: reply[0] == "removed")
+
+    def mark_callback(self, call_id: str, number: str, now: float) -> Deferred[bool]:
+        """The caller accepted a callback to `number` (digits): True if the call was queued.
+
+        The call keeps its place; its caller's hang-up is no longer an abandon. False (nothing
+        changed) if it was not queued any more, e.g. an agent is ringing for it already.
+        """
+        if not number.isdigit() or len(number) > 20:
+            return fail(ValueError(f"callback number {number!r}: 1 to 20 digits only"))
+        try:
+            checked_id(call_id, "call id")
+        except ValueError as error:
+            return fail(error)
+        d = self._call("callback_mark", now, [call_id, number])
+        return d.addCallback(lambda reply: reply[0] == "marked")
+
+    def requeue_callback(self, call_id: str, now: float) -> Deferred[Offer | None]:
+        """A callback's retry is due: offered again at its place; None if not waiting."""
+        try:
+            checked_id(call_id, "call id")
+        except ValueError as error:
+            return fail(error)
+        d = self._call("callback_requeue", now, [call_id])
+        return d.addCallback(lambda reply: None if reply[0] == "gone" else parse_offer(reply))
 
     def noop(self) -> Deferred[Any]:
         """The round-trip floor: a script doing nothing, on the decisions' path."""

@@ -21,9 +21,17 @@ for it afterwards) and gets the queue's fallback:
   filed and the caller hears the apology and the ticket number, then is hung up.
   Without an IDPEL (or if filing fails) the caller gets the apology fallback below: a
   ticket that PLN cannot attach to a customer would only be noise for dispatch.
-- `callback`: callbacks are not built yet, so until they are: the apology, the PLN Mobile
-  prompt, hang up. The audit stream records event `max_wait` with `fallback` = `ticket`
-  or `apology`.
+- `callback`: the caller was offered a callback when the wait looked long (below); at the
+  maximum wait itself nobody is left to ask, so: the apology, the PLN Mobile prompt, hang
+  up. The audit stream records event `max_wait` with `fallback` = `ticket` or `apology`.
+
+Callback offer: once per call, when the EWT just computed for an announcement exceeds
+`callback_offer_ewt_s` (an unknown EWT, nobody staffed, counts as exceeding), right after
+that announcement, `telephony.offer_callback`. A number back (digits) marks the call in
+Redis (QueueStore.mark_callback: only while still queued) and the caller is let go
+(`farewell`, the confirmation was part of the offer): the call keeps its place, the
+hang-up is not an abandon, and the room stops looking after it (no announcements, no
+maximum wait: the Distributor dials the caller when an agent is reserved).
 
 The maximum wait counts from the call's enqueue time, which for a resumed call
 (abandon-resume) is the first call's: the caller's whole wait.
@@ -63,6 +71,7 @@ class FarewellPrompts:
     apology: str = "queue-apology"      # "sorry, all our agents are still busy"
     ticket: str = "ticket-created"      # "your report number is" + the digits
     self_service: str = "pln-mobile"    # "you can also use the PLN Mobile app"
+    callback_done: str = "goodbye"      # after the callback was confirmed, before hang-up
 
 
 @dataclass
@@ -73,6 +82,7 @@ class _Watch:
     timer: IDelayedCall | None = None
     playing: bool = False
     ticks: int = 0
+    offered: bool = False   # a callback was offered (once per call)
 
 
 class WaitingRoom:
@@ -210,8 +220,26 @@ class WaitingRoom:
                        announced_s=told)
         try:
             await self.telephony.announce(watch.channel, position, told, watch.language)
+            if not watch.offered and expected > self.settings.callback_offer_ewt_s:
+                watch.offered = True
+                await self._offer_callback(watch)
         finally:
             watch.playing = False
+
+    async def _offer_callback(self, watch: _Watch) -> None:
+        """Offer a callback; accepted and still queued: mark it and let the caller go."""
+        number = await self.telephony.offer_callback(watch.channel, watch.language)
+        if not number or not number.isdigit() or self._watches.get(watch.call_id) is not watch:
+            self._log.info("callback_declined", call_id=watch.call_id, accepted=bool(number))
+            return
+        if not await self.queues.mark_callback(watch.call_id, number, self._now()):
+            self._log.info("callback_too_late", call_id=watch.call_id)  # an agent took it
+            return
+        self._watches.pop(watch.call_id, None)
+        self._cancel(watch)
+        self._log.info("callback_accepted", call_id=watch.call_id)
+        await self.telephony.farewell(watch.channel, [self.prompts.callback_done],
+                                      watch.language)
 
     async def _view(self, skill: str, now: float) -> LiveView:
         """The skill's live figures, shared by the announcements of the same second."""

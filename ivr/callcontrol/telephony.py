@@ -7,6 +7,12 @@ phone rings cancels that ring (CALLER_GONE) so the agent is free again at once.
 
 Originates carry our own ActionID and ChannelId, so their outcome (`OriginateResponse`) and
 the agent's channel can be matched and hung up without guessing channel names.
+
+Callbacks: `offer_callback` asks over the caller's AGI session (GET DATA, 1 = yes) and
+reads the number back; `connect_callback` rings the agent first, as `connect` does, and
+only once the agent answered originates to the caller (`callback_dial` with `{number}`,
+e.g. `PJSIP/{number}@trunk`) and bridges the two legs; whichever leg hangs up first ends
+the other, since neither has a dialplan of its own to go back to.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 
-from acd.telephony import Connection, RingOutcome
+from acd.settings import AcdSettings
+from acd.telephony import Callback, Connection, RingOutcome
 from ivr.ami.agi import AGIError, AsyncAGIRouter
 from ivr.ami.errors import AMIError
 from ivr.ami.message import Message
@@ -33,11 +40,15 @@ log = structlog.get_logger("ivr.callcontrol")
 AGENT_LEG_APPLICATION = "Wait"
 AGENT_LEG_MAX_S = 4 * 3600
 MUSIC_CLASS = "default"
+CALLBACK_DIGIT_MS = 5000   # after the offer prompt, how long to wait for "1"
+CALLBACK_CALLER_ID = "PLN123 <123>"
 
 
 class AMITelephony:
-    def __init__(self, ami: AMIService, router: AsyncAGIRouter, clock: IReactorTime):
+    def __init__(self, ami: AMIService, router: AsyncAGIRouter, clock: IReactorTime, *,
+                 callback_dial: str = AcdSettings.callback_dial):
         self.ami = ami
+        self.callback_dial = callback_dial
         self.router = router
         self.clock = clock
         self._prefix = f"pln123-{secrets.token_hex(3)}"
@@ -186,10 +197,95 @@ class AMITelephony:
         await self._hang_up(caller_channel)
 
     def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
-        return succeed(None)  # callbacks: not offered over AMI yet (see the issue's notes)
+        return Deferred.fromCoroutine(self._offer_callback(caller_channel, language))
 
-    def dial_caller(self, call_id: str, number: str, timeout_s: float) -> Deferred[str | None]:
-        return succeed(None)
+    async def _offer_callback(self, caller_channel: str, language: str) -> str | None:
+        """`callback-offer` and one digit; on 1 the number read back and `callback-confirm`.
+
+        The number is the caller id's digits: a withheld number is never offered (there is
+        nobody to call back). Once 1 was pressed the answer is yes even if the read-back
+        fails (the caller hung up: they asked to be called back).
+        """
+        session = self.router.sessions.get(caller_channel)
+        number = _digits(session.caller_number) if session is not None else ""
+        if session is None or not number:
+            return None
+        try:
+            answer = await session.get_data("pln123/callback-offer", CALLBACK_DIGIT_MS, 1)
+            if answer.digits != "1":
+                await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
+                return None
+        except AGIError:
+            return None
+        try:
+            for prompt in ["callback-number", *say_digits(number, language),
+                           "callback-confirm"]:
+                await session.stream_file(f"pln123/{prompt}", "")
+        except AGIError:
+            pass
+        return number
+
+    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
+        return Deferred.fromCoroutine(self._connect_callback(connection, number))
+
+    async def _connect_callback(self, c: Connection, number: str) -> Callback:
+        bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
+        if not number.isdigit():
+            bound.error("acd_callback_bad_number", number=number)
+            return Callback(RingOutcome.CALLER_NO_ANSWER)
+        agent = await self._originate_leg(c.agent_endpoint, c.ring_timeout_s,
+                                          f"PLN123 <{number}>", "agent")
+        if agent is None:
+            bound.info("acd_agent_no_answer")
+            return Callback(RingOutcome.NO_ANSWER)
+        agent_leg, agent_channel = agent
+        dial = self.callback_dial.format(number=number)
+        bound.info("acd_dialling_caller", dial=dial)
+        caller = await self._originate_leg(dial, c.ring_timeout_s, CALLBACK_CALLER_ID,
+                                           "callback")
+        if caller is None:
+            bound.info("acd_callback_no_answer")
+            await self._hang_up(agent_leg)
+            return Callback(RingOutcome.CALLER_NO_ANSWER)
+        caller_leg, caller_channel = caller
+        try:
+            await self.ami.send_action("Bridge", {
+                "Channel1": caller_channel, "Channel2": agent_channel, "Tone": "no"})
+        except AMIError as error:
+            bound.info("acd_bridge_failed", error=str(error))
+            await self._hang_up(caller_leg)
+            await self._hang_up(agent_leg)
+            return Callback(RingOutcome.CALLER_NO_ANSWER)
+        for gone, other in ((agent_leg, caller_leg), (caller_leg, agent_leg)):
+            self._watch_hangup(gone).addCallback(self._end_other_leg, other)
+        bound.info("acd_callback_bridged", caller_channel=caller_channel)
+        return Callback(RingOutcome.ANSWERED, caller_leg)
+
+    def _end_other_leg(self, _gone: None, leg: str) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._hang_up(leg))
+
+    async def _originate_leg(self, dial: str, timeout_s: float, caller_id: str,
+                             role: str) -> tuple[str, str] | None:
+        """Originate `dial` into Wait; (our channel id, channel name) once answered."""
+        number = next(self._ids)
+        action_id = f"{self._prefix}-orig-{number}"
+        leg = f"{self._prefix}-{role}-{number}"
+        answered: Deferred[Message] = Deferred()
+        self._originations[action_id] = answered
+        try:
+            await self.ami.send_action("Originate", {
+                "Channel": dial, "Application": AGENT_LEG_APPLICATION,
+                "Data": str(AGENT_LEG_MAX_S), "Timeout": str(int(timeout_s * 1000)),
+                "CallerID": caller_id, "ChannelId": leg, "Async": "true",
+            }, action_id=action_id)
+        except AMIError as error:
+            self._originations.pop(action_id, None)
+            log.warning("acd_originate_failed", dial=dial, error=str(error))
+            return None
+        response = await answered
+        if (response.response or "").lower() != "success":
+            return None
+        return leg, response.get("Channel") or leg
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         d = self.ami.send_action("Getvar", {"Channel": caller_channel,

@@ -53,6 +53,7 @@ def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...]) -> AcdSetti
                for key, (default, low, high) in _TIMINGS.items()}
     counts = {key: reader.integer(key, default, low, high)
               for key, (default, low, high) in _COUNTS.items()}
+    callback_dial = _callback_dial(reader)
     queues = _queues(reader, skills)
     reader.finish()
     # `agents:` absent or left empty: no roster yet (an IVR-only site), not an error.
@@ -65,11 +66,27 @@ def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...]) -> AcdSetti
         callback_offer_ewt_s=timings["callback_offer_ewt_s"],
         callback_retry_s=timings["callback_retry_s"],
         callback_attempts=counts["callback_attempts"],
+        callback_dial=callback_dial,
         abandon_resume_s=timings["abandon_resume_s"],
         audit_maxlen=counts["audit_maxlen"],
         queues=queues,
         agents=agents,
     )
+
+
+def _callback_dial(acd: Reader) -> str:
+    """The callback's dial string: `{number}` once, an endpoint once the digits are in.
+
+    The caller's digits are the only part that is not the admin's: checking the pattern
+    with a digit string in its place checks every string it can become.
+    """
+    pattern = acd.text("callback_dial", _DEFAULTS.callback_dial)
+    if pattern.count("{number}") != 1 or not ENDPOINT.match(
+            pattern.replace("{number}", "0811223344")):
+        acd.error(f"{pattern!r} is not a dial string with {{number}} once, such as "
+                  "PJSIP/{number}@trunk or Local/{number}@callbacks", "callback_dial")
+        return _DEFAULTS.callback_dial
+    return pattern
 
 
 def _queues(acd: Reader, skills: tuple[str, ...]) -> dict[str, QueueSettings]:

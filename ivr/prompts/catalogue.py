@@ -28,6 +28,9 @@ REQUIRED_PROMPTS: tuple[str, ...] = (
     "queue-wait",           # "your expected wait is about" + minutes
     "queue-minutes",
     "queue-apology",        # the maximum wait is over: sorry, then PLN Mobile or a ticket
+    "callback-offer",       # "to be called back without losing your place, press 1"
+    "callback-number",      # "we will call you back on" + the caller's digits
+    "callback-confirm",     # "your place is kept, please hang up"
 )
 
 TICKET_STATUS_PROMPTS = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred, succeed
 
-from acd.telephony import Connection, RingOutcome
+from acd.telephony import Callback, Connection, RingOutcome
 
 
 class DoubleBooking(AssertionError):
@@ -26,6 +26,9 @@ class FakeTelephony:
     connected: list[Connection] = field(default_factory=list)   # every connect, in order
     announced: list[tuple[str, int, float | None]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)  # double bookings seen
+    callbacks: dict[str, str] = field(default_factory=dict)  # call id -> number dialled
+    accept_callback: str | None = None   # what offer_callback answers
+    offers: list[str] = field(default_factory=list)          # channels offered a callback
 
     def busy_agents(self) -> set[str]:
         return {c.agent_id for c, _ in self.rings.values()} | {
@@ -44,6 +47,14 @@ class FakeTelephony:
         self.rings[connection.call_id] = (connection, d)
         self.connected.append(connection)
         return d
+
+    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
+        """Like `connect`; `answer` means both answered, `caller_gone` the caller did not."""
+        self.callbacks[connection.call_id] = number
+        channel = f"Local/{number}@callback"
+        return self.connect(connection).addCallback(lambda outcome: Callback(
+            RingOutcome.CALLER_NO_ANSWER if outcome is RingOutcome.CALLER_GONE else outcome,
+            channel if outcome is RingOutcome.ANSWERED else ""))
 
     def ringing_agent(self, call_id: str) -> str:
         return self.rings[call_id][0].agent_id
@@ -81,10 +92,8 @@ class FakeTelephony:
         return succeed(None)
 
     def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
-        return succeed(None)
-
-    def dial_caller(self, call_id: str, number: str, timeout_s: float) -> Deferred[str | None]:
-        return succeed(None)
+        self.offers.append(caller_channel)
+        return succeed(self.accept_callback)
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         return succeed(True)

@@ -2,13 +2,14 @@
 gives an agent two calls, never gives a call two agents, and never loses a caller.
 
 Hypothesis plays random interleavings of arrivals, hang-ups (queued, ringing, talking),
-log-ins, log-outs, pauses, unpauses, ring timeouts, answers, call ends and the passing of
-time (wrap-up ends, escalation) against the session's real redis-server, through TWO
-Distributors with their own RedisStore (own connections) on the same Redis: two pln123
-processes of one site. Some steps fire operations on both at once, so their Lua scripts
-interleave in Redis. After every step (once both processes have finished their Redis
-work) the whole of Redis is checked against the invariants and against what telephony
-(the FakeTelephony both share) sees.
+log-ins, log-outs, pauses, unpauses, ring timeouts, answers, call ends, accepted callbacks
+(the caller hangs up and keeps the place; dialled back, maybe unanswered and retried) and
+the passing of time (wrap-up ends, escalation, callback retries) against the session's
+real redis-server, through TWO Distributors with their own RedisStore (own connections) on
+the same Redis: two pln123 processes of one site. Some steps fire operations on both at
+once, so their Lua scripts interleave in Redis. After every step (once both processes have
+finished their Redis work) the whole of Redis is checked against the invariants and
+against what telephony (the FakeTelephony both share) sees.
 
 Hypothesis's rules are synchronous and pytest-twisted runs a sync test inside the reactor,
 so the ACD objects live on an asyncio loop of their own in a helper thread (`LoopThread`):
@@ -197,8 +198,8 @@ def make_machine(server: RedisTarget, loop: LoopThread) -> type[RuleBasedStateMa
         @rule(data=st.data(), outcome=st.sampled_from(["answer", "no_answer", "caller_gone"]))
         def ring_outcome(self, data: st.DataObject, outcome: str) -> None:
             call_id = data.draw(st.sampled_from(sorted(self.phone.rings)))
-            if outcome == "caller_gone":
-                self.callers[call_id] = "hung up"
+            if outcome == "caller_gone" and self.callers[call_id] != "callback":
+                self.callers[call_id] = "hung up"   # (a callback: the caller did not answer)
             self.act(lambda: getattr(self.phone, outcome)(call_id))
 
         @precondition(lambda self: any(self.phone.can_hang_up(c) for c in self.phone.talks))
@@ -220,6 +221,21 @@ def make_machine(server: RedisTarget, loop: LoopThread) -> type[RuleBasedStateMa
             self.callers[call_id] = "hung up"
             distributor = self.acds[via].distributor
             self.run(lambda: distributor.abandon(call_id))
+
+        @precondition(lambda self: any(v == "waiting" for v in self.callers.values()))
+        @rule(data=st.data(), via=st.integers(0, 1))
+        def caller_takes_a_callback_and_hangs_up(self, data: st.DataObject, via: int) -> None:
+            waiting = sorted(c for c, v in self.callers.items()
+                             if v == "waiting" and self.state(c) == "queued")
+            if not waiting:
+                return
+            call_id = data.draw(st.sampled_from(waiting))
+            acd = self.acds[via]
+            marked = loop.call(lambda: acd.queues.mark_callback(
+                call_id, "0811" + call_id[1:], self.clock.seconds()))
+            assert marked
+            self.callers[call_id] = "callback"
+            self.run(lambda: acd.distributor.abandon(call_id))  # no abandon: place kept
 
         @rule(seconds=st.sampled_from([1.0, 5.0, 10.0, 31.0]))
         def time_passes(self, seconds: float) -> None:
@@ -268,12 +284,16 @@ def make_machine(server: RedisTarget, loop: LoopThread) -> type[RuleBasedStateMa
                     assert held.get(call_id) == call["agent"]
                 if did == "hung up":
                     assert state == "abandoned", (call_id, call)
+                elif did == "callback":
+                    assert state in ("queued", "reserved", "connected", "called_back") or (
+                        state == "finished" and call.get("outcome") == "callback_failed")
                 elif did == "talked":
                     assert state == "finished"
                 else:
                     assert state in ("queued", "reserved", "connected")
                 live = r.sismember(P + "live", call_id)
-                assert bool(live) == (state in ("queued", "reserved", "connected"))
+                assert bool(live) == (state in ("queued", "reserved", "connected",
+                                                "called_back"))
             for agent_id, fields in agents.items():   # work conserving
                 if fields.get("state") == "ready":
                     for skill in SKILLS[agent_id]:

@@ -94,6 +94,25 @@ def test_an_empty_roster_and_partial_settings() -> None:
     assert acd.queue("general") == QueueSettings("general")
 
 
+def test_the_callback_dial_string_is_read_and_checked() -> None:
+    data = shipped()
+    assert parse_config(data, SHIPPED).acd.callback_dial == "PJSIP/{number}@trunk"
+    data["acd"]["callback_dial"] = "Local/{number}@test-answer"
+    assert parse_config(data, SHIPPED).acd.callback_dial == "Local/{number}@test-answer"
+    del data["acd"]["callback_dial"]
+    assert parse_config(data, SHIPPED).acd.callback_dial == AcdSettings().callback_dial
+
+
+@pytest.mark.parametrize("pattern", ["PJSIP/0811223344@trunk", "PJSIP/{number}&{number}",
+                                     "SIP/{number}", "PJSIP/{number},30", "Local/{nomor}@x"])
+def test_a_bad_callback_dial_string_is_refused(pattern: str) -> None:
+    data = shipped()
+    data["acd"]["callback_dial"] = pattern
+    assert problems(data) == [
+        f"acd.callback_dial: {pattern!r} is not a dial string with {{number}} once, such as "
+        "PJSIP/{number}@trunk or Local/{number}@callbacks"]
+
+
 def test_local_and_iax2_endpoints_are_accepted() -> None:
     data = shipped()
     data["agents"][0]["endpoint"] = "Local/1001@test-answer"

@@ -1,0 +1,36 @@
+"""What the Distributor tells its watcher and what it raises, apart from how it works.
+
+Kept out of distributor.py so that the pieces around it (the WaitingRoom, the CLI, tests)
+can name these without the Distributor's imports, and the Distributor stays readable.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from acd.intake import QueueRequest
+
+
+class QueueWatcher(Protocol):
+    """Told about the calls this process queues (the WaitingRoom: announcements, max wait).
+
+    Only the process that enqueued a call holds its caller's channel, so only it is told.
+    """
+
+    def queued(self, request: QueueRequest, position: int) -> None: ...
+
+    def left(self, call_id: str) -> None:
+        """The caller hung up (Distributor.abandon): stop looking after the call."""
+        ...
+
+
+class UnknownAgent(KeyError):
+    """The agent id is not in this site's roster."""
+
+
+class StaleEvent(RuntimeError):
+    """A ring or call outcome for a call the agent no longer holds (handled elsewhere)."""
+
+
+class ConcurrentChange(RuntimeError):
+    """The agent kept changing under us: `max_retries` compare-and-set attempts lost."""
