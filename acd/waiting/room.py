@@ -21,9 +21,9 @@ for it afterwards) and gets the queue's fallback:
   filed and the caller hears the apology and the ticket number, then is hung up.
   Without an IDPEL (or if filing fails) the caller gets the apology fallback below: a
   ticket that PLN cannot attach to a customer would only be noise for dispatch.
-- `callback`: the caller was offered a callback when the wait looked long (below); at the
-  maximum wait itself nobody is left to ask, so: the apology, the PLN Mobile prompt, hang
-  up. The audit stream records event `max_wait` with `fallback` = `ticket` or `apology`.
+- `callback`: the callback is offered (again) at the maximum wait; accepted, the call keeps
+  its place as a callback; declined: the apology, the PLN Mobile prompt, hang up. The audit
+  stream records event `max_wait` with `fallback` = `ticket` or `apology`.
 
 Callback offer: once per call, when the EWT just computed for an announcement exceeds
 `callback_offer_ewt_s` (an unknown EWT, nobody staffed, counts as exceeding), right after
@@ -226,20 +226,21 @@ class WaitingRoom:
         finally:
             watch.playing = False
 
-    async def _offer_callback(self, watch: _Watch) -> None:
+    async def _offer_callback(self, watch: _Watch) -> bool:
         """Offer a callback; accepted and still queued: mark it and let the caller go."""
         number = await self.telephony.offer_callback(watch.channel, watch.language)
         if not number or not number.isdigit() or self._watches.get(watch.call_id) is not watch:
             self._log.info("callback_declined", call_id=watch.call_id, accepted=bool(number))
-            return
+            return False
         if not await self.queues.mark_callback(watch.call_id, number, self._now()):
             self._log.info("callback_too_late", call_id=watch.call_id)  # an agent took it
-            return
+            return False
         self._watches.pop(watch.call_id, None)
         self._cancel(watch)
         self._log.info("callback_accepted", call_id=watch.call_id)
         await self.telephony.farewell(watch.channel, [self.prompts.callback_done],
                                       watch.language)
+        return True
 
     async def _view(self, skill: str, now: float) -> LiveView:
         """The skill's live figures, shared by the announcements of the same second."""
@@ -256,6 +257,14 @@ class WaitingRoom:
         """Take the call out of the queue and give it the fallback; False if it was taken."""
         idpel = record.fields.get("idpel", "")
         configured = self.settings.queue(record.skill).max_wait_fallback
+        if configured == "callback" and record.fields.get("caller_number"):
+            # The queue's fallback is a callback: offer it (again) now; accepted, the call
+            # keeps its place as a callback and nobody waits on the line any more.
+            watch.offered = True
+            if await self._offer_callback(watch):
+                self._log.info("waiting_max_wait", call_id=watch.call_id, skill=record.skill,
+                               fallback="callback", waited_s=round(now - record.enqueued_at, 3))
+                return True
         fallback = "ticket" if (configured == "ticket" and idpel and self.tickets) else "apology"
         if not await self.queues.remove_call(watch.call_id, now, max_wait_fallback=fallback):
             return False

@@ -212,6 +212,32 @@ async def test_max_wait_callback_fallback_apology_then_hang_up(
 
 
 @pytest_twisted.ensureDeferred
+async def test_max_wait_callback_fallback_offers_a_callback_that_keeps_the_place(
+    fresh_redis: RedisServer,
+) -> None:
+    clock = virtual_clock()
+    config = max_wait_settings("callback", agent("1001"))
+    p = await start(fresh_redis, config, clock)
+    await p.distributor.enqueue(request("c1"))
+    await p.distributor.enqueue(request("c2"))
+    await p.settle()
+    for _ in range(99):
+        clock.advance(1)
+        await p.settle()
+    assert p.phone.farewells == []          # declined at the first offer (no answer given)
+    p.phone.accept_callback = "07115550001"  # at the maximum wait the caller accepts
+    clock.advance(1)
+    await p.settle()
+    assert [f[2] for f in p.phone.farewells][:1] == [["goodbye"]]
+    call = await p.queues.call("c1")
+    assert call is not None and call.state is CallState.QUEUED
+    assert call.fields.get("callback") == "07115550001"
+    assert [call_id for call_id, _p, _t in await p.queues.queue("billing")][:1] == ["c1"]
+    assert not await p.distributor.abandon("c1")  # its hang-up is no abandon
+    await p.store.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_max_wait_ticket_fallback_files_a_ticket_and_reads_its_number(
     fresh_redis: RedisServer,
 ) -> None:
