@@ -332,9 +332,13 @@ class Distributor:
                                known=known, call_id=res.call_id, action=CallAction.ABANDON,
                                keep_idle=True)
             return
+        # Watch for the end first: a hang-up during the writes below must not be missed.
+        ends = self.telephony.when_call_ends(res.call_id, placed.caller_channel)
         answered = await self._change(res.agent_id, AgentEvent.ANSWER, known=known,
                                       call_id=res.call_id, action=CallAction.ANSWER)
-        await self.telephony.when_call_ends(res.call_id, placed.caller_channel)
+        if placed.caller_channel != res.channel:  # a callback: the caller's new channel
+            await self._db(self.queues.set_channel(res.call_id, placed.caller_channel))
+        await ends
         talking = AgentRecord(res.agent_id, AgentState(AgentStatus.ON_CALL), answered.version,
                               res.call_id, None, None)
         ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,

@@ -162,6 +162,16 @@ class QueueStore:
         d = self._call("callback_requeue", now, [call_id])
         return d.addCallback(lambda reply: None if reply[0] == "gone" else parse_offer(reply))
 
+    def set_channel(self, call_id: str, channel: str) -> Deferred[None]:
+        """The caller's channel changed (a callback dialled them anew): a restarted process
+        must follow the new one, not the channel that hung up when the callback was taken."""
+        key = self.keys.call(checked_id(call_id, "call id"))
+
+        async def write(client: Client) -> None:
+            await client.hset(key, "channel", channel)
+
+        return self.redis.run(write)
+
     def noop(self) -> Deferred[Any]:
         """The round-trip floor: a script doing nothing, on the decisions' path."""
         return self._call("noop", 0.0, [])

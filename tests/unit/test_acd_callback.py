@@ -126,6 +126,8 @@ async def test_agent_first_then_the_caller_is_dialled_and_talks(
     p.phone.answer("c1")                          # the agent, then the caller, answered
     await p.settle()
     assert (await p.queues.call("c1")).state is CallState.CONNECTED  # type: ignore[union-attr]
+    # A restarted process must follow the caller's new channel, not the one that hung up.
+    assert (await p.queues.call("c1")).fields["channel"] == f"Local/{NUMBER}@callback"  # type: ignore[union-attr]
     p.phone.hang_up("c1")
     await p.settle()
     record = await p.queues.call("c1")
