@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, FirstError
 from twisted.internet.interfaces import IReactorTime
 
 from acd.settings import AcdSettings
@@ -39,6 +39,7 @@ log = structlog.get_logger("ivr.callcontrol")
 # The agent's leg waits in this application until it is bridged (or hung up).
 AGENT_LEG_APPLICATION = "Wait"
 AGENT_LEG_MAX_S = 4 * 3600
+ORIGINATE_GRACE_S = 15.0  # beyond the ring timeout, for Asterisk to report the outcome
 MUSIC_CLASS = "default"
 CALLBACK_DIGIT_MS = 5000   # after the offer prompt, how long to wait for "1"
 CALLBACK_CALLER_ID = "PLN123 <123>"
@@ -111,13 +112,27 @@ class AMITelephony:
             bound.warning("acd_ring_failed", error=str(error))
             return RingOutcome.NO_ANSWER
         bound.info("acd_ringing_agent", endpoint=c.agent_endpoint)
+        # Never wait forever: an OriginateResponse lost with the AMI link ends the ring.
+        answered.addTimeout(c.ring_timeout_s + ORIGINATE_GRACE_S, self.clock)
         race: list[Deferred[Any]] = [answered, caller_gone]
-        await DeferredList(race, fireOnOneCallback=True, consumeErrors=True)
+        try:
+            await DeferredList(race, fireOnOneCallback=True, fireOnOneErrback=True,
+                               consumeErrors=True)
+        except FirstError:
+            pass  # `answered` timed out: handled below
         if caller_gone.called:
             await self._cancel_ring(agent_leg, action_id, answered)
             return RingOutcome.CALLER_GONE
         self._unwatch(c.caller_channel, caller_gone)
-        response = await answered
+        try:
+            response: Message | None = await answered
+        except Exception:  # noqa: BLE001 - timed out: no answer we can trust
+            response = None
+        if not isinstance(response, Message):
+            self._originations.pop(action_id, None)
+            bound.warning("acd_ring_outcome_lost", timeout_s=c.ring_timeout_s)
+            await self._hang_up(agent_leg)
+            return RingOutcome.NO_ANSWER
         if (response.response or "").lower() != "success":
             bound.info("acd_agent_no_answer", reason=response.get("Reason"))
             return RingOutcome.NO_ANSWER
@@ -282,7 +297,14 @@ class AMITelephony:
             self._originations.pop(action_id, None)
             log.warning("acd_originate_failed", dial=dial, error=str(error))
             return None
-        response = await answered
+        answered.addTimeout(timeout_s + ORIGINATE_GRACE_S, self.clock)
+        try:
+            response = await answered
+        except Exception as error:  # noqa: BLE001 - timed out: hang the leg up, no answer
+            self._originations.pop(action_id, None)
+            log.warning("acd_originate_outcome_lost", dial=dial, error=str(error))
+            await self._hang_up(leg)
+            return None
         if (response.response or "").lower() != "success":
             return None
         return leg, response.get("Channel") or leg
