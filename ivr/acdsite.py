@@ -124,20 +124,25 @@ class SiteCallCentre(MultiService):
 
         ended.addCallback(abandon)
 
-    def _adopt(self, session: AGISession) -> None:
-        """A caller Asterisk still held in AsyncAGI after a restart: back to the menus,
+    def _adopt(self, sessions: list[AGISession]) -> None:
+        """Callers Asterisk still held in AsyncAGI after a restart: back to the menus,
         unless Redis says they were already queued (then the queue keeps their place)."""
-        Deferred.fromCoroutine(self._adopt_or_restart(session))
+        Deferred.fromCoroutine(self._adopt_or_restart(sessions))
 
-    async def _adopt_or_restart(self, session: AGISession) -> None:
+    async def _adopt_or_restart(self, sessions: list[AGISession]) -> None:
+        queued: dict[str, str] = {}  # channel -> call id, read once for the whole batch
         for call_id in await self.queues.live_calls():
             record = await self.queues.call(call_id)
-            if record is not None and record.fields.get("channel") == session.channel:
-                log.info("acd_caller_readopted", call_id=call_id, channel=session.channel)
-                if self.room is not None:
-                    await self.room.adopt(call_id)
-                return
-        self.ivr.engine.on_session(session)
+            if record is not None and record.fields.get("channel"):
+                queued[record.fields["channel"]] = call_id
+        for session in sessions:
+            found = queued.get(session.channel)
+            if found is None:
+                self.ivr.engine.on_session(session)
+                continue
+            log.info("acd_caller_readopted", call_id=found, channel=session.channel)
+            if self.room is not None:
+                await self.room.adopt(found)
 
     # -- agents ----------------------------------------------------------------------------
 

@@ -74,9 +74,10 @@ def live_channel(event: Message) -> LiveChannel:
 class AsyncAGIResync:
     """A resync hook for AMIService: adopts unknown AsyncAGI channels after every login."""
 
-    def __init__(self, router: AsyncAGIRouter, on_adopt: Callable[[AGISession], object]):
+    def __init__(self, router: AsyncAGIRouter,
+                 on_adopt: Callable[[list[AGISession]], object]):
         self.router = router
-        self.on_adopt = on_adopt
+        self.on_adopt = on_adopt  # called once per resync with every adopted session
         self.adopted = 0
 
     def __call__(self, protocol: AMIProtocol) -> Deferred[None]:
@@ -86,17 +87,19 @@ class AsyncAGIResync:
     def _adopt_unknown(self, listing: ListResult) -> None:
         channels = [live_channel(event) for event in listing.events]
         known = set(self.router.sessions)
+        adopted: list[AGISession] = []
         for live in channels:
             if not live.in_async_agi or live.channel in known:
                 continue
-            session = self.router.adopt(live.channel, live.uniqueid, live.agi_env())
-            self.adopted += 1
+            adopted.append(self.router.adopt(live.channel, live.uniqueid, live.agi_env()))
             log.info("agi_channel_adopted", channel=live.channel,
                      caller_number=live.caller_number)
-            self.on_adopt(session)
+        self.adopted += len(adopted)
+        if adopted:
+            self.on_adopt(adopted)
         # Sessions whose channel Asterisk no longer has ended while we were away.
         alive = {live.channel for live in channels}
         for channel in known - alive:
             self.router.drop(channel, "gone during reconnect")
-        log.info("agi_resync", channels=len(channels), adopted=self.adopted,
+        log.info("agi_resync", channels=len(channels), adopted=len(adopted),
                  dropped=len(known - alive))

@@ -28,7 +28,7 @@ async def test_a_caller_left_in_async_agi_is_adopted(asterisk_site: Instance) ->
     adopted: list[AGISession] = []
     second = await connect(asterisk_site)
     router = AsyncAGIRouter(second, second.dispatcher, clock(), lambda s: None)
-    resync = AsyncAGIResync(router, adopted.append)
+    resync = AsyncAGIResync(router, adopted.extend)
     try:
         assert second.protocol is not None
         await within(resync(second.protocol), 5, "the resync")

@@ -20,7 +20,7 @@ def test_unknown_async_agi_channels_are_adopted_and_dead_sessions_ended() -> Non
     router = AsyncAGIRouter(protocol, dispatcher, clock, lambda s: None)
     stale = router.adopt("Local/0711123@x-00000009;2", "9.9", {})
     known = router.adopt("Local/0711123@x-00000002;2", "2.2", {})
-    resync = AsyncAGIResync(router, adopted.append)
+    resync = AsyncAGIResync(router, adopted.extend)
 
     done = resync(protocol)
     action = Message.from_wire(transport.value().rstrip())
