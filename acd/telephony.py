@@ -77,6 +77,16 @@ class Telephony(Protocol):
         """
         ...
 
+    def move(self, call_id: str, caller_channel: str, target_site: str) -> Deferred[bool]:
+        """Send the waiting caller to `target_site` (over the inter-site trunk).
+
+        True once the caller is on its way: the target site's pln123 then finds the call in
+        Redis (acd.interflow) and queues it; if the trunk call fails, the caller comes back
+        and the home site is told through `Distributor.arrive` (returned). False if the move
+        could not even start (the caller is still here, nothing changed).
+        """
+        ...
+
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         """Whether the channel still exists (used after a restart to drop stale callers)."""
         ...

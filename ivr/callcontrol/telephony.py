@@ -32,6 +32,7 @@ from ivr.ami.agi import AGIError, AsyncAGIRouter
 from ivr.ami.errors import AMIError
 from ivr.ami.message import Message
 from ivr.ami.service import AMIService
+from ivr.dialplan.names import CALL_VARIABLE, OVERFLOW_OUT_CONTEXT
 from ivr.prompts.numbers import say_digits, say_number
 
 log = structlog.get_logger("ivr.callcontrol")
@@ -308,6 +309,28 @@ class AMITelephony:
         if (response.response or "").lower() != "success":
             return None
         return leg, response.get("Channel") or leg
+
+    def move(self, call_id: str, caller_channel: str, target_site: str) -> Deferred[bool]:
+        return Deferred.fromCoroutine(self._move(call_id, caller_channel, target_site))
+
+    async def _move(self, call_id: str, caller_channel: str, target_site: str) -> bool:
+        """The call id on the channel, then Redirect into the overflow context.
+
+        Redirect ends the caller's AsyncAGI session here; the dialplan dials the target's
+        trunk, and if that fails sends the caller back into AsyncAGI as `returned`.
+        """
+        bound = log.bind(call_id=call_id, target=target_site)
+        try:
+            await self.ami.send_action("Setvar", {
+                "Channel": caller_channel, "Variable": CALL_VARIABLE, "Value": call_id})
+            await self.ami.send_action("Redirect", {
+                "Channel": caller_channel, "Context": OVERFLOW_OUT_CONTEXT,
+                "Exten": target_site, "Priority": "1"})
+        except AMIError as error:
+            bound.warning("acd_move_failed", error=str(error))
+            return False
+        bound.info("acd_moving", channel=caller_channel)
+        return True
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         d = self.ami.send_action("Getvar", {"Channel": caller_channel,

@@ -14,6 +14,25 @@ from ivr.dialplan.errors import DialplanError
 IVR_CONTEXT = "pln123-ivr"
 AGENT_CONNECT_CONTEXT = "pln123-agent-connect"
 TRUNK_IN_CONTEXT = "pln123-trunk-in"
+# Multi-site (issue 5). pln123 moves a waiting caller by setting CALL_VARIABLE (the call id,
+# 12 hex digits) on the channel and redirecting it to OVERFLOW_OUT_CONTEXT, extension = the
+# target site's name, priority 1. That context dials the target's trunk with extension
+# `ovf-<call id>`; the target's TRUNK_IN_CONTEXT runs
+# AGI(agi:async,,<target site>,moved,<call id>). If the trunk call fails, the caller goes
+# back into AsyncAGI at home: AGI(agi:async,<area>,<site>,returned,<call id>).
+# A site whose pln123 is down (AstDB HEARTBEAT_FAMILY/HEARTBEAT_KEY older than the
+# configured staleness) sends new callers to the hub as `ivr-<area code>`; the hub runs its
+# own IVR for them.
+OVERFLOW_OUT_CONTEXT = "pln123-overflow-out"
+CALL_VARIABLE = "PLN123_CALL"
+MOVED_PREFIX = "ovf-"
+HUB_IVR_PREFIX = "ivr-"
+AGI_ARG_ARRIVAL = "agi_arg_3"   # "moved" (arrived from another site) or "returned"
+AGI_ARG_CALL = "agi_arg_4"      # the call id of a moved or returned call
+ARRIVAL_MOVED = "moved"
+ARRIVAL_RETURNED = "returned"
+HEARTBEAT_FAMILY = "pln123"
+HEARTBEAT_KEY = "heartbeat"     # epoch seconds of pln123's last beat, written with DBPut
 # Agents' phones: one context of feature codes per site, one shared Gosub that identifies
 # the agent and raises the UserEvent (ivr/dialplan/features.py).
 AGENT_FEATURE_CONTEXT = "pln123-agent-feature"

@@ -1,0 +1,141 @@
+"""What each site can do right now, published in Redis for the others (and supervisors).
+
+Every site's pln123 writes its `SiteStatus` as one JSON string under `acd:site-status:<site>`
+at least every `status_every_s`, with a TTL of `status_ttl_s`: a site whose key has expired
+(its pln123 is down or cut off from Redis) is down for everybody else, without anybody
+having to notice the failure. One key per site, no hash tag needed: it is read with one
+MGET per decision round, written with SET PX, and never used in a script.
+
+Runtime overrides of the interflow threshold (the dashboard's action) live in the hash
+`acd:interflow:thresholds`, field `<site>` (every skill) or `<site>:<skill>`, value seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from acd.store.redis import Client, RedisStore, text
+
+STATUS_PREFIX = "acd:site-status:"
+THRESHOLDS_KEY = "acd:interflow:thresholds"
+
+
+def status_key(site: str) -> str:
+    return STATUS_PREFIX + site
+
+
+@dataclass(frozen=True)
+class SkillStatus:
+    staffed: int = 0        # agents logged in with the skill (any state but logged out)
+    ready: int = 0
+    on_call: int = 0        # reserved (ringing) or talking
+    wrap_up: int = 0
+    paused: int = 0
+    waiting: int = 0        # calls queued for the skill
+    ewt_s: float = math.inf  # for a new caller (position waiting + 1); inf: nobody serves
+    longest_wait_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    site: str
+    published_at: float
+    ami_up: bool
+    skills: Mapping[str, SkillStatus] = field(default_factory=dict)
+    interflow_in: int = 0   # calls currently here that came from another site
+    interflow_out: int = 0  # calls this site sent elsewhere, still in progress
+
+    def skill(self, name: str) -> SkillStatus:
+        return self.skills.get(name) or SkillStatus()
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for values in data["skills"].values():
+            if math.isinf(values["ewt_s"]):
+                values["ewt_s"] = None   # JSON has no infinity
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> SiteStatus:
+        data: dict[str, Any] = json.loads(raw)
+        skills = {}
+        for name, values in data.get("skills", {}).items():
+            if values.get("ewt_s") is None:
+                values["ewt_s"] = math.inf
+            skills[name] = SkillStatus(**values)
+        return cls(site=data["site"], published_at=float(data["published_at"]),
+                   ami_up=bool(data["ami_up"]), skills=skills,
+                   interflow_in=int(data.get("interflow_in", 0)),
+                   interflow_out=int(data.get("interflow_out", 0)))
+
+
+class StatusBoard:
+    """Reads and writes the sites' statuses and the threshold overrides."""
+
+    def __init__(self, store: RedisStore):
+        self.store = store
+
+    def publish(self, status: SiteStatus, ttl_s: float) -> Deferred[None]:
+        key, value, ttl_ms = status_key(status.site), status.to_json(), int(ttl_s * 1000)
+
+        async def write(client: Client) -> None:
+            await client.set(key, value, px=ttl_ms)
+
+        return self.store.run(write)
+
+    def withdraw(self, site: str) -> Deferred[None]:
+        """A site stopping on purpose: down for the others at once, not after the TTL."""
+        async def delete(client: Client) -> None:
+            await client.delete(status_key(site))
+
+        return self.store.run(delete)
+
+    def read(self, sites: Iterable[str]) -> Deferred[dict[str, SiteStatus | None]]:
+        """Each site's status, None for a site that is down (no live status)."""
+        names = list(sites)
+
+        async def read(client: Client) -> dict[str, SiteStatus | None]:
+            if not names:
+                return {}
+            # One key per command: on Cluster the sites' keys are in different slots.
+            async with client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.get(status_key(name))
+                raws = await pipe.execute()
+            return {name: SiteStatus.from_json(text(raw)) if raw else None
+                    for name, raw in zip(names, raws, strict=True)}
+
+        return self.store.run(read)
+
+    def thresholds(self) -> Deferred[dict[str, float]]:
+        """The runtime overrides: `<site>` or `<site>:<skill>` -> threshold seconds."""
+        async def read(client: Client) -> dict[str, float]:
+            raw = await client.hgetall(THRESHOLDS_KEY)
+            return {text(k): float(text(v)) for k, v in raw.items()}
+
+        return self.store.run(read)
+
+    def set_threshold(self, site: str, threshold_s: float | None, skill: str = ""
+                      ) -> Deferred[None]:
+        """Override (or, with None, restore the config's) interflow threshold at run time."""
+        name = f"{site}:{skill}" if skill else site
+
+        async def write(client: Client) -> None:
+            if threshold_s is None:
+                await client.hdel(THRESHOLDS_KEY, name)
+            else:
+                await client.hset(THRESHOLDS_KEY, name, repr(float(threshold_s)))
+
+        return self.store.run(write)
+
+
+def effective_threshold(overrides: Mapping[str, float], site: str, skill: str,
+                        configured: float) -> float:
+    """The runtime override for (site, skill), else for the site, else the config's."""
+    return overrides.get(f"{site}:{skill}", overrides.get(site, configured))
