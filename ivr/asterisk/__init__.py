@@ -1,0 +1,1 @@
+"""Asterisk configuration rendered from the admin config (manager.conf, PJSIP, trunks)."""
