@@ -29,6 +29,7 @@ from ivr.config.model import (
     Site,
 )
 from ivr.config.reader import ConfigError, Problem, Reader, join
+from ivr.config.trunk import parse_trunk
 from ivr.prompts.catalogue import FRAGMENT_PREFIXES, REQUIRED_PROMPTS
 
 AREA_CODE = re.compile(r"0[1-9][0-9]{1,3}\Z")
@@ -169,6 +170,8 @@ def _regions(top: Reader) -> dict[str, str]:
 def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
     sites: dict[str, Site] = {}
     served: dict[str, str] = {}
+    peers: dict[str, str] = {}  # IAX2 peer name -> the site it names
+    without_trunk: list[str] = []
     hubs: list[str] = []
     for name, reader in top.items("sites"):
         if not NAME.match(name):
@@ -182,6 +185,13 @@ def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
         peer = reader.text("iax2_peer")
         if peer and not PEER.match(peer):
             reader.error(f"{peer!r} is not an IAX2 peer name ([A-Za-z0-9_.-])", "iax2_peer")
+        elif peer and peer in peers:
+            reader.error(f"{peer!r} is already the peer name of site {peers[peer]!r}",
+                         "iax2_peer")
+        peers.setdefault(peer, name)
+        iax2 = parse_trunk(reader.child("iax2")) if reader.has("iax2") else None
+        if iax2 is None and not reader.broken:
+            without_trunk.append(name)
         areas: list[AreaCode] = []
         for _index, code, path in reader.entries("area_codes"):
             if isinstance(code, int):
@@ -201,9 +211,14 @@ def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
         if reader.raw("area_codes") == []:
             reader.error("must list at least one area code", "area_codes")
         reader.finish()
-        sites[name] = Site(name, "hub" if role == "hub" else "site", ami, peer, tuple(areas))
+        sites[name] = Site(name, "hub" if role == "hub" else "site", ami, peer, tuple(areas),
+                           iax2)
     if len(hubs) > 1:
         top.error(f"only one site can be the hub, not {', '.join(hubs)}", "sites")
+    if len(sites) > 1:
+        for name in without_trunk:
+                top.error("is required when the config has more than one site (the other "
+                          "sites' trunks send calls to it)", f"sites.{name}.iax2")
     return sites
 
 

@@ -57,12 +57,25 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class TrunkAddress:
+    """Where the other sites' Asterisks send IAX2 calls for a site (`sites.<name>.iax2`).
+
+    `host` is an IP address, not a name: it also goes into the receiving site's trunk
+    `permit=` list, and Asterisk's ACLs do not resolve names.
+    """
+
+    host: str
+    port: int = 4569
+
+
+@dataclass(frozen=True)
 class Site:
     name: str
     role: SiteRole
     ami: AMISettings
     iax2_peer: str  # the peer name other sites dial to reach this one
     area_codes: tuple[AreaCode, ...]
+    iax2: TrunkAddress | None = None  # required once the config has more than one site
 
     @property
     def primary_area(self) -> AreaCode:

@@ -200,6 +200,29 @@ CASES: list[tuple[str, Mutation, str]] = [
     # names that reach the dialplan or Redis keys
     ("bad-iax2-peer", _set("sites.medan.iax2_peer", "pln;medan"),
      "sites.medan.iax2_peer: 'pln;medan' is not an IAX2 peer name ([A-Za-z0-9_.-])"),
+    ("iax2-peer-twice", _set("sites.medan.iax2_peer", "pln-palembang"),
+     "sites.medan.iax2_peer: 'pln-palembang' is already the peer name of site 'palembang'"),
+    # the inter-site trunk's address (issue 5)
+    ("iax2-missing", _delete("sites.surabaya.iax2"),
+     "sites.surabaya.iax2: is required when the config has more than one site (the other "
+     "sites' trunks send calls to it)"),
+    ("iax2-host-missing", _delete("sites.medan.iax2.host"), "sites.medan.iax2.host: is required"),
+    ("iax2-host-name", _set("sites.medan.iax2.host", "medan.pln.example"),
+     "sites.medan.iax2.host: 'medan.pln.example' is not an IP address (Asterisk's permit "
+     "lists take no host names)"),
+    ("iax2-host-injection", _set("sites.medan.iax2.host", "10.0.0.1\npermit=0.0.0.0/0"),
+     "sites.medan.iax2.host: '10.0.0.1\\npermit=0.0.0.0/0' is not an IP address (Asterisk's "
+     "permit lists take no host names)"),
+    ("iax2-host-any", _set("sites.medan.iax2.host", "0.0.0.0"),
+     "sites.medan.iax2.host: '0.0.0.0' is not the address of one host"),
+    ("iax2-port-range", _set("sites.jakarta.iax2.port", 0),
+     "sites.jakarta.iax2.port: must be between 1 and 65535, not 0"),
+    ("iax2-port-text", _set("sites.jakarta.iax2.port", "4569/udp"),
+     "sites.jakarta.iax2.port: must be an integer, not '4569/udp'"),
+    ("iax2-unknown-key", _set("sites.jakarta.iax2.secret", "x"),
+     "sites.jakarta.iax2.secret: unknown key"),
+    ("iax2-not-mapping", _set("sites.jakarta.iax2", "10.123.0.10"),
+     "sites.jakarta.iax2: must be a mapping, not '10.123.0.10'"),
     ("bad-site-name", lambda d, _f: _rename_site(d, "medan", "Bad Site"),
      "sites.Bad Site: 'Bad Site' is not a site name ([a-z][a-z0-9_-]*)"),
     ("bad-skill", _set("skills", ["general", "fault", "billing", "new_connection", "Sales!"]),

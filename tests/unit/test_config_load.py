@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ivr.config import Action, Config, ConfigError, load_config, parse_config
 from ivr.config.loader import AREA_CODE, NAME, PEER, REGION
+from ivr.config.model import TrunkAddress
 from ivr.prompts.catalogue import REQUIRED_PROMPTS
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
@@ -96,3 +98,20 @@ def test_parse_config_refuses_instead_of_returning_half_a_config(tmp_path: Path)
     paths = {problem.path for problem in caught.value.problems}
     assert {"sites", "menus", "ivr", "regions", "skills"} <= paths
     assert str(caught.value).startswith("ivr: is required")
+
+
+def test_every_site_has_its_own_trunk_address(config: Config) -> None:
+    trunks = {name: site.iax2 for name, site in config.sites.items()}
+    assert trunks["palembang"] == TrunkAddress("10.123.1.10", 4569)
+    assert trunks["jakarta"] == TrunkAddress("10.123.0.10", 4569)
+    hosts = [trunk.host for trunk in trunks.values() if trunk is not None]
+    assert len(set(hosts)) == len(config.sites) == 5
+
+
+def test_the_trunk_port_defaults_to_iax2s_own() -> None:
+    data = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    del data["sites"]["medan"]["iax2"]["port"]
+    data["sites"]["jakarta"]["iax2"] = {"host": "2001:db8::10", "port": 14569}
+    config = parse_config(data, SHIPPED)
+    assert config.sites["medan"].iax2 == TrunkAddress("10.123.2.10", 4569)
+    assert config.sites["jakarta"].iax2 == TrunkAddress("2001:db8::10", 14569)
