@@ -21,6 +21,19 @@ from ivr.dialplan.features import (
     REASON_DIGITS,
     USER_EVENT,
 )
+from ivr.dialplan.multisite import (
+    FRESH,
+    HEARTBEAT_CONTEXT,
+    NO_ROUTE,
+    STALE,
+    dial_timeout,
+    heartbeat_context,
+    hub_for,
+    ivr_context,
+    overflow_out_context,
+    stale_after,
+    trunk_in_context,
+)
 from ivr.dialplan.names import (
     AGENT_CONNECT_CONTEXT,
     AGENT_FEATURE_CONTEXT,
@@ -28,9 +41,17 @@ from ivr.dialplan.names import (
     AGI_ARG_SITE,
     AREA_CODE,
     AREA_CODE_VARIABLE,
+    ARRIVAL_MOVED,
+    ARRIVAL_RETURNED,
+    CALL_VARIABLE,
+    HEARTBEAT_FAMILY,
+    HEARTBEAT_KEY,
+    HUB_IVR_PREFIX,
     IVR_CONTEXT,
     LANGUAGE,
     LOCAL_NUMBER,
+    MOVED_PREFIX,
+    OVERFLOW_OUT_CONTEXT,
     REGION,
     SITE_NAME,
     SITE_VARIABLE,
@@ -43,7 +64,6 @@ from ivr.dialplan.names import (
 )
 
 ACD_ISSUE = "#4"  # fills the agent-connect context
-MULTISITE_ISSUE = "#5"  # fills the trunk arrival context
 
 FEATURE_CODE = re.compile(r"\*[0-9]{2}")  # what a feature code may be: *11
 ACTION = re.compile(r"[a-z]{2,10}")  # an agent action as the UserEvent carries it
@@ -73,16 +93,17 @@ def render_site(config: Config, site_name: str) -> str:
     areas = [(checked(a.code, AREA_CODE, "area code"), checked(a.region, REGION, "region name"))
              for a in site.area_codes]
     sections = [
-        _header(site, areas, language),
+        _header(config, site, areas, language),
         _inbound(name, areas),
         *(_local(name, code, region) for code, region in areas),
-        _ivr(language),
+        ivr_context(config, site, language),
+        heartbeat_context(config),
         _agent_features(name),
         _agent_feature(),
         _placeholder(AGENT_CONNECT_CONTEXT, "the ACD issue", ACD_ISSUE,
                      "where pln123 will originate the agent's leg"),
-        _placeholder(TRUNK_IN_CONTEXT, "the multi-site issue", MULTISITE_ISSUE,
-                     "where calls moved from another site over IAX2 will arrive"),
+        overflow_out_context(config, site),
+        trunk_in_context(config, site, language),
     ]
     text = "\n".join(line for section in sections for line in [*section, ""])
     _verify(text)
@@ -94,8 +115,20 @@ def render_all(config: Config) -> dict[str, str]:
     return {name: render_site(config, name) for name in config.sites}
 
 
-def _header(site: Site, areas: list[tuple[str, str]], language: str) -> list[str]:
+def _header(config: Config, site: Site, areas: list[tuple[str, str]],
+            language: str) -> list[str]:
     codes = [code for code, _ in areas]
+    hub = hub_for(config, site)
+    others = [other.name for other in config.sites.values() if other.name != site.name]
+    stale = f"older than {stale_after(config)} s"
+    if hub is None:
+        check = ("No heartbeat check here: this is the hub (or there is none), the last "
+                 "resort for the other sites' callers.")
+    else:
+        check = (f"First Gosub({HEARTBEAT_CONTEXT}): if this site's pln123 is down (heartbeat "
+                 f"missing or {stale}), Dial(IAX2/{hub.iax2_peer}/{HUB_IVR_PREFIX}<area code>, "
+                 f"{dial_timeout(config)}) sends the caller to the hub's IVR ({hub.name}); "
+                 "answered there, it returns; otherwise the AGI below runs anyway.")
     contexts = [
         (inbound_context(site.name),
          "The carrier's calls: one extension per area code this site serves + 123 "
@@ -108,10 +141,14 @@ def _header(site: Site, areas: list[tuple[str, str]], language: str) -> list[str
         (IVR_CONTEXT,
          f"The one AsyncAGI hand-off, entered as Gosub({IVR_CONTEXT},s,1(<area code>,<site>)): "
          f"answers, sets the language ({language}), keeps the area code and site in "
-         f"{AREA_CODE_VARIABLE} and {SITE_VARIABLE}, and runs "
+         f"{AREA_CODE_VARIABLE} and {SITE_VARIABLE}. {check} Then "
          "AGI(agi:async,<area code>,<site>). pln123 reads them from AsyncAGIStart's Env as "
          f"{AGI_ARG_AREA_CODE} (area code) and {AGI_ARG_SITE} (site). It returns when pln123 "
          "ends the AGI; the caller's context then hangs up."),
+        (HEARTBEAT_CONTEXT,
+         f"Returns {FRESH} or {STALE} in GOSUB_RETVAL: pln123 writes epoch seconds to AstDB "
+         f"{HEARTBEAT_FAMILY}/{HEARTBEAT_KEY} (AMI DBPut) about every second; missing or "
+         f"{stale} (acd.interflow.heartbeat_stale_s) is {STALE}."),
         (agent_features_context(site.name),
          "Feature codes for this site's agents' phones: include it in the context their "
          f"endpoints use. {_codes()}. Each runs {AGENT_FEATURE_CONTEXT} with the action and "
@@ -125,9 +162,22 @@ def _header(site: Site, areas: list[tuple[str, str]], language: str) -> list[str
         (AGENT_CONNECT_CONTEXT,
          f"PLACEHOLDER until the ACD issue ({ACD_ISSUE}) fills it: the agent's leg. "
          "Hangs up whatever is dialled."),
+        (OVERFLOW_OUT_CONTEXT,
+         f"Moving a waiting caller to another site: pln123 sets {CALL_VARIABLE} (the call id) "
+         "with AMI Setvar and redirects the caller here, extension = the target site "
+         f"({', '.join(others) or 'none'}), priority 1. Each dials that site's IAX2 peer with "
+         f"{MOVED_PREFIX}<call id> for up to {dial_timeout(config)} s "
+         "(acd.interflow.trunk_dial_timeout_s). Answered: hangs up when the far end does. "
+         "Not answered: back to pln123 here as AGI(agi:async,<area code>,"
+         f"{site.name},{ARRIVAL_RETURNED},<call id>), then hangs up."),
         (TRUNK_IN_CONTEXT,
-         f"PLACEHOLDER until the multi-site issue ({MULTISITE_ISSUE}) fills it: calls moved "
-         "here from another site over the IAX2 trunk. Hangs up whatever arrives."),
+         "What the other sites' trunks deliver (the IAX2 user's context, see "
+         f"ivr/asterisk/iax.py). {MOVED_PREFIX}<call id>: a moved call; if this site's pln123 "
+         f"is down it is refused before answer with Hangup({NO_ROUTE}), so the sender takes "
+         "it back; else answered and handed to pln123 as AGI(agi:async,,"
+         f"{site.name},{ARRIVAL_MOVED},<call id>) (agi_arg_3, agi_arg_4; pln123 reads the "
+         f"call from Redis). {HUB_IVR_PREFIX}<area code>: a caller whose own site's pln123 is "
+         f"down: Gosub({IVR_CONTEXT},s,1(<area code>,{site.name}))."),
     ]
     lines = [
         f"; pln123 dialplan for site {site.name} (role: {site.role})",
@@ -176,21 +226,6 @@ def _local(site: str, code: str, region: str) -> list[str]:
         f"; {region}: {LOCAL_NUMBER} on the {code} local trunk",
         f"[{local_context(code)}]",
         *_hand_off(LOCAL_NUMBER, code, site),
-    ]
-
-
-def _ivr(language: str) -> list[str]:
-    return [
-        "; The AsyncAGI hand-off; later issues add their checks before AGI, here only.",
-        f"; ARG1 = area code, ARG2 = site: pln123 sees them as {AGI_ARG_AREA_CODE} and "
-        f"{AGI_ARG_SITE}.",
-        f"[{IVR_CONTEXT}]",
-        "exten => s,1,Answer()",
-        f" same => n,Set(CHANNEL(language)={language})",
-        f" same => n,Set({AREA_CODE_VARIABLE}=${{ARG1}})",
-        f" same => n,Set({SITE_VARIABLE}=${{ARG2}})",
-        " same => n,AGI(agi:async,${ARG1},${ARG2})",
-        " same => n,Return()",
     ]
 
 
