@@ -109,6 +109,15 @@ class Distributor:
 
         return Deferred.fromCoroutine(enqueue())
 
+    def carry_out(self, request: QueueRequest, offer: Offer) -> QueuePlacement:
+        """An offer made outside `enqueue` (a call that arrived from another site, or came
+        back from a failed move): ring the reserved agent, or let the watcher know."""
+        self._follow_offer(offer)
+        position = offer.position if isinstance(offer, Queued) else 0
+        if isinstance(offer, Queued) and self.watcher is not None:
+            self.watcher.queued(request, position)
+        return QueuePlacement(request.call_id, self.site, request.skill, position)
+
     def abandon(self, call_id: str) -> Deferred[bool]:
         """The caller hung up while queued: out of the queue, counted abandoned (True).
 

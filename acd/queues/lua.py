@@ -28,6 +28,8 @@ Replies (nested arrays):
 
 from __future__ import annotations
 
+from acd.queues.lua_moves import MOVE_BACK, MOVE_OUT
+
 _COMMON = r"""
 local A, P, SITE, MAXLEN, SL_T, ESC, NOWS, NOW  -- set for each operation (see the end)
 
@@ -183,9 +185,14 @@ local record = {}
 for i = 8, #A do record[#record + 1] = A[i] end
 redis.call('HSET', ck, 'state', 'new', 'enqueued_at', NOWS, 'agent', '', unpack(record))
 redis.call('SADD', P .. 'live', call_id)
-local skill = redis.call('HGET', ck, 'skill')
+local skill, moved_from = unpack(redis.call('HMGET', ck, 'skill', 'moved_from'))
 metric(skill, {'offered', 1})
-audit('offered', call_id, '', skill, 'new')
+if moved_from and moved_from ~= '' then  -- arrived from another site (acd.interflow)
+  metric(skill, {'interflow_in', 1})
+  audit('moved_in', call_id, '', skill, 'new', {'from', moved_from})
+else
+  audit('offered', call_id, '', skill, 'new')
+end
 return offer(call_id)
 end
 """
@@ -285,7 +292,9 @@ end
 """
 
 # remove_call. A[7] = call id, A[8] = why ('' = the caller hung up while queued;
-# 'max_wait' = the queue's maximum wait is over), A[9] = the fallback given (max_wait).
+# 'max_wait' = the queue's maximum wait is over; 'surge' = admission control turned the
+# new caller away, every site being over the national maximum EWT), A[9] = the fallback
+# given (max_wait, surge).
 # Abandoned: removed from the queue and counted as abandoned. max_wait: removed, state
 # finished with outcome max_wait, counted as max_wait (not abandoned: the caller did not
 # hang up), audited as event max_wait. Reply {'removed'} or {state} if the call was not
@@ -298,12 +307,12 @@ local c = redis.call('HMGET', ck, 'state', 'skill', 'enqueued_at', 'callback')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
 if why == '' and c[4] and c[4] ~= '' then return {'callback'} end  -- hung up on purpose
 redis.call('ZREM', P .. 'queue:' .. c[2], call_id)
-if why == 'max_wait' then
+if why == 'max_wait' or why == 'surge' then
   local wait = NOW - tonumber(c[3])
-  redis.call('HSET', ck, 'state', 'finished', 'ended_at', NOWS, 'outcome', 'max_wait')
+  redis.call('HSET', ck, 'state', 'finished', 'ended_at', NOWS, 'outcome', why)
   redis.call('SREM', P .. 'live', call_id)
-  metric(c[2], {'max_wait', 1}, 'longest_wait_ms', dur(wait))
-  audit('max_wait', call_id, '', c[2], 'finished',
+  metric(c[2], {why, 1}, 'longest_wait_ms', dur(wait))
+  audit(why, call_id, '', c[2], 'finished',
         {'fallback', A[9] or '', 'waited', fmt(wait)})
 else
   end_call(call_id, 'abandoned', 'abandoned', 'abandoned_in_sl')
@@ -357,7 +366,8 @@ local function noop() return 1 end
 _DISPATCH = r"""
 local OPS = {offer_call = offer_call, agent_change = agent_change,
              remove_call = remove_call, callback_mark = callback_mark,
-             callback_requeue = callback_requeue, agent_get = agent_get, noop = noop}
+             callback_requeue = callback_requeue, agent_get = agent_get, noop = noop,
+             move_out = move_out, move_back = move_back}
 local replies = {}
 for i = 1, #ARGV, 2 do
   A = {}
@@ -377,6 +387,6 @@ return replies
 """
 
 OPERATIONS = ("offer_call", "agent_change", "remove_call", "callback_mark", "callback_requeue",
-              "agent_get", "noop")
+              "agent_get", "noop", "move_out", "move_back")
 SCRIPT = (_COMMON + OFFER_CALL + AGENT_CHANGE + REMOVE_CALL + CALLBACK_MARK + CALLBACK_REQUEUE
-          + AGENT_GET + NOOP + _DISPATCH)
+          + AGENT_GET + NOOP + MOVE_OUT + MOVE_BACK + _DISPATCH)

@@ -12,6 +12,11 @@ hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes):
     max_wait         calls taken out of the queue at its maximum wait (the fallback: ticket
                      or apology); not abandoned, since the caller did not hang up
     handled          calls whose after-call work ended; handle_ms: answer -> end of wrap-up
+    interflow_in     calls moved here from another site (also counted offered here)
+    interflow_out    calls moved from here to another site (a failed trunk call uncounts it)
+    interflow_failed moves whose trunk call failed (the caller came back to its place)
+    surge            new callers turned away by admission control (every site over the
+                     national maximum EWT): a callback, a ticket or PLN Mobile instead
     longest_wait_ms  the longest wait of a call that left the queue (answered, abandoned or
                      max wait); in the interval hashes only (live: the oldest caller still
                      waiting)
@@ -53,6 +58,10 @@ class Counters:
     max_wait: int = 0
     handled: int = 0
     handle_sum: float = 0.0
+    interflow_in: int = 0
+    interflow_out: int = 0
+    interflow_failed: int = 0
+    surge: int = 0
     longest_wait: float = 0.0
 
     def __add__(self, other: Counters) -> Counters:
@@ -74,6 +83,10 @@ class Counters:
             max_wait=int(raw.get("max_wait") or 0),
             handled=int(raw.get("handled") or 0),
             handle_sum=int(raw.get("handle_ms") or 0) / 1000,
+            interflow_in=int(raw.get("interflow_in") or 0),
+            interflow_out=int(raw.get("interflow_out") or 0),
+            interflow_failed=int(raw.get("interflow_failed") or 0),
+            surge=int(raw.get("surge") or 0),
             longest_wait=int(raw.get("longest_wait_ms") or 0) / 1000,
         )
 

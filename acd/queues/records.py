@@ -20,6 +20,7 @@ class CallState(StrEnum):
     RESERVED = "reserved"      # an agent's phone rings for it
     CONNECTED = "connected"    # talking to the agent
     CALLED_BACK = "called_back"  # a callback the caller did not answer: waits for its retry
+    MOVED = "moved"            # sent to another site (acd.interflow); back if the trunk fails
     ABANDONED = "abandoned"    # the caller hung up before an agent answered
     FINISHED = "finished"      # the talk ended
 
@@ -28,7 +29,10 @@ class CallState(StrEnum):
 CALL_FIELDS = ("call_id", "site", "channel", "skill", "priority", "language", "area_code",
                "region", "caller_number", "idpel", "entered_at", "enqueued_at", "state",
                "agent", "reserved_at", "answered_at", "ended_at", "no_answer", "outcome",
-               "resumed_from", "callback", "callback_tries")
+               "resumed_from", "callback", "callback_tries",
+               # multi-site: where it went / came from, sites it has been at, moves made,
+               # sites whose trunk refused it
+               "moved_to", "moved_at", "moved_from", "visited", "moves", "refused")
 
 
 @dataclass(frozen=True)

@@ -72,19 +72,24 @@ class QueueStore:
     # -- decisions (Lua) -----------------------------------------------------------------
 
     def offer(self, request: QueueRequest, now: float, *, enqueued_at: float | None = None,
-              resumed_from: str = "") -> Deferred[Offer]:
+              resumed_from: str = "", extra: Mapping[str, str] | None = None
+              ) -> Deferred[Offer]:
         """offer_call: reserve the right ready agent with the call, or queue the call.
 
         `enqueued_at` (default `now`) is where the call stands in line: a caller who hung
         up and redialled within the abandon-resume window gets their first call's time
         back (`resumed_from` names that call, for the audit trail). Fails with ValueError
         (nothing written) on a request for another site or with values that cannot be keys.
+        `extra` adds record fields (a call moved in from another site: `moved_from`,
+        `visited`, `moves`; offer_call counts it as interflow in).
         """
         try:
             record = self._record(request)
             if resumed_from:
                 record += ["resumed_from", packable(checked_id(resumed_from, "call id"),
                                                     "resumed_from")]
+            for name, value in (extra or {}).items():
+                record += [checked_name(name, "record field"), packable(value, name)]
         except ValueError as error:
             return fail(error)
         if enqueued_at is not None:  # after the script's own enqueued_at: HSET keeps the last
@@ -119,20 +124,23 @@ class QueueStore:
         d = self._call("agent_change", now, args)
         return d.addCallback(parse_change)
 
-    def remove_call(self, call_id: str, now: float, *, max_wait_fallback: str = ""
-                    ) -> Deferred[bool]:
+    def remove_call(self, call_id: str, now: float, *, max_wait_fallback: str = "",
+                    why: str = "max_wait") -> Deferred[bool]:
         """Take a queued call out of its queue (True); False if it was not queued.
 
         By default the caller hung up: counted abandoned. With `max_wait_fallback` (what
         the caller gets instead, e.g. "ticket") the queue's maximum wait is over: the call
         is finished with outcome max_wait, counted `max_wait`, audited as event max_wait.
         Either way no agent can be reserved for it afterwards (one atomic script).
+        `why="surge"`: the same for a new caller turned away by admission control.
         """
+        if why not in ("max_wait", "surge"):
+            return fail(ValueError(f"remove_call: unknown reason {why!r}"))
         try:
             checked_id(call_id, "call id")
             args = [call_id]
             if max_wait_fallback:
-                args += ["max_wait", packable(max_wait_fallback, "fallback")]
+                args += [why, packable(max_wait_fallback, "fallback")]
         except ValueError as error:
             return fail(error)
         d = self._call("remove_call", now, args)
@@ -161,6 +169,40 @@ class QueueStore:
             return fail(error)
         d = self._call("callback_requeue", now, [call_id])
         return d.addCallback(lambda reply: None if reply[0] == "gone" else parse_offer(reply))
+
+    def move_out(self, call_id: str, target: str, now: float
+                 ) -> Deferred[dict[str, str] | None]:
+        """Take a queued call out of this site's queue to move it to `target`.
+
+        The call's record (to hand to the target), or None if it was not queued any more
+        (an agent took it meanwhile, or the caller left): then nothing changed.
+        """
+        try:
+            args = [checked_id(call_id, "call id"), checked_name(target, "site")]
+        except ValueError as error:
+            return fail(error)
+
+        def parse(reply: list[Any]) -> dict[str, str] | None:
+            if reply[0] != "moved":
+                return None
+            flat = [text(v) for v in reply[1:]]
+            return dict(zip(flat[::2], flat[1::2], strict=True))
+
+        return self._call("move_out", now, args).addCallback(parse)
+
+    def move_back(self, call_id: str, channel: str, now: float) -> Deferred[Offer | None]:
+        """The trunk call failed and the caller is back: offered again at its old place.
+
+        None if the call was not being moved (already handled)."""
+        try:
+            args = [checked_id(call_id, "call id"), packable(channel, "channel")]
+        except ValueError as error:
+            return fail(error)
+
+        def parse(reply: list[Any]) -> Offer | None:
+            return parse_offer(reply) if reply[0] in ("reserved", "queued") else None
+
+        return self._call("move_back", now, args).addCallback(parse)
 
     def set_channel(self, call_id: str, channel: str) -> Deferred[None]:
         """The caller's channel changed (a callback dialled them anew): a restarted process

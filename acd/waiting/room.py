@@ -253,42 +253,66 @@ class WaitingRoom:
 
     # -- the maximum wait ------------------------------------------------------------------
 
+    def turn_away(self, call_id: str) -> Deferred[bool]:
+        """Surge admission control: every site is over the national maximum EWT, so this
+        new caller gets the fallback now instead of a wait nobody could honour: a
+        callback that keeps the place if they take it, else a ticket (with an IDPEL) or
+        the apology and PLN Mobile. True if the caller was let go (or chose a callback)."""
+        async def turn_away() -> bool:
+            watch = self._watches.get(call_id)
+            if watch is None:
+                return False
+            record = await self.queues.call(call_id)
+            if record is None or record.state is not CallState.QUEUED:
+                return False
+            return await self._fallback(watch, record, self._now(), "surge")
+
+        return Deferred.fromCoroutine(turn_away())
+
     async def _max_wait(self, watch: _Watch, record: CallRecord, now: float) -> bool:
         """Take the call out of the queue and give it the fallback; False if it was taken."""
+        return await self._fallback(watch, record, now, "max_wait")
+
+    async def _fallback(self, watch: _Watch, record: CallRecord, now: float,
+                        why: str) -> bool:
         idpel = record.fields.get("idpel", "")
-        configured = self.settings.queue(record.skill).max_wait_fallback
+        configured = ("callback" if why == "surge"
+                      else self.settings.queue(record.skill).max_wait_fallback)
         if configured == "callback" and record.fields.get("caller_number"):
-            # The queue's fallback is a callback: offer it (again) now; accepted, the call
-            # keeps its place as a callback and nobody waits on the line any more.
+            # A callback first: accepted, the call keeps its place as a callback and
+            # nobody waits on the line any more.
             watch.offered = True
             if await self._offer_callback(watch):
-                self._log.info("waiting_max_wait", call_id=watch.call_id, skill=record.skill,
+                self._log.info(f"waiting_{why}", call_id=watch.call_id, skill=record.skill,
                                fallback="callback", waited_s=round(now - record.enqueued_at, 3))
                 return True
-        fallback = "ticket" if (configured == "ticket" and idpel and self.tickets) else "apology"
-        if not await self.queues.remove_call(watch.call_id, now, max_wait_fallback=fallback):
+        ticket_wanted = configured == "ticket" or why == "surge"
+        fallback = "ticket" if (ticket_wanted and idpel and self.tickets) else "apology"
+        if not await self.queues.remove_call(watch.call_id, now, max_wait_fallback=fallback,
+                                             why=why):
             return False
         self._watches.pop(watch.call_id, None)
         self._cancel(watch)
         number = ""
         if fallback == "ticket" and self.tickets is not None:
-            number = await self._file_ticket(record, idpel)
+            number = await self._file_ticket(record, idpel, why)
         if number:
             prompts = [self.prompts.apology, self.prompts.ticket]
         else:
             prompts = [self.prompts.apology, self.prompts.self_service]
-        self._log.info("waiting_max_wait", call_id=watch.call_id, skill=record.skill,
+        self._log.info(f"waiting_{why}", call_id=watch.call_id, skill=record.skill,
                        fallback=fallback, ticket=number or None,
                        waited_s=round(now - record.enqueued_at, 3))
         await self.telephony.farewell(watch.channel, prompts, watch.language, number)
         return True
 
-    async def _file_ticket(self, record: CallRecord, idpel: str) -> str:
+    async def _file_ticket(self, record: CallRecord, idpel: str,
+                           category: str = TICKET_CATEGORY) -> str:
         """The new ticket's number, or "" if it could not be filed (the apology instead)."""
         assert self.tickets is not None
         f = record.fields
         try:
-            ticket = await self.tickets.create(idpel, f.get("area_code", ""), TICKET_CATEGORY,
+            ticket = await self.tickets.create(idpel, f.get("area_code", ""), category,
                                                f.get("caller_number", ""), self.site,
                                                record.call_id)
         except Exception as error:  # noqa: BLE001 - the caller still gets the apology

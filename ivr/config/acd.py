@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
+from ivr.config.interflow import parse_interflow
 from ivr.config.reader import Problem, Reader, join
 
 AGENT_ID = re.compile(r"[0-9]{3,8}\Z")
@@ -46,9 +47,11 @@ _COUNTS: dict[str, tuple[int, int, int]] = {
 _QUEUE = QueueSettings("-")
 
 
-def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...]) -> AcdSettings:
+def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...],
+              hub: str = "") -> AcdSettings:
     """`acd:` and `agents:` from the top-level reader; problems go to its list."""
     reader = top.child("acd", required=False)
+    interflow = parse_interflow(reader, sites, skills, hub)
     timings = {key: reader.number(key, default, low, high)
                for key, (default, low, high) in _TIMINGS.items()}
     counts = {key: reader.integer(key, default, low, high)
@@ -71,6 +74,7 @@ def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...]) -> AcdSetti
         audit_maxlen=counts["audit_maxlen"],
         queues=queues,
         agents=agents,
+        interflow=interflow,
     )
 
 

@@ -118,7 +118,8 @@ def parse_config(data: Any, path: Path) -> Config:
     menus = _menus(top, skills, languages)
     ivr = _ivr(top, skills, languages)
     redis = _redis(top.child("redis", required=False), path.parent)
-    acd = parse_acd(top, set(sites), skills)
+    hub = next((name for name, site in sites.items() if site.role == "hub"), "")
+    acd = parse_acd(top, set(sites), skills, hub)
     top.finish()
     config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts,
                     redis, acd)

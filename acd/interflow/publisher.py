@@ -1,0 +1,94 @@
+"""Each site's status, computed from its live figures and published on the clock.
+
+What other sites decide on must be fresh and must vanish when this site cannot serve: the
+status is rewritten every `status_every_s` with a TTL of `status_ttl_s`, says whether the
+AMI link is up, and is withdrawn on a clean stop. Several pln123 processes of one site may
+publish: they write the same figures from the same Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+
+from acd.agents.state import AgentStatus
+from acd.interflow.status import SiteStatus, SkillStatus, StatusBoard
+from acd.queues.metrics import LiveView, SiteMetrics, aht, ewt
+from acd.settings import AcdSettings
+from acd.store.clock import timestamp
+
+log = structlog.get_logger("acd.interflow.status")
+
+
+def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
+    """A skill's figures as other sites see them; EWT for a new caller (at the end)."""
+    agents = view.agents
+    staffed = sum(n for status, n in agents.items() if status is not AgentStatus.LOGGED_OUT)
+    return SkillStatus(
+        staffed=staffed,
+        ready=agents.get(AgentStatus.READY, 0),
+        on_call=agents.get(AgentStatus.RESERVED, 0) + agents.get(AgentStatus.ON_CALL, 0),
+        wrap_up=agents.get(AgentStatus.WRAP_UP, 0),
+        paused=agents.get(AgentStatus.PAUSED, 0),
+        waiting=view.waiting,
+        ewt_s=ewt(view.waiting + 1, view.serving, aht(view.counters) or default_aht_s),
+        longest_wait_s=round(view.longest_waiting_s, 3),
+    )
+
+
+class StatusPublisher:
+    def __init__(self, site: str, settings: AcdSettings, skills: tuple[str, ...],
+                 metrics: SiteMetrics, board: StatusBoard, clock: IReactorTime,
+                 ami_up: Callable[[], bool]):
+        self.site = site
+        self.settings = settings
+        self.skills = skills
+        self.metrics = metrics
+        self.board = board
+        self.clock = clock
+        self.ami_up = ami_up
+        self._loop = LoopingCall(self.publish)
+        self._loop.clock = clock
+        self._log = log.bind(site=site)
+
+    def start(self) -> None:
+        if not self._loop.running:
+            self._loop.start(self.settings.interflow.status_every_s, now=True)\
+                .addErrback(lambda f: self._log.error("status_loop_failed",
+                                                      error=f.getErrorMessage()))
+
+    def stop(self) -> Deferred[None]:
+        """Stop publishing and withdraw the status: down for the others at once."""
+        if self._loop.running:
+            self._loop.stop()
+        return self.board.withdraw(self.site).addErrback(
+            lambda f: self._log.warning("status_withdraw_failed", error=f.getErrorMessage()))
+
+    def current(self) -> Deferred[SiteStatus]:
+        async def build() -> SiteStatus:
+            now = timestamp(self.clock)
+            skills = {}
+            in_, out = 0, 0
+            for skill in self.skills:
+                view = await self.metrics.live(skill, now)
+                skills[skill] = skill_status(view, self.metrics.default_aht_s)
+                in_ += view.counters.interflow_in
+                out += view.counters.interflow_out
+            return SiteStatus(self.site, now, self.ami_up(), skills, in_, out)
+
+        return Deferred.fromCoroutine(build())
+
+    def publish(self) -> Deferred[None]:
+        """One round; a failure is logged and the next round tries again (never stops)."""
+        async def publish() -> None:
+            try:
+                status = await self.current()
+                await self.board.publish(status, self.settings.interflow.status_ttl_s)
+            except Exception as error:  # noqa: BLE001 - Redis down: the status expires
+                self._log.warning("status_not_published", error=str(error))
+
+        return Deferred.fromCoroutine(publish())
