@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.application.service import MultiService
-from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClientEndpoint
 
 from acd.telephony import Telephony
 from ivr.ami.agi import AGISession, AsyncAGIRouter
 from ivr.ami.service import AMICredentials, AMIService
 from ivr.callcontrol.telephony import AMITelephony
+from ivr.config.asterisk import AmiTLS
 from ivr.config.model import Config
 from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
 from ivr.engine.session import IVRServices
@@ -38,6 +39,19 @@ class AMITarget:
         return cls(ami.host, ami.port, ami.user, ami.read_secret())
 
 
+def ami_endpoint(reactor: IReactorTime, host: str, port: int,
+                 tls: AmiTLS | None) -> IStreamClientEndpoint:
+    """Plain TCP, or TLS checked against the config's CA for `tls.server_name` (AMI 5039)."""
+    tcp: IReactorTCP = reactor  # type: ignore[assignment]
+    if tls is None:
+        return TCP4ClientEndpoint(tcp, host, port, timeout=5)
+    from twisted.internet.ssl import Certificate, optionsForClientTLS  # needs pyOpenSSL
+
+    authority = Certificate.loadPEM(tls.ca_file.read_bytes())
+    options = optionsForClientTLS(tls.server_name, trustRoot=authority)
+    return SSL4ClientEndpoint(reactor, host, port, options, timeout=5)
+
+
 class SiteIVR(MultiService):
     """`services(telephony)` builds what the IVR hands callers to (the ACD's intake) and the
     self-service stores, given this site's AMI telephony."""
@@ -56,8 +70,8 @@ class SiteIVR(MultiService):
         super().__init__()  # type: ignore[no-untyped-call]
         target = ami or AMITarget.from_config(config, site_name)
         if endpoint is None:
-            tcp: IReactorTCP = reactor  # type: ignore[assignment]
-            endpoint = TCP4ClientEndpoint(tcp, target.host, target.port, timeout=5)
+            endpoint = ami_endpoint(reactor, target.host, target.port,
+                                    config.sites[site_name].ami.manager.tls)
         self.ami = AMIService(
             endpoint,
             AMICredentials(target.username, target.secret,

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ivr.cli import agent as agent_cli
+from ivr.cli import asterisk as asterisk_cli
 from ivr.cli import config, dialplan, sandbox, serve
 from ivr.cli import outage as outage_cli
 from ivr.cli import prompts as prompts_cli
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     outage_cli.register(commands)
     agent_cli.register(commands)
     serve.register(commands)
+    asterisk_cli.register(commands)
     return parser
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from acd.store.topology import UnsupportedTopology, check_url
 from ivr.config.acd import parse_acd
+from ivr.config.asterisk import parse_ami_manager, parse_asterisk
 from ivr.config.model import (
     FLOWS,
     Action,
@@ -120,9 +121,10 @@ def parse_config(data: Any, path: Path) -> Config:
     redis = _redis(top.child("redis", required=False), path.parent)
     hub = next((name for name, site in sites.items() if site.role == "hub"), "")
     acd = parse_acd(top, set(sites), skills, hub)
+    asterisk = parse_asterisk(top, path.parent)
     top.finish()
     config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts,
-                    redis, acd)
+                    redis, acd, asterisk)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)))
@@ -236,8 +238,9 @@ def _ami(reader: Reader, base: Path) -> AMISettings:
     if secret_text and not secret_file.is_file():
         reader.error(f"{secret_file} does not exist", "secret_file")
     md5 = bool(reader.typed("md5", bool, False))
+    manager = parse_ami_manager(reader, base, host)
     reader.finish()
-    return AMISettings(host, port, user, secret_file, md5)
+    return AMISettings(host, port, user, secret_file, md5, manager)
 
 
 def _redis(reader: Reader, base: Path) -> RedisSettings:

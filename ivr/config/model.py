@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from acd.settings import AcdSettings, AgentSpec
+from ivr.config.asterisk import AsteriskSettings, ManagerOptions
 
 SiteRole = Literal["site", "hub"]
 ActionKind = Literal[
@@ -37,6 +38,8 @@ class AMISettings:
     user: str
     secret_file: Path
     md5: bool = False
+    # The manager.conf side (permit, writetimeout, TLS): ivr/config/asterisk.py.
+    manager: ManagerOptions = field(default_factory=ManagerOptions)
 
     def read_secret(self) -> str:
         """Read at connect time, so a rotated secret needs no restart and no log sees it."""
@@ -139,6 +142,8 @@ class Config:
     redis: RedisSettings = field(default_factory=RedisSettings)
     # The ACD's timings, queues and agent roster (`acd:` and `agents:`), as `acd` takes them.
     acd: AcdSettings = field(default_factory=AcdSettings)
+    # `asterisk:`: the agents' PJSIP endpoints and their secrets file (ivr/config/asterisk.py).
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
 
     def site_for_area(self, code: str) -> tuple[Site, AreaCode] | None:
         for site in self.sites.values():
