@@ -1,0 +1,214 @@
+// The dashboard page: the overview (#) or a site (#site=<name>), live over Server-Sent
+// Events. Every value from the server is inserted as text (textContent), never as markup:
+// caller names and numbers are the callers' own words.
+"use strict";
+
+const state = { session: null, source: null, site: "", data: null };
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else if (key === "onclick") node.addEventListener("click", value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "∞";
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  const h = Math.floor(m / 60);
+  const mm = String(m % 60).padStart(h ? 2 : 1, "0");
+  return (h ? h + ":" : "") + mm + ":" + String(s % 60).padStart(2, "0");
+}
+
+function percent(ratio) {
+  return ratio === null || ratio === undefined ? "–" : Math.round(ratio * 100) + "%";
+}
+
+function figure(label, value, cls) {
+  return el("div", { class: "figure" }, el("span", { class: "value " + (cls || "") }, value),
+    el("span", { class: "label" }, label));
+}
+
+async function api(path, options) {
+  const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+  if (opts.body !== undefined) {
+    opts.method = opts.method || "POST";
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(opts.body);
+  }
+  if (opts.method === "POST" && state.session && state.session.csrf) {
+    opts.headers["X-CSRF-Token"] = state.session.csrf;
+  }
+  const reply = await fetch(path, opts);
+  const data = await reply.json().catch(() => ({}));
+  if (reply.status === 401) window.location.assign(state.session && state.session.read_only ? "/wallboard" : "/login");
+  if (!reply.ok) throw new Error(data.error || ("HTTP " + reply.status));
+  return data;
+}
+
+// -- overview --------------------------------------------------------------------------
+
+function tile(site) {
+  const down = !site.up;
+  const cls = "tile " + (down ? "down" : site.sl_colour);
+  const a = site.agents;
+  const node = el("a", { class: cls, href: "#site=" + encodeURIComponent(site.site), "data-site": site.site },
+    el("h2", {}, site.site, el("span", { class: "badge" + (down ? " down" : "") }, down ? "down" : "up")),
+    el("div", { class: "big" },
+      figure("waiting", site.waiting),
+      figure("longest wait", duration(site.longest_wait_s))),
+    el("div", { class: "small" },
+      figure("ready", a.ready), figure("on call", a.on_call),
+      figure("wrap-up", a.wrap_up), figure("paused", a.paused)),
+    el("div", { class: "small" },
+      figure("SL 15 min", percent(site.live.service_level), "sl-" + site.sl_colour),
+      figure("SL today", percent(site.today.service_level)),
+      figure("aband. 15 min", percent(site.live.abandon_rate)),
+      figure("aband. today", percent(site.today.abandon_rate))),
+    el("div", { class: "small" },
+      figure("interflow in", site.interflow.in_now + " / " + site.interflow.in_today),
+      figure("interflow out", site.interflow.out_now + " / " + site.interflow.out_today),
+      figure("outages", site.outages),
+      figure("answered today", site.today.answered)));
+  return node;
+}
+
+function renderOverview(data) {
+  const box = document.getElementById("overview");
+  box.replaceChildren(...data.sites.map(tile));
+}
+
+// -- a site ------------------------------------------------------------------------------
+
+function renderSite(data) {
+  document.getElementById("site-name").textContent = data.site;
+  const badge = document.getElementById("site-state");
+  badge.textContent = data.up ? "up" : "down";
+  badge.className = "badge" + (data.up ? "" : " down");
+  document.getElementById("site-summary").replaceChildren(
+    figure("waiting", data.waiting), figure("longest wait", duration(data.longest_wait_s)),
+    figure("SL 15 min", percent(data.live.service_level), "sl-" + data.sl_colour),
+    figure("abandon 15 min", percent(data.live.abandon_rate)),
+    figure("interflow in / out now", data.interflow.in_now + " / " + data.interflow.out_now));
+
+  document.querySelector("#skills tbody").replaceChildren(...data.skills.map((s) => el("tr", { "data-skill": s.skill },
+    el("td", {}, s.skill), el("td", { class: "waiting" }, s.waiting), el("td", {}, duration(s.longest_wait_s)),
+    el("td", {}, duration(s.ewt_s)), el("td", {}, s.agents.ready), el("td", {}, s.agents.on_call),
+    el("td", {}, s.agents.wrap_up), el("td", {}, s.agents.paused),
+    el("td", { class: "sl-" + s.sl_colour }, percent(s.live.service_level)),
+    el("td", {}, percent(s.today.service_level)), el("td", {}, percent(s.live.abandon_rate)),
+    el("td", {}, s.live.asa_s === null ? "–" : duration(s.live.asa_s)),
+    el("td", {}, duration(s.threshold_s)))));
+
+  document.querySelector("#calls tbody").replaceChildren(...data.calls.map((c) => el("tr", { "data-call": c.call_id },
+    el("td", {}, c.position), el("td", {}, c.skill), el("td", { class: "caller" }, c.caller_number),
+    el("td", {}, c.area_code), el("td", {}, c.region), el("td", { class: "wait" }, duration(c.wait_s)),
+    el("td", {}, c.priority), el("td", {}, c.callback ? "yes" : "no"))));
+
+  const mayAct = state.session && !state.session.read_only && state.session.may_act_on.includes(data.site);
+  document.querySelector("#agents tbody").replaceChildren(...data.agents.map((a) => {
+    const buttons = [];
+    if (mayAct && a.state !== "logged_out") {
+      if (a.state === "paused") buttons.push(el("button", { class: "unpause", type: "button", onclick: () => agentAction(a.id, "unpause") }, "unpause"));
+      else buttons.push(el("button", { class: "pause", type: "button", onclick: () => agentAction(a.id, "pause") }, "pause"));
+      buttons.push(el("button", { class: "logout", type: "button", onclick: () => agentAction(a.id, "logout") }, "log out"));
+    }
+    const label = a.state + (a.reason ? " (" + a.reason + ")" : "") + (a.pending_logout ? " → logout" : "");
+    return el("tr", { "data-agent": a.id },
+      el("td", {}, a.id), el("td", {}, a.name),
+      el("td", { class: "state state-" + a.state }, label),
+      el("td", {}, a.time_in_state_s === null ? "–" : duration(a.time_in_state_s)),
+      el("td", {}, Object.keys(a.skills).join(", ")),
+      el("td", { class: "supervisor-only" }, ...buttons));
+  }));
+
+  const select = document.getElementById("threshold-skill");
+  if (select.options.length === 1) {
+    for (const s of data.skills) select.append(el("option", { value: s.skill }, s.skill));
+  }
+  document.getElementById("outages").replaceChildren(...data.outage_notices.map((o) => el("li", { "data-outage": o.id },
+    o.area_codes.join(", ") + ": " + o.message + " ",
+    mayAct ? el("button", { type: "button", onclick: () => clearOutage(o.id) }, "clear") : null)));
+}
+
+function say(text) {
+  document.getElementById("action-message").textContent = text;
+}
+
+async function agentAction(agent, verb) {
+  const body = verb === "pause" ? { reason: document.getElementById("pause-reason").value } : {};
+  try {
+    await api("/api/sites/" + encodeURIComponent(state.site) + "/agents/" + encodeURIComponent(agent) + "/" + verb, { body });
+    say(verb + " " + agent + ": sent to the site");
+  } catch (e) { say(verb + " " + agent + ": " + e.message); }
+}
+
+async function clearOutage(id) {
+  try { await api("/api/outages/" + encodeURIComponent(id) + "/clear", { method: "POST", body: {} }); say("outage " + id + " cleared"); }
+  catch (e) { say(e.message); }
+}
+
+// -- live updates --------------------------------------------------------------------------
+
+function show() {
+  const match = /^#site=([^&]+)/.exec(window.location.hash);
+  state.site = match ? decodeURIComponent(match[1]) : "";
+  document.getElementById("overview").hidden = !!state.site;
+  document.getElementById("site").hidden = !state.site;
+  document.getElementById("where").textContent = state.site ? "› " + state.site : "› nasional / national";
+  if (state.source) state.source.close();
+  const live = document.getElementById("live");
+  live.classList.remove("on");
+  const url = "/api/events" + (state.site ? "?site=" + encodeURIComponent(state.site) : "");
+  const source = new EventSource(url);
+  state.source = source;
+  source.addEventListener("open", () => live.classList.add("on"));
+  source.addEventListener("error", () => live.classList.remove("on"));
+  source.addEventListener("view", (event) => {
+    const data = JSON.parse(event.data);
+    state.data = data;
+    if (state.site) renderSite(data); else renderOverview(data);
+    document.body.dataset.updated = String(data.generated_at);
+  });
+}
+
+async function start() {
+  state.session = await api("/api/session");
+  document.body.classList.toggle("wallboard", state.session.read_only);
+  document.getElementById("who").textContent = state.session.read_only ? "wallboard" : state.session.name + " (" + state.session.role + ")";
+  document.getElementById("logout-button").addEventListener("click", async () => {
+    await api("/api/logout", { method: "POST", body: {} }).catch(() => null);
+    window.location.assign("/login");
+  });
+  document.getElementById("help-button").addEventListener("click", () => {
+    const help = document.getElementById("help");
+    help.hidden = !help.hidden;
+  });
+  document.getElementById("threshold-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const raw = document.getElementById("threshold-value").value.trim();
+    const body = { threshold_s: raw === "" ? null : Number(raw), skill: document.getElementById("threshold-skill").value };
+    try { await api("/api/sites/" + encodeURIComponent(state.site) + "/threshold", { body }); say("threshold set"); }
+    catch (e) { say(e.message); }
+  });
+  document.getElementById("outage-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const areas = document.getElementById("outage-areas").value.split(",").map((s) => s.trim()).filter(Boolean);
+    const body = { area_codes: areas, message: document.getElementById("outage-message").value };
+    try { const o = await api("/api/outages", { body }); say("outage " + o.id + " posted"); }
+    catch (e) { say(e.message); }
+  });
+  window.addEventListener("hashchange", show);
+  show();
+}
+
+start().catch((e) => { document.getElementById("where").textContent = e.message; });
