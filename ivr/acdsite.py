@@ -16,6 +16,11 @@ from twisted.internet.interfaces import IReactorTime
 
 from acd.agents.commands import AgentCommandConsumer
 from acd.distributor import Distributor
+from acd.interflow.monitor import InterflowMonitor, Watchers
+from acd.interflow.mover import CallMover
+from acd.interflow.moves import MoveDesk
+from acd.interflow.publisher import StatusPublisher
+from acd.interflow.status import StatusBoard
 from acd.queues.metrics import SiteMetrics
 from acd.queues.store import QueueStore
 from acd.selfservice.outages import RedisOutageBoard
@@ -24,12 +29,14 @@ from acd.store.redis import RedisStore
 from acd.telephony import Telephony
 from acd.waiting.resume import ResumeStore
 from acd.waiting.room import WaitingRoom
-from ivr.ami.agi import AGISession
+from ivr.ami.agi import AGIError, AGISession
 from ivr.ami.message import Message
+from ivr.callcontrol.heartbeat import Heartbeat
 from ivr.callcontrol.resync import AsyncAGIResync
 from ivr.config.model import Config
 from ivr.dialplan.features import BadAgentCommand, parse_agent_feature
-from ivr.engine.session import CallSession, IVRServices
+from ivr.dialplan.names import ARRIVAL_MOVED
+from ivr.engine.session import HOLD_MUSIC_CLASS, CallSession, IVRServices
 from ivr.site import AMITarget, SiteIVR
 
 log = structlog.get_logger("ivr.acdsite")
@@ -54,12 +61,21 @@ class SiteCallCentre(MultiService):
         self.tickets = RedisTicketDesk(store, reactor)
         self.metrics = SiteMetrics(store, site_name, config.acd)
         self.resume_store = ResumeStore(store, site_name, config.acd.abandon_resume_s)
+        self.board = StatusBoard(store)
+        self.desk = MoveDesk(store)
         self.distributor: Distributor | None = None
         self.room: WaitingRoom | None = None
+        self.mover: CallMover | None = None
+        self.interflow: InterflowMonitor | None = None
         self._recovered = False
         self.ivr = SiteIVR(config, site_name, self._services(reactor), reactor, ami=ami)
         self.ivr.setServiceParent(self)  # type: ignore[no-untyped-call]
         self.ivr.engine.on_handed_off = self._watch_queued_caller
+        self.ivr.on_arrival = self._arrival
+        self.heartbeat = Heartbeat(self.ivr.ami, reactor, config.acd.interflow.heartbeat_every_s)
+        self.status = StatusPublisher(site_name, config.acd, config.skills, self.metrics,
+                                      self.board, reactor,
+                                      ami_up=lambda: self.ivr.ami.protocol is not None)
         self.ivr.ami.dispatcher.subscribe("UserEvent", self._agent_feature)
         self.ivr.ami.add_resync_hook(AsyncAGIResync(self.ivr.router, self._adopt))
         self.ivr.ami.add_resync_hook(self._recover_once)
@@ -70,8 +86,13 @@ class SiteCallCentre(MultiService):
             self.room = WaitingRoom(self.site_name, self.config.acd, self.queues,
                                     self.metrics, telephony, reactor, tickets=self.tickets)
             self.distributor = Distributor(self.site_name, self.config.acd, self.queues,
-                                           telephony, reactor, watcher=self.room,
-                                           resume=self.resume_store)
+                                           telephony, reactor, resume=self.resume_store)
+            self.mover = CallMover(self.site_name, self.config.acd, self.queues, self.desk,
+                                   telephony, reactor, self.distributor.carry_out)
+            self.interflow = InterflowMonitor(
+                self.site_name, self.config.acd, self.queues, self.metrics, self.board,
+                self.desk, self.mover, reactor, turn_away=self.room.turn_away)
+            self.distributor.watcher = Watchers(self.room, self.interflow)
             return IVRServices(self.distributor, self.outages, self.tickets)
 
         return build
@@ -84,6 +105,8 @@ class SiteCallCentre(MultiService):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         self.commands.start()
+        self.heartbeat.start()
+        self.status.start()
         self.acd.resume().addErrback(
             lambda failure: log.error("acd_resume_failed", error=failure.getErrorMessage()))
 
@@ -99,9 +122,14 @@ class SiteCallCentre(MultiService):
         self.acd.stop()
         if self.room is not None:
             self.room.stop()
+        if self.interflow is not None:
+            self.interflow.stop()
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        # Others stop sending calls here, and Asterisk sends new callers to the hub.
+        await self.status.stop()
+        await self.heartbeat.stop()
         await self.commands.stop()
         await super().stopService()  # type: ignore[no-untyped-call]
 
@@ -115,14 +143,40 @@ class SiteCallCentre(MultiService):
         call already ringing an agent or talking, `abandon` answers False and changes
         nothing (telephony reports those hang-ups itself).
         """
-        ended = self.ivr.telephony.when_call_ends(session.call_id, session.channel.channel)
+        self._abandon_on_hangup(session.call_id, session.channel.channel)
+
+    def _abandon_on_hangup(self, call_id: str, channel: str) -> None:
+        ended = self.ivr.telephony.when_call_ends(call_id, channel)
 
         def abandon(_: object) -> None:
-            self.acd.abandon(session.call_id).addErrback(
-                lambda f: log.warning("acd_abandon_failed", call_id=session.call_id,
+            self.acd.abandon(call_id).addErrback(
+                lambda f: log.warning("acd_abandon_failed", call_id=call_id,
                                       error=f.getErrorMessage()))
 
         ended.addCallback(abandon)
+
+    def _arrival(self, session: AGISession, kind: str, call_id: str) -> None:
+        """A caller moved here from another site, or back home after a failed move."""
+        Deferred.fromCoroutine(self._arrive(session, kind, call_id)).addErrback(
+            lambda f: log.error("interflow_arrival_failed", call_id=call_id,
+                                error=f.getErrorMessage()))
+
+    async def _arrive(self, session: AGISession, kind: str, call_id: str) -> None:
+        assert self.mover is not None
+        try:
+            await session.execute("EXEC", "StartMusicOnHold", HOLD_MUSIC_CLASS)
+        except AGIError:
+            return  # gone already: nothing was queued for it here yet
+        if kind == ARRIVAL_MOVED:
+            placement = await self.mover.arrive(call_id, session.channel)
+        else:
+            placement = await self.mover.returned(call_id, session.channel)
+        if placement is None:  # nothing known about it: a new caller for the menus
+            self.ivr.engine.on_session(session)
+            return
+        log.info("interflow_caller_taken", call_id=call_id, kind=kind,
+                 position=placement.position)
+        self._abandon_on_hangup(call_id, session.channel)
 
     def _adopt(self, sessions: list[AGISession]) -> None:
         """Callers Asterisk still held in AsyncAGI after a restart: back to the menus,
@@ -143,6 +197,8 @@ class SiteCallCentre(MultiService):
             log.info("acd_caller_readopted", call_id=found, channel=session.channel)
             if self.room is not None:
                 await self.room.adopt(found)
+            if self.interflow is not None:
+                self.interflow.watch(found, new=False)
 
     # -- agents ----------------------------------------------------------------------------
 

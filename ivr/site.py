@@ -20,6 +20,7 @@ from ivr.ami.service import AMICredentials, AMIService
 from ivr.callcontrol.telephony import AMITelephony
 from ivr.config.asterisk import AmiTLS
 from ivr.config.model import Config
+from ivr.dialplan.names import AGI_ARG_ARRIVAL, AGI_ARG_CALL, ARRIVAL_MOVED, ARRIVAL_RETURNED
 from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
 from ivr.engine.session import IVRServices
 
@@ -85,6 +86,16 @@ class SiteIVR(MultiService):
         # The ACD behind the intake needs this site's telephony: built from it, here.
         self.call_services = services(self.telephony)
         self.engine = IVREngine(config, site_name, self.call_services, reactor, timezone)
+        # A caller moved here from another site, or back after a failed move (issue 5):
+        # AGI(agi:async,...,moved|returned,<call id>). Set by the ACD's composition root;
+        # without it such a caller goes through the menus like any other.
+        self.on_arrival: Callable[[AGISession, str, str], None] | None = None
 
     def _serve(self, session: AGISession) -> None:
+        kind = session.env.get(AGI_ARG_ARRIVAL, "")
+        call_id = session.env.get(AGI_ARG_CALL, "")
+        if self.on_arrival is not None and kind in (ARRIVAL_MOVED, ARRIVAL_RETURNED) \
+                and call_id:
+            self.on_arrival(session, kind, call_id)
+            return
         self.engine.on_session(session)

@@ -72,10 +72,15 @@ class InterflowMonitor:
     # -- QueueWatcher ----------------------------------------------------------------------
 
     def queued(self, request: QueueRequest, position: int) -> None:
-        if not self.settings.interflow.enabled or request.call_id in self._watches:
+        self.watch(request.call_id)
+
+    def watch(self, call_id: str, *, new: bool = True) -> None:
+        """Evaluate the call now and every `reevaluate_s` while it waits here. `new=False`
+        (a caller re-adopted after a restart) skips the admission check."""
+        if not self.settings.interflow.enabled or call_id in self._watches:
             return
-        watch = _Watch(request.call_id)
-        self._watches[request.call_id] = watch
+        watch = _Watch(call_id, first=new)
+        self._watches[call_id] = watch
         self._spawn(self._evaluate(watch))
 
     def left(self, call_id: str) -> None:

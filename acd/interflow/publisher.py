@@ -25,8 +25,12 @@ log = structlog.get_logger("acd.interflow.status")
 
 
 def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
-    """A skill's figures as other sites see them; EWT for a new caller (at the end)."""
+    """A skill's figures as other sites see them; EWT for a new caller (at the end).
+
+    The new caller is served at once while ready agents outnumber the callers ahead of it
+    (EWT 0); otherwise it waits for the completions ahead of it (DESIGN.md §6)."""
     agents = view.agents
+    ahead = view.waiting + 1 - agents.get(AgentStatus.READY, 0)
     staffed = sum(n for status, n in agents.items() if status is not AgentStatus.LOGGED_OUT)
     return SkillStatus(
         staffed=staffed,
@@ -35,7 +39,7 @@ def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
         wrap_up=agents.get(AgentStatus.WRAP_UP, 0),
         paused=agents.get(AgentStatus.PAUSED, 0),
         waiting=view.waiting,
-        ewt_s=ewt(view.waiting + 1, view.serving, aht(view.counters) or default_aht_s),
+        ewt_s=ewt(max(0, ahead), view.serving, aht(view.counters) or default_aht_s),
         longest_wait_s=round(view.longest_waiting_s, 3),
     )
 
