@@ -1,0 +1,77 @@
+"""Surge admission control in the WaitingRoom (`turn_away`): a callback that keeps the
+place if the caller takes it, else a ticket (with an IDPEL) or the apology and PLN Mobile;
+never a caller left waiting; counted as `surge`, not as abandoned or max wait."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import pytest_twisted
+
+from acd.queues.records import CallState
+from tests.fixtures.redis_server import RedisServer
+from tests.property.acd_helpers import T0, request, settings, virtual_clock
+from tests.unit.test_acd_waiting_helpers import audit, counters, start
+
+pytestmark = pytest.mark.redis
+
+
+@pytest_twisted.ensureDeferred
+async def test_turned_away_caller_who_takes_the_callback_keeps_the_place(
+    fresh_redis: RedisServer,
+) -> None:
+    clock = virtual_clock()
+    p = await start(fresh_redis, settings(), clock)
+    await p.distributor.enqueue(request("c1"))
+    await p.settle()
+    p.phone.accept_callback = "07115550001"
+    assert await p.room.turn_away("c1")
+    call = await p.queues.call("c1")
+    assert call is not None and call.state is CallState.QUEUED
+    assert call.fields["callback"] == "07115550001"
+    assert [f[2] for f in p.phone.farewells] == [["goodbye"]]
+    assert p.room.watching == frozenset()
+    await p.store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_declined_callback_gives_a_ticket_with_idpel_else_pln_mobile(
+    fresh_redis: RedisServer,
+) -> None:
+    clock = virtual_clock()
+    p = await start(fresh_redis, settings(), clock)
+    await p.distributor.enqueue(replace(request("c1"), idpel="123456789012"))
+    await p.distributor.enqueue(request("c2"))
+    await p.settle()
+    assert await p.room.turn_away("c1")
+    assert await p.room.turn_away("c2")
+    by_channel = {f[1]: f for f in p.phone.farewells}
+    _, _, prompts, _, number = by_channel["PJSIP/trunk-c1"]
+    assert prompts == ["queue-apology", "ticket-created"] and number.isdigit()
+    ticket = await p.tickets.find(number)
+    assert ticket is not None and ticket.category == "surge"
+    assert by_channel["PJSIP/trunk-c2"][2] == ["queue-apology", "pln-mobile"]
+    for call_id in ("c1", "c2"):
+        call = await p.queues.call(call_id)
+        assert call is not None and call.state is CallState.FINISHED
+        assert call.fields["outcome"] == "surge"
+    c = await counters(p, T0)
+    assert (c.offered, c.surge, c.abandoned, c.max_wait) == (2, 2, 0, 0)
+    assert {e["call"]: e["fallback"] for e in audit(fresh_redis) if e["event"] == "surge"} \
+        == {"c1": "ticket", "c2": "apology"}
+    assert await p.queues.live_calls() == set()
+    await p.store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_call_already_with_an_agent_is_not_turned_away(fresh_redis: RedisServer) -> None:
+    clock = virtual_clock()
+    p = await start(fresh_redis, settings(), clock)
+    assert not await p.room.turn_away("unknown")
+    await p.distributor.enqueue(request("c1"))
+    await p.settle()
+    p.room.left("c1")                     # the caller hung up: nothing to turn away
+    assert not await p.room.turn_away("c1")
+    assert p.phone.farewells == []
+    await p.store.close()
