@@ -25,6 +25,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "sandbox"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 # What deploy/sandbox/extensions.conf #includes (relative to the instance's etc/).
 DIALPLAN_FILE = "pln123-dialplan.conf"
+# What deploy/sandbox/iax.conf #includes: the site's inter-site trunks (ivr/sandbox/trunks.py).
+TRUNK_FILE = "pln123-iax.conf"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9_./:-]*")
 # Readable only by root and the asterisk group: it holds the AMI secrets.
@@ -85,10 +87,13 @@ def render_site_config(
         )
     values = settings.values()
     files = {path.name: render_template(path.read_text(), values, path.name) for path in templates}
-    if DIALPLAN_FILE in files:
-        raise SandboxError(f"{template_dir}/{DIALPLAN_FILE} would hide the rendered dialplan")
+    for generated in (DIALPLAN_FILE, TRUNK_FILE):
+        if generated in files:
+            raise SandboxError(f"{template_dir}/{generated} would hide a rendered file")
     files[DIALPLAN_FILE] = dialplan if dialplan is not None else _stand_in(
         settings.site, "no dialplan was rendered")
+    # Written again by trunks.join_trunks once the session's other instances are known.
+    files[TRUNK_FILE] = _stand_in(settings.site, "no other instance joined yet", "trunks")
     return files
 
 
@@ -115,9 +120,9 @@ def site_dialplan(site: str, config_file: Path = DEFAULT_CONFIG) -> tuple[str, s
             f"site {site} runs without the pln123 dialplan: {error}")
 
 
-def _stand_in(site: str, reason: str) -> str:
+def _stand_in(site: str, reason: str, what: str = "dialplan") -> str:
     render_template("{{site}}", {"site": site}, DIALPLAN_FILE)  # refuses an unsafe name
-    return f"; pln123 sandbox: no pln123 dialplan for site {site}: {reason}.\n"
+    return f"; pln123 sandbox: no pln123 {what} for site {site}: {reason}.\n"
 
 
 def module_dir_in(root: Path) -> str:

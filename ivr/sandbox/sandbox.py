@@ -21,6 +21,7 @@ from ivr.sandbox.instance import STATE_FILE, Instance
 from ivr.sandbox.mirror import find_debian_mirror
 from ivr.sandbox.ports import free_port, tcp_port_free, udp_port_free
 from ivr.sandbox.render import module_dir_in
+from ivr.sandbox.trunks import join_trunks
 
 DEFAULT_NAMESPACE = "default"
 AMI_BASE_PORT = 15038
@@ -101,9 +102,10 @@ class Sandbox:
     ) -> list[Instance]:
         """Start (or keep) one Asterisk per site; site i gets ports base + i unless free_ports.
 
-        A site that is already running is left alone; a stopped or dead one restarts on its
-        recorded ports. If any start fails, the instances started by this call are stopped.
-        The prompts (ivr.prompts.sandbox) are built if needed and installed first.
+        A site that is already running is left alone (but reloads IAX2 when a new site joins
+        its trunks); a stopped or dead one restarts on its recorded ports. If any start
+        fails, the instances started by this call are stopped. The prompts
+        (ivr.prompts.sandbox) are built if needed and installed first.
         """
         self.host.require_root("starting the sandbox")
         if cached_version(self.root) is None:
@@ -139,6 +141,10 @@ class Sandbox:
                 started.append(instance)
                 self._live[instance.site] = instance
                 instance.prepare(module_dir)
+            # Every instance (new ones before they read it) gets trunks to all the others;
+            # the running ones that gained a peer reload IAX2.
+            join_trunks(self.instances())
+            for instance in started:
                 instance.launch()
             for instance in started:
                 instance.wait_ready(timeout)

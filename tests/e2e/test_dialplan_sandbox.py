@@ -95,8 +95,9 @@ def test_the_site_dialplan_is_loaded(sites: dict[str, Instance], config: Config,
         assert f"Gosub({IVR_CONTEXT},s,1({area.code},{site}))" in local, local
     ivr = instance.cli(f"dialplan show {IVR_CONTEXT}")
     assert "AGI(agi:async,${ARG1},${ARG2})" in ivr and "Set(CHANNEL(language)=id)" in ivr
-    for placeholder in (AGENT_CONNECT_CONTEXT, TRUNK_IN_CONTEXT):
-        assert "'_X.' =>" in instance.cli(f"dialplan show {placeholder}")
+    assert "'_X.' =>" in instance.cli(f"dialplan show {AGENT_CONNECT_CONTEXT}")
+    trunk_in = instance.cli(f"dialplan show {TRUNK_IN_CONTEXT}")
+    assert "'_ovf-.' =>" in trunk_in and "'_ivr-X.' =>" in trunk_in, trunk_in
     # The sandbox's own test contexts are still there beside ours.
     for context in ("pln-inbound", "test-caller", "test-answer", "pln-trunk-in"):
         assert f"Context '{context}'" in instance.cli(f"dialplan show {context}")

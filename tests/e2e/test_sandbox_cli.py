@@ -151,9 +151,9 @@ def test_pln123_user_has_least_privilege(asterisk_site: Instance) -> None:
         assert ami.action("Command", {"Command": "core show version"})["Message"] == (
             "Permission denied"
         )
-        assert ami.action("DBPut", {"Family": "f", "Key": "k", "Val": "v"})["Message"] == (
-            "Permission denied"
-        )
+        assert ami.action("UpdateConfig", {"SrcFilename": "manager.conf",
+                                           "DstFilename": "manager.conf",
+                                           "Reload": "no"})["Message"] == "Permission denied"
         assert ami.action("CoreShowChannels")["Response"] == "Success"
     with asterisk_site.ami(ADMIN_USER) as admin:
         assert "Asterisk 22" in admin.command("core show version")
