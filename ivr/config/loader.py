@@ -17,6 +17,7 @@ import yaml
 from acd.store.topology import UnsupportedTopology, check_url
 from ivr.config.acd import parse_acd
 from ivr.config.asterisk import parse_ami_manager, parse_asterisk
+from ivr.config.dashboard import parse_dashboard
 from ivr.config.model import (
     FLOWS,
     Action,
@@ -122,9 +123,10 @@ def parse_config(data: Any, path: Path) -> Config:
     hub = next((name for name, site in sites.items() if site.role == "hub"), "")
     acd = parse_acd(top, set(sites), skills, hub)
     asterisk = parse_asterisk(top, path.parent)
+    dashboard = parse_dashboard(top, path.parent, set(sites))
     top.finish()
     config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts,
-                    redis, acd, asterisk)
+                    redis, acd, asterisk, dashboard)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)))

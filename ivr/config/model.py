@@ -12,6 +12,7 @@ from typing import Literal
 
 from acd.settings import AcdSettings, AgentSpec
 from ivr.config.asterisk import AsteriskSettings, ManagerOptions
+from ivr.config.dashboard import DashboardSettings
 
 SiteRole = Literal["site", "hub"]
 ActionKind = Literal[
@@ -144,6 +145,8 @@ class Config:
     acd: AcdSettings = field(default_factory=AcdSettings)
     # `asterisk:`: the agents' PJSIP endpoints and their secrets file (ivr/config/asterisk.py).
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    # The supervisors' dashboard (`dashboard:`); None: the config has no dashboard.
+    dashboard: DashboardSettings | None = None
 
     def site_for_area(self, code: str) -> tuple[Site, AreaCode] | None:
         for site in self.sites.values():
