@@ -35,7 +35,7 @@ from ivr.callcontrol.heartbeat import Heartbeat
 from ivr.callcontrol.resync import AsyncAGIResync
 from ivr.config.model import Config
 from ivr.dialplan.features import BadAgentCommand, parse_agent_feature
-from ivr.dialplan.names import ARRIVAL_MOVED
+from ivr.dialplan.names import AGI_ARG_ARRIVAL, AGI_ARG_CALL, ARRIVAL_MOVED, ARRIVAL_RETURNED
 from ivr.engine.session import HOLD_MUSIC_CLASS, CallSession, IVRServices
 from ivr.site import AMITarget, SiteIVR
 
@@ -73,6 +73,8 @@ class SiteCallCentre(MultiService):
         self.ivr.engine.on_handed_off = self._watch_queued_caller
         self.ivr.on_arrival = self._arrival
         self.heartbeat = Heartbeat(self.ivr.ami, reactor, config.acd.interflow.heartbeat_every_s)
+        # At once after every login: callers dialling right after a (re)start stay here.
+        self.ivr.ami.add_resync_hook(lambda _protocol: self.heartbeat.beat())
         self.status = StatusPublisher(site_name, config.acd, config.skills, self.metrics,
                                       self.board, reactor,
                                       ami_up=lambda: self.ivr.ami.protocol is not None)
@@ -191,6 +193,10 @@ class SiteCallCentre(MultiService):
                 queued[record.fields["channel"]] = call_id
         for session in sessions:
             found = queued.get(session.channel)
+            kind = session.env.get(AGI_ARG_ARRIVAL, "")
+            if found is None and kind in (ARRIVAL_MOVED, ARRIVAL_RETURNED):
+                self._arrival(session, kind, session.env.get(AGI_ARG_CALL, ""))
+                continue
             if found is None:
                 self.ivr.engine.on_session(session)
                 continue

@@ -23,8 +23,10 @@ from ivr.dialplan.names import IVR_CONTEXT
 
 log = structlog.get_logger("ivr.callcontrol.resync")
 
-# What pln123's IVR context runs before it hands the channel to AsyncAGI.
-_SETUP_APPLICATIONS = frozenset({"Answer", "Set", "Gosub", "Return", "Hangup", ""})
+# What pln123's IVR context runs before it hands the channel to AsyncAGI (or instead: the
+# heartbeat check's Dial to the hub while this site's pln123 was away).
+_SETUP_APPLICATIONS = frozenset({"Answer", "Set", "Gosub", "Return", "Hangup", "GotoIf",
+                                 "ExecIf", "NoOp", "Dial", ""})
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,8 @@ def parse_config(data: Any, path: Path) -> Config:
     menus = _menus(top, skills, languages)
     ivr = _ivr(top, skills, languages)
     redis = _redis(top.child("redis", required=False), path.parent)
-    hub = next((name for name, site in sites.items() if site.role == "hub"), "")
+    hubs = [name for name, site in sites.items() if site.role == "hub"]
+    hub = hubs[0] if len(hubs) == 1 else ""  # two hubs: reported once, by _cross_check
     acd = parse_acd(top, set(sites), skills, hub)
     asterisk = parse_asterisk(top, path.parent)
     dashboard = parse_dashboard(top, path.parent, set(sites))

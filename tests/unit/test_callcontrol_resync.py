@@ -48,11 +48,15 @@ def test_unknown_async_agi_channels_are_adopted_and_dead_sessions_ended() -> Non
     send("Event: CoreShowChannel", f"ActionID: {action_id}",
          "Channel: Local/0711123@x-00000005;2", "Uniqueid: 5.5", "Application: Answer",
          "ApplicationData: ", "Context: pln123-ivr", "CallerIDNum: 0811000005", "Exten: s")
+    send("Event: CoreShowChannel", f"ActionID: {action_id}",
+         "Channel: Local/0711123@x-00000006;2", "Uniqueid: 6.6", "Application: Dial",
+         "ApplicationData: IAX2/pln-jakarta/ivr-0711,10", "Context: pln123-ivr",
+         "CallerIDNum: 0811000006", "Exten: s")
     send("Event: CoreShowChannelsComplete", f"ActionID: {action_id}",
-         "EventList: Complete", "ListItems: 5")
+         "EventList: Complete", "ListItems: 6")
     assert done.called
     # In AGI itself, and in the IVR context after an AGI EXEC (hold music); not one
-    # still answering.
+    # still answering, nor one the heartbeat check sent on to the hub (Dial).
     assert [s.channel for s in adopted] == ["Local/0711123@x-00000001;2",
                                            "Local/0711123@x-00000004;2"]
     session = adopted[0]

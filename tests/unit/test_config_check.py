@@ -136,11 +136,21 @@ def _area_codes(site: str, index: int, value: Any) -> Mutation:
 
 
 def _rename_site(data: Data, old: str, new: str) -> None:
-    """One change as an admin makes it: the site and its agents move to the new name."""
+    """One change as an admin makes it: the site and everything naming it (its agents,
+    the interflow order) move to the new name; its supervisors become national ones (a
+    role naming an invalid site name would be a second problem)."""
     data["sites"][new] = data["sites"].pop(old)
     for agent in data["agents"]:
         if agent["site"] == old:
             agent["site"] = new
+    order = data.get("acd", {}).get("interflow", {}).get("order", {})
+    if old in order:
+        order[new] = order.pop(old)
+    for siblings in order.values():
+        siblings[:] = [new if s == old else s for s in siblings]
+    for supervisor in data.get("dashboard", {}).get("supervisors", []):
+        if supervisor.get("role") == f"site:{old}":
+            supervisor["role"] = "national"
 
 
 CASES: list[tuple[str, Mutation, str]] = [
