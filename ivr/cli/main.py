@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ivr.cli import agent as agent_cli
 from ivr.cli import asterisk as asterisk_cli
-from ivr.cli import config, dialplan, sandbox, serve
+from ivr.cli import config, dialplan, sandbox, serve, simulate
 from ivr.cli import dashboard as dashboard_cli
 from ivr.cli import outage as outage_cli
 from ivr.cli import prompts as prompts_cli
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     outage_cli.register(commands)
     agent_cli.register(commands)
     serve.register(commands)
+    simulate.register(commands)
     dashboard_cli.register(commands)
     user_cli.register(commands)
     asterisk_cli.register(commands)
