@@ -48,14 +48,14 @@ def write_plots(result: RunResult, out: Path) -> list[Path]:
     fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), sharex=True, squeeze=False)
     for ax, site in zip(axes[:, 0], sites, strict=True):
         for policy, world in result.worlds.items():
-            xs: list[float] = []
-            ys: list[float] = []
+            hs: list[float] = []
+            sls: list[float] = []
             for h in range(hours):
                 f = figures(world, site, from_s=h * 3600.0, to_s=(h + 1) * 3600.0)
                 if f.sl is not None:
-                    xs.append(h + 0.5)
-                    ys.append(100 * f.sl)
-            ax.plot(xs, ys, marker=".", label=policy, color=COLOURS.get(policy))
+                    hs.append(h + 0.5)
+                    sls.append(100 * f.sl)
+            ax.plot(hs, sls, marker=".", label=policy, color=COLOURS.get(policy))
         bound = pooled_bound(result.scenario, site)
         if bound is not None:
             ax.axhline(100 * bound, linestyle="--", color="grey", label="pooled bound (day)")
