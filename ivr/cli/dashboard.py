@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.web.server import Request, Site
+from twisted.web.http import Request as HTTPRequest
+from twisted.web.server import Site
 
 from acd.dashboard import Dashboard, DashboardSite, build_dashboard
 from acd.store.redis import RedisStore
@@ -31,7 +32,7 @@ PROG = "pln123 dashboard"
 class QuietSite(Site):
     """No access log: a wallboard URL's token must not end up in a log file."""
 
-    def log(self, request: Request) -> None:
+    def log(self, request: HTTPRequest) -> None:
         return None
 
 
@@ -88,7 +89,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
-    site = QuietSite(resource)
+    site = QuietSite(resource)  # type: ignore[no-untyped-call]
     if settings.secure:
         from twisted.internet import ssl
 

@@ -37,8 +37,9 @@ def register(commands: Any) -> None:
 
 
 def read_password(args: argparse.Namespace) -> str:
-    if args.password_file is not None:
-        return args.password_file.read_text(encoding="utf-8").splitlines()[0]
+    source: Path | None = args.password_file
+    if source is not None:
+        return source.read_text(encoding="utf-8").splitlines()[0]
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if getpass.getpass("again: ") != first:
