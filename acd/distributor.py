@@ -68,6 +68,7 @@ class Distributor:
         self.telephony = telephony
         self.clock = clock
         self._roster: dict[str, AgentSpec] = {a.id: a for a in settings.agents_at(site)}
+        self._retired: dict[str, AgentSpec] = {}  # removed by a reload, maybe still logged in
         self._observer = observer
         self._max_retries = max_retries
         self.watcher = watcher   # may also be set after construction (it may need us)
@@ -78,6 +79,22 @@ class Distributor:
         self.callbacks = CallbackRetries(queues, clock, settings.callback_retry_s,
                                          track=self._db, follow=self._follow_offer)
         self._log = log.bind(site=site)
+
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """A reloaded config (SIGHUP): the next ring, wrap-up and callback use `settings`.
+
+        Timers already armed keep their delay. An agent added to the roster can log in at
+        once; a changed agent's skills and phone apply from their next login (the login
+        writes them to Redis). A removed agent cannot log in again, but can still be paused
+        and logged out, and their call in progress is followed to its end.
+        """
+        roster = {a.id: a for a in settings.agents_at(self.site)}
+        known = {**self._retired, **self._roster}
+        self._retired = {agent_id: spec for agent_id, spec in known.items()
+                         if agent_id not in roster}
+        self._roster = roster
+        self.settings = settings
+        self.callbacks.delay_s = settings.callback_retry_s
 
     # -- CallIntake ----------------------------------------------------------------------
 
@@ -146,6 +163,9 @@ class Distributor:
     # -- agent operations ----------------------------------------------------------------
 
     def login(self, agent_id: str) -> Deferred[AgentState]:
+        if agent_id in self._retired:
+            return fail(UnknownAgent(f"agent {agent_id!r} was removed from site "
+                                     f"{self.site!r}'s roster"))
         try:
             spec = self._spec(agent_id)
         except UnknownAgent as error:
@@ -185,7 +205,7 @@ class Distributor:
         """After a (re)start: re-arm the wrap-up ends of this site's agents in wrap-up."""
         async def resume() -> None:
             now = self._now()
-            for agent_id in self._roster:
+            for agent_id in self._known():
                 record = await self._db(self.queues.agent(agent_id))
                 if record.state.status is AgentStatus.WRAP_UP:
                     wrapup = self.settings.queue(record.last_skill).wrapup_s
@@ -204,7 +224,7 @@ class Distributor:
         may recover at once: each change is a compare-and-set, the second one is stale.
         """
         async def recover() -> None:
-            for agent_id in self._roster:
+            for agent_id in self._known():
                 record = await self._db(self.queues.agent(agent_id))
                 if not record.call:
                     continue
@@ -425,10 +445,14 @@ class Distributor:
                         kind=failure.type.__name__ if failure.type else "?")
 
     def _spec(self, agent_id: str) -> AgentSpec:
-        try:
-            return self._roster[agent_id]
-        except KeyError:
-            raise UnknownAgent(f"no agent {agent_id!r} at site {self.site!r}") from None
+        spec = self._roster.get(agent_id) or self._retired.get(agent_id)
+        if spec is None:
+            raise UnknownAgent(f"no agent {agent_id!r} at site {self.site!r}")
+        return spec
+
+    def _known(self) -> list[str]:
+        """The roster's agents, then those a reload removed (they may still be on a call)."""
+        return [*self._roster, *(a for a in self._retired if a not in self._roster)]
 
     def _now(self) -> float:
         return timestamp(self.clock)

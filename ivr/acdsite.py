@@ -135,6 +135,32 @@ class SiteCallCentre(MultiService):
         await self.commands.stop()
         await super().stopService()  # type: ignore[no-untyped-call]
 
+    def reload(self, config: Config) -> None:
+        """Run on `config` from now on (SIGHUP), without touching a call in progress.
+
+        `config` is what `ivr.serve.reload.plan_reload` returns: validated, still serving
+        this site, with the settings only a restart can change kept at their old values.
+        Each piece swaps its immutable settings; new callers get the new menus and areas,
+        waiting callers the new timings at their next tick.
+        """
+        if self.site_name not in config.sites:
+            raise ValueError(f"the reloaded config has no site {self.site_name!r}")
+        interflow_was_on = self.config.acd.interflow.enabled
+        self.config = config
+        self.ivr.engine.reconfigure(config)
+        self.metrics.reconfigure(config.acd)
+        self.status.reconfigure(config.acd, config.skills)
+        self.acd.reconfigure(config.acd)
+        if self.room is not None:
+            self.room.reconfigure(config.acd)
+        if self.mover is not None:
+            self.mover.reconfigure(config.acd)
+        if self.interflow is not None:
+            self.interflow.reconfigure(config.acd)
+            if config.acd.interflow.enabled and not interflow_was_on and self.room:
+                for call_id in self.room.watching:  # callers already waiting here
+                    self.interflow.watch(call_id, new=False)
+
     # -- callers ---------------------------------------------------------------------------
 
     def _watch_queued_caller(self, session: CallSession) -> None:

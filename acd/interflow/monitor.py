@@ -69,6 +69,13 @@ class InterflowMonitor:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._log = log.bind(site=site)
 
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """A reloaded config (SIGHUP): the next evaluation of each waiting call uses the
+        new thresholds, order and limits. Turning interflow off stops watching at once."""
+        self.settings = settings
+        if not settings.interflow.enabled:
+            self.stop()
+
     # -- QueueWatcher ----------------------------------------------------------------------
 
     def queued(self, request: QueueRequest, position: int) -> None:

@@ -56,6 +56,10 @@ class CallMover:
         self.carry_out = carry_out
         self._log = log.bind(site=site)
 
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """A reloaded config (SIGHUP): the next move checks the new trunk limits."""
+        self.settings = settings
+
     def move(self, call_id: str, target: str) -> Deferred[bool]:
         """Send the queued call to `target`; False (the call stays in its place) if the
         trunk is full, the call is no longer queued, or the caller could not be sent."""

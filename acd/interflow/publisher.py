@@ -65,6 +65,17 @@ class StatusPublisher:
                 .addErrback(lambda f: self._log.error("status_loop_failed",
                                                       error=f.getErrorMessage()))
 
+    def reconfigure(self, settings: AcdSettings, skills: tuple[str, ...]) -> None:
+        """A reloaded config (SIGHUP): the next status covers `skills` and lives
+        `status_ttl_s`; a new `status_every_s` restarts the loop on the new period."""
+        period_changed = (settings.interflow.status_every_s
+                          != self.settings.interflow.status_every_s)
+        self.settings = settings
+        self.skills = skills
+        if period_changed and self._loop.running:
+            self._loop.stop()
+            self.start()
+
     def stop(self) -> Deferred[None]:
         """Stop publishing and withdraw the status: down for the others at once."""
         if self._loop.running:

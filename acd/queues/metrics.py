@@ -171,6 +171,11 @@ class SiteMetrics:
         self.default_aht_s = default_aht_s
         self._skills = {a.id: set(a.skills) for a in settings.agents_at(site)}
 
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """A reloaded config (SIGHUP): agents added to the roster count in the next EWT."""
+        self.settings = settings
+        self._skills = {a.id: set(a.skills) for a in settings.agents_at(self.keys.site)}
+
     def interval(self, skill: str, start: float) -> Deferred[Counters]:
         """The 15-minute interval that contains `start`."""
         key = self.keys.interval(skill, int(start // INTERVAL_S * INTERVAL_S))

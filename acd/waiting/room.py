@@ -107,6 +107,11 @@ class WaitingRoom:
         self._views: dict[str, tuple[float, LiveView]] = {}
         self._log = log.bind(site=site)
 
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """A reloaded config (SIGHUP): each waiting caller's next tick uses `settings`
+        (announcement interval, maximum wait and its fallback, callback offer)."""
+        self.settings = settings
+
     # -- QueueWatcher (the Distributor) --------------------------------------------------
 
     def queued(self, request: QueueRequest, position: int) -> None:

@@ -24,6 +24,9 @@ def write_config(tmp: Path, agents: list[dict[str, Any]], acd: dict[str, Any]) -
     data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     for site in data["sites"].values():
         site["ami"]["secret_file"] = str(CONFIG.parent / site["ami"]["secret_file"])
+    if "dashboard" in data:
+        token = data["dashboard"]["wallboard_token_file"]
+        data["dashboard"]["wallboard_token_file"] = str(CONFIG.parent / token)
     data["agents"] = agents
     data["acd"] = {**data.get("acd", {}), **acd}
     path = tmp / "pln.yaml"
@@ -32,8 +35,10 @@ def write_config(tmp: Path, agents: list[dict[str, Any]], acd: dict[str, Any]) -
 
 
 class ServeProcess:
-    def __init__(self, config: Path, site: Instance, redis_url: str, log: Path):
+    def __init__(self, config: Path, site: Instance, redis_url: str, log: Path,
+                 extra_args: tuple[str, ...] = ("--no-dashboard",)):
         self.config = config
+        self.extra_args = extra_args
         self.site = site
         self.redis_url = redis_url
         self.log = log
@@ -49,7 +54,8 @@ class ServeProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ivr.cli.main", "serve", "--config", str(self.config),
                  "--site", self.site.site, "--ami-port", str(self.site.ami_port),
-                 "--ami-secret-file", str(self.secret), "--redis-url", self.redis_url],
+                 "--ami-secret-file", str(self.secret), "--redis-url", self.redis_url,
+                 *self.extra_args],
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -75,6 +81,14 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(timeout=5)
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -1,0 +1,216 @@
+"""SIGHUP reload logic: what applies live, what waits for a restart, what is refused, and
+that every piece of a site's call centre runs on the new settings afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+import yaml
+from structlog.testing import capture_logs
+from twisted.internet.task import Clock
+
+from acd.distributor import UnknownAgent
+from acd.store.redis import RedisStore
+from ivr.acdsite import SiteCallCentre
+from ivr.config import load_config
+from ivr.config.model import Config
+from ivr.serve.reload import ReloadRefused, plan_reload
+from ivr.serve.runtime import ServeRuntime
+from ivr.site import AMITarget
+from ivr.systemd import SystemdNotifier
+from tests.fixtures.redis_server import RedisServer
+from tests.property.acd_helpers import agent, settings, start_acd, virtual_clock
+from tests.property.fake_telephony import FakeTelephony
+
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
+
+
+def shipped_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    for site in data["sites"].values():
+        site["ami"]["secret_file"] = str(SHIPPED.parent / site["ami"]["secret_file"])
+    token = data["dashboard"]["wallboard_token_file"]
+    data["dashboard"]["wallboard_token_file"] = str(SHIPPED.parent / token)
+    return data
+
+
+def write(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    return write(tmp_path / "pln.yaml", shipped_data())
+
+
+def changed(config_file: Path, edit: Any) -> Config:
+    data = shipped_data()
+    edit(data)
+    return load_config(write(config_file.parent / "new.yaml", data))
+
+
+# -- the plan ---------------------------------------------------------------------------
+
+
+def test_an_unchanged_config_changes_nothing(config_file: Path) -> None:
+    old = load_config(config_file)
+    plan = plan_reload(old, load_config(config_file), "palembang")
+    assert not plan.changed and plan.applied == () and plan.needs_restart == ()
+
+
+def test_timings_thresholds_and_queues_apply_live(config_file: Path) -> None:
+    old = load_config(config_file)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["acd"]["announce_every_s"] = 12
+        data["acd"]["interflow"]["threshold_s"] = 5
+        data["acd"]["queues"]["general"]["wrapup_s"] = 3
+
+    plan = plan_reload(old, changed(config_file, edit), "palembang")
+    assert set(plan.applied) == {"acd.announce_every_s", "acd.interflow.default.threshold_s",
+                                 "acd.queues.general.wrapup_s"}
+    assert plan.needs_restart == ()
+    assert plan.effective.acd.announce_every_s == 12
+    assert plan.effective.acd.interflow.default.threshold_s == 5
+    assert plan.effective.acd.queue("general").wrapup_s == 3
+
+
+def test_restart_only_settings_keep_their_running_values(config_file: Path) -> None:
+    old = load_config(config_file)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["sites"]["palembang"]["ami"]["port"] = 5040
+        data["sites"]["medan"]["ami"]["port"] = 5041     # another site's: no restart here
+        data["redis"] = {"url": "redis://10.0.0.9:6379/0"}
+        data["acd"]["service_level_s"] = 30
+        data["acd"]["ring_timeout_s"] = 9                # live, in the same reload
+
+    plan = plan_reload(old, changed(config_file, edit), "palembang")
+    assert set(plan.needs_restart) == {"acd.service_level_s", "redis.url",
+                                       "sites.palembang.ami.port"}
+    assert set(plan.applied) == {"acd.ring_timeout_s", "sites.medan.ami.port"}
+    running = plan.effective
+    assert running.sites["palembang"].ami == old.sites["palembang"].ami
+    assert running.sites["medan"].ami.port == 5041
+    assert running.redis == old.redis
+    assert running.acd.service_level_s == old.acd.service_level_s
+    assert running.acd.ring_timeout_s == 9
+
+
+def test_roster_changes_are_named_per_agent_and_flagged_for_asterisk(
+        config_file: Path) -> None:
+    old = load_config(config_file)
+    first = old.acd.agents_at("palembang")[0]
+
+    def edit(data: dict[str, Any]) -> None:
+        data["agents"].append({"id": "1999", "name": "Baru", "site": "palembang",
+                               "endpoint": "PJSIP/1999", "skills": {"general": 3}})
+        data["agents"] = [a for a in data["agents"] if str(a["id"]) != first.id]
+
+    plan = plan_reload(old, changed(config_file, edit), "palembang")
+    assert set(plan.applied) == {f"agents.{first.id}", "agents.1999"}
+    assert set(plan.asterisk_side) == {f"agents.{first.id}", "agents.1999"}
+    assert plan.effective.agent("1999") is not None
+
+
+def test_a_config_without_this_site_is_refused(config_file: Path) -> None:
+    old = load_config(config_file)
+    new = replace(old, sites={k: v for k, v in old.sites.items() if k != "medan"})
+    with pytest.raises(ReloadRefused, match="no site 'medan'"):
+        plan_reload(old, new, "medan")
+
+
+# -- the site's pieces ------------------------------------------------------------------
+
+
+def centre_for(config: Config, clock: Clock) -> SiteCallCentre:
+    """Built, never started: no AMI connection, no Redis command."""
+    store = RedisStore("redis://127.0.0.1:1/0")
+    return SiteCallCentre(config, "palembang", store, clock,
+                          ami=AMITarget("127.0.0.1", 1, "pln123", "secret-secret"))
+
+
+def test_reload_hands_the_new_settings_to_every_piece(config_file: Path) -> None:
+    old = load_config(config_file)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["acd"]["announce_every_s"] = 15
+        data["acd"]["interflow"]["threshold_s"] = 1
+        data["acd"]["interflow"]["status_every_s"] = 2
+
+    new = plan_reload(old, changed(config_file, edit), "palembang").effective
+    centre = centre_for(old, Clock())
+    centre.reload(new)
+    assert centre.config is new
+    assert centre.ivr.engine.config is new
+    assert centre.acd.settings is new.acd
+    assert centre.room is not None and centre.room.settings.announce_every_s == 15
+    assert centre.interflow is not None
+    assert centre.interflow.settings.interflow.default.threshold_s == 1
+    assert centre.mover is not None and centre.mover.settings is new.acd
+    assert centre.status.settings.interflow.status_every_s == 2
+    assert centre.metrics.settings is new.acd
+
+
+def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
+        config_file: Path) -> None:
+    clock = Clock()
+    old = load_config(config_file)
+    centre = centre_for(old, clock)
+    runtime = ServeRuntime(centre, centre.store, clock, config_file,
+                           SystemdNotifier(clock, environ={}))
+    data = shipped_data()
+    data["acd"]["announce_every_s"] = -1
+    data["acd"]["interflow"]["threshold_s"] = "soon"
+    write(config_file, data)
+    with capture_logs() as logs:
+        assert runtime.reload() is False
+    assert centre.config is old
+    problems = [e for e in logs if e["event"] == "config_problem"]
+    assert {p["key"] for p in problems} == {"acd.announce_every_s",
+                                            "acd.interflow.threshold_s"}
+    refused = [e for e in logs if e["event"] == "config_reload_refused"]
+    assert len(refused) == 1 and len(refused[0]["problems"]) == 2
+
+    data["acd"]["announce_every_s"] = 11
+    data["acd"]["interflow"]["threshold_s"] = 20
+    data["redis"] = {"url": "redis://10.0.0.9:6379/0"}
+    write(config_file, data)
+    with capture_logs() as logs:
+        assert runtime.reload() is True
+    assert centre.config.acd.announce_every_s == 11
+    assert centre.config.redis == old.redis
+    done = next(e for e in logs if e["event"] == "config_reloaded")
+    assert set(done["applied"]) == {"acd.announce_every_s",
+                                    "acd.interflow.default.threshold_s"}
+    assert done["needs_restart"] == ["redis.url"]
+    assert any(e["event"] == "config_reload_needs_restart" for e in logs)
+
+
+# -- the distributor's roster -----------------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest_twisted.ensureDeferred
+async def test_roster_reload_adds_and_retires_agents(fresh_redis: RedisServer) -> None:
+    clock, phone = virtual_clock(), FakeTelephony()
+    acd = await start_acd(fresh_redis, settings(agent("1001"), agent("1002")), phone, clock)
+    d = acd.distributor
+    await d.login("1002")
+    with pytest.raises(UnknownAgent):
+        await d.login("1003")
+    d.reconfigure(settings(agent("1001"), agent("1003"), ring_timeout_s=7.0))
+    assert d.settings.ring_timeout_s == 7.0
+    await d.login("1003")                        # added: may log in at once
+    with pytest.raises(UnknownAgent, match="removed"):
+        await d.login("1002")                    # removed: no new login ...
+    await d.pause("1002", "break")               # ... but can still be paused
+    await d.logout("1002")                       # ... and logged out
+    record = await acd.queues.agent("1002")
+    assert record.state.status.name == "LOGGED_OUT"
+    await acd.store.close()
