@@ -36,9 +36,11 @@ def write_config(tmp: Path, agents: list[dict[str, Any]], acd: dict[str, Any]) -
 
 class ServeProcess:
     def __init__(self, config: Path, site: Instance, redis_url: str, log: Path,
-                 extra_args: tuple[str, ...] = ("--no-dashboard",)):
+                 extra_args: tuple[str, ...] = ("--no-dashboard",),
+                 env: dict[str, str] | None = None):
         self.config = config
         self.extra_args = extra_args
+        self.env = {**os.environ, **(env or {})}
         self.site = site
         self.redis_url = redis_url
         self.log = log
@@ -56,7 +58,7 @@ class ServeProcess:
                  "--site", self.site.site, "--ami-port", str(self.site.ami_port),
                  "--ami-secret-file", str(self.secret), "--redis-url", self.redis_url,
                  *self.extra_args],
-                stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log.read_bytes()[offset:].decode(errors="replace")
