@@ -14,6 +14,8 @@ from ivr.cli import agent as agent_cli
 from ivr.cli import asterisk as asterisk_cli
 from ivr.cli import config, dialplan, sandbox, serve, simulate
 from ivr.cli import dashboard as dashboard_cli
+from ivr.cli import demo as demo_cli
+from ivr.cli import loadtest as loadtest_cli
 from ivr.cli import outage as outage_cli
 from ivr.cli import prompts as prompts_cli
 from ivr.cli import user as user_cli
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard_cli.register(commands)
     user_cli.register(commands)
     asterisk_cli.register(commands)
+    demo_cli.register(commands)
+    loadtest_cli.register(commands)
     return parser
 
 

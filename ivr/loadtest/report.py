@@ -1,0 +1,100 @@
+"""The load test's result: what is measured, how it is printed and saved."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the smallest value with at least pct % at or below it)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs, {model}, Linux {platform.release()}, Python " \
+           f"{platform.python_version()}"
+
+
+@dataclass
+class LoadReport:
+    concurrent_target: int
+    sites: list[str]
+    agents_per_site: int
+    seconds: float                      # from the first caller to the end of the drain
+    offered: int
+    peak_concurrent: int
+    outcomes: dict[str, int]
+    lost: int
+    pln123_cpu_s: dict[str, float]      # per site's serve process, over `seconds`
+    asterisk_cpu_s: dict[str, float]
+    ami_events: int
+    latencies_ms: list[float] = field(repr=False)
+    machine: str = field(default_factory=machine)
+    date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC",
+                                                            time.gmtime()))
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return 1000 * sum(self.pln123_cpu_s.values()) / max(1, self.offered)
+
+    @property
+    def ami_events_per_s(self) -> float:
+        return self.ami_events / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("latencies_ms")
+        p50, p99 = percentile(self.latencies_ms, 50), percentile(self.latencies_ms, 99)
+        data.update(cpu_ms_per_call=round(self.cpu_ms_per_call, 1),
+                    ami_events_per_s=round(self.ami_events_per_s, 1),
+                    decisions=len(self.latencies_ms),
+                    decision_latency_ms_p50=None if p50 is None else round(p50, 1),
+                    decision_latency_ms_p99=None if p99 is None else round(p99, 1))
+        return data
+
+    def lines(self) -> list[str]:
+        s = self.summary()
+        busy = 100 * sum(self.pln123_cpu_s.values()) / max(self.seconds, 1e-9)
+        ast = 100 * sum(self.asterisk_cpu_s.values()) / max(self.seconds, 1e-9)
+        kinds = ", ".join(f"{k} {n}" for k, n in _nonzero(self.outcomes))
+        return [
+            f"machine: {self.machine}",
+            f"date: {self.date}",
+            f"target: {self.concurrent_target} concurrent calls at {', '.join(self.sites)} "
+            f"({self.agents_per_site} agents per site)",
+            f"calls offered: {self.offered} in {self.seconds:.0f} s, peak concurrent "
+            f"{self.peak_concurrent}",
+            f"outcomes: {kinds}",
+            f"lost: {self.lost}",
+            f"pln123 CPU: {s['cpu_ms_per_call']} ms per call ({busy:.0f} % of one core); "
+            f"Asterisk {ast:.0f} % of one core",
+            f"AMI events into pln123: {self.ami_events} ({s['ami_events_per_s']}/s)",
+            f"decision latency (agent answered -> caller bridged, {s['decisions']} calls): "
+            f"p50 {s['decision_latency_ms_p50']} ms, p99 {s['decision_latency_ms_p99']} ms",
+        ]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def _nonzero(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return [(kind, n) for kind, n in counts.items() if n]
