@@ -29,6 +29,7 @@ from ivr.sandbox.render import (
     SiteSettings,
     render_site_config,
     site_dialplan,
+    site_manager_user,
 )
 
 ADMIN_USER = "sandbox-admin"
@@ -160,7 +161,10 @@ class Instance:
         dialplan, warning = site_dialplan(self.site, self.config_file)
         if warning is not None:
             print(f"\n*** pln123 sandbox: WARNING: {warning}\n", file=sys.stderr, flush=True)
-        for name, text in render_site_config(settings, dialplan=dialplan).items():
+        manager_user = site_manager_user(self.site, self.path / "ami-pln123.secret",
+                                         self.config_file)
+        for name, text in render_site_config(settings, dialplan=dialplan,
+                                             manager_user=manager_user).items():
             target = self.path / "etc" / name
             target.write_text(text)
             if name in SECRET_FILES:

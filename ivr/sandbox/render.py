@@ -7,7 +7,10 @@ are checked against a narrow alphabet, so a site name or secret can never smuggl
 
 Beside the templates, each instance gets the site's real pln123 dialplan (ivr.dialplan,
 from the admin config) as `pln123-dialplan.conf`, which the sandbox's extensions.conf
-includes: the end-to-end tests call the same contexts a carrier would.
+includes: the end-to-end tests call the same contexts a carrier would. Likewise the
+`[pln123]` AMI user in manager.conf is the one `pln123 asterisk render` writes for admins
+(ivr.asterisk.manager.render_user: its classes, event filters, permit and writetimeout),
+with the instance's own secret: the tests run with the privileges a server deploys.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.asterisk.errors import RenderError
+from ivr.asterisk.manager import MANAGER_FILE, render_user
 from ivr.config import ConfigError, load_config
+from ivr.config.model import AMISettings, Config, IVRSettings, Site
 from ivr.dialplan import DialplanError, render_site
 from ivr.sandbox.errors import SandboxError
 
@@ -29,6 +35,8 @@ DIALPLAN_FILE = "pln123-dialplan.conf"
 TRUNK_FILE = "pln123-iax.conf"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9_./:-]*")
+# The AMI user pln123 (and the tests) log in as; its section comes from render_user.
+SANDBOX_AMI_USER = "pln123"
 # Readable only by root and the asterisk group: it holds the AMI secrets.
 SECRET_FILES = frozenset({"manager.conf"})
 
@@ -75,10 +83,12 @@ def render_template(text: str, values: Mapping[str, str], name: str = "template"
 
 
 def render_site_config(
-    settings: SiteSettings, template_dir: Path = TEMPLATE_DIR, dialplan: str | None = None
+    settings: SiteSettings, template_dir: Path = TEMPLATE_DIR, dialplan: str | None = None,
+    manager_user: str | None = None,
 ) -> dict[str, str]:
     """File name -> rendered text, for every `*.conf` template, plus the included dialplan
-    (`dialplan`, or a comment-only stand-in so the #include always finds its file)."""
+    (`dialplan`, or a comment-only stand-in so the #include always finds its file) and
+    `manager_user` (the rendered pln123 AMI user section) appended to manager.conf."""
     templates = sorted(template_dir.glob("*.conf"))
     if not templates:
         raise SandboxError(
@@ -90,6 +100,10 @@ def render_site_config(
     for generated in (DIALPLAN_FILE, TRUNK_FILE):
         if generated in files:
             raise SandboxError(f"{template_dir}/{generated} would hide a rendered file")
+    if manager_user is not None:
+        if MANAGER_FILE not in files:
+            raise SandboxError(f"{template_dir} has no {MANAGER_FILE} for the pln123 user")
+        files[MANAGER_FILE] = files[MANAGER_FILE].rstrip("\n") + "\n\n" + manager_user
     files[DIALPLAN_FILE] = dialplan if dialplan is not None else _stand_in(
         settings.site, "no dialplan was rendered")
     # Written again by trunks.join_trunks once the session's other instances are known.
@@ -118,6 +132,30 @@ def site_dialplan(site: str, config_file: Path = DEFAULT_CONFIG) -> tuple[str, s
     except DialplanError as error:
         return _stand_in(site, "the dialplan could not be rendered"), (
             f"site {site} runs without the pln123 dialplan: {error}")
+
+
+def site_manager_user(site: str, secret_file: Path,
+                      config_file: Path = DEFAULT_CONFIG) -> str:
+    """The `[pln123]` manager.conf section `pln123 asterisk render` would write for `site`,
+    with the instance's secret file. A site missing from the config (a test site such as
+    `alpha`), or an invalid config, gets the renderer's defaults (loopback permit)."""
+    try:
+        config: Config | None = load_config(config_file)
+    except ConfigError:
+        config = None
+    ami = AMISettings("127.0.0.1", 5038, SANDBOX_AMI_USER, secret_file)
+    if config is not None and site in config.sites:
+        configured = config.sites[site].ami
+        # The sandbox's own listener and user name; the config's permit and writetimeout.
+        ami = AMISettings("127.0.0.1", 5038, SANDBOX_AMI_USER, secret_file,
+                          md5=configured.md5, manager=configured.manager)
+    only = Config(config_file, ("id",), "id",
+                  {site: Site(site, "site", ami, f"pln-{site}", ())}, (),
+                  IVRSettings("greeting", "main"), {}, {})
+    try:
+        return render_user(only, site)
+    except RenderError as error:
+        raise SandboxError(f"site {site}: the pln123 AMI user: {error}") from error
 
 
 def _stand_in(site: str, reason: str, what: str = "dialplan") -> str:

@@ -191,9 +191,11 @@ async def test_injection_in_caller_name_stays_data(asterisk_site: Instance) -> N
     admin.dispatcher.subscribe("UserEvent", lambda m: injected_ran.append(m)
                                if m.get("UserEvent") == "PlnInjectionExecuted" else None)
     names: list[str] = []
-    service.dispatcher.subscribe(
+    # pln123's own user receives no Newchannel/NewCallerid (its rendered event filters):
+    # the name is read on the admin's connection and then used on pln123's.
+    admin.dispatcher.subscribe(
         "Newchannel", lambda m: names.append(m.get("CallerIDName") or ""))
-    service.dispatcher.subscribe(
+    admin.dispatcher.subscribe(
         "NewCallerid", lambda m: names.append(m.get("CallerIDName") or ""))
     catcher = SessionCatcher(service)
     assert service.protocol is not None

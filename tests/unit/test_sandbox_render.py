@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from ivr.asterisk.manager import EVENTS, READ_CLASSES, WRITE_CLASSES
 from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.render import SiteSettings, render_site_config, render_template
+from ivr.sandbox.render import (
+    SiteSettings,
+    render_site_config,
+    render_template,
+    site_manager_user,
+)
 
 SETTINGS = SiteSettings(
     site="palembang",
@@ -21,8 +28,11 @@ SETTINGS = SiteSettings(
 
 
 @pytest.fixture(scope="module")
-def config() -> dict[str, str]:
-    return render_site_config(SETTINGS)
+def config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    secret = tmp_path_factory.mktemp("instance") / "ami-pln123.secret"
+    secret.write_text("pln-secret_1\n")
+    user = site_manager_user("palembang", secret)
+    return render_site_config(SETTINGS, manager_user=user)
 
 
 def sections(text: str) -> dict[str, dict[str, list[str]]]:
@@ -68,6 +78,9 @@ def test_pln123_user_is_least_privilege(config: dict[str, str]) -> None:
     user = sections(config["manager.conf"])["pln123"]
     write = classes(user["write"][0])
     read = classes(user["read"][0])
+    # The section admins deploy (`pln123 asterisk render`), not a sandbox variant.
+    assert write == set(WRITE_CLASSES) and read == set(READ_CLASSES)
+    assert config["manager.conf"].count("eventfilter(action(include),name(") == len(EVENTS)
     assert not write & {"command", "config", "all"}
     # system: DBPut of the heartbeat the dialplan checks (issue 5); agi is a shell already.
     assert {"agi", "originate", "call", "system"} <= write
@@ -77,6 +90,22 @@ def test_pln123_user_is_least_privilege(config: dict[str, str]) -> None:
     assert user["permit"] == ["127.0.0.1/255.255.255.255"]
     assert user["secret"] == ["pln-secret_1"]
     assert user["writetimeout"] == ["1000"]
+
+
+def test_an_unknown_site_gets_the_renderers_defaults(tmp_path: Path) -> None:
+    secret = tmp_path / "ami-pln123.secret"
+    secret.write_text("alpha-secret-1\n")
+    user = sections(site_manager_user("alpha", secret))["pln123"]
+    assert user["secret"] == ["alpha-secret-1"]
+    assert user["permit"] == ["127.0.0.1/255.255.255.255"]
+
+
+def test_a_bad_secret_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    secret = tmp_path / "ami-pln123.secret"
+    secret.write_text("short;x\n")
+    with pytest.raises(SandboxError, match="8 to 128 characters") as raised:
+        site_manager_user("palembang", secret)
+    assert "short;x" not in str(raised.value)
 
 
 def test_admin_user_is_separate_and_loopback_only(config: dict[str, str]) -> None:
