@@ -1,26 +1,27 @@
-"""A second AMI session as pln123's own user, to count and time what pln123 is sent.
+"""Two more AMI sessions per site, to count and time what pln123 is sent and does.
 
-Why the pln123 user: its read classes and event filters make Asterisk send this session
-exactly the event stream the site's pln123 receives, so its count is "AMI events/s into
-pln123". It also sees the evidence of pln123's decisions, which gives the decision latency
-measured from outside the process under test:
+- As pln123's own user: its read classes and event filters make Asterisk send this session
+  exactly the event stream the site's pln123 receives, so its count is "AMI events/s into
+  pln123". Nothing else is read from it (the filters hide bridges and new channels).
+- As the sandbox's admin user with the event mask `call,agi`: the callers' channels (the
+  `;2` half of Local/<area>123@pln123-inbound-..., so the load generator knows how many
+  calls are live), the IVR's AsyncAGIStart per caller number, and the evidence of pln123's
+  decisions, which gives the decision latency measured from outside the process:
 
     agent answered -> caller bridged: OriginateResponse (Response: Success) of an agent's
     leg, then BridgeEnter of that leg, which happens only after pln123 has read the
     response, updated Redis and sent AMI Bridge. Times are this session's receive times
-    (time.monotonic); both events cross the same socket, so the socket's delay cancels.
-
-It also tracks the callers' channels (the `;2` half of Local/<area>123@pln123-inbound-...)
-so the load generator knows how many calls are live.
+    (time.monotonic); both events cross the same socket, so its delay cancels.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ivr.sandbox import PLN123_USER, Instance, RawAmi
+from ivr.sandbox import ADMIN_USER, PLN123_USER, Instance, RawAmi
 
 INBOUND_MARK = "@pln123-inbound-"
 
@@ -36,19 +37,17 @@ class Observation:
     latencies: list[float] = field(default_factory=list)          # answer -> bridge, s
 
 
-class Observer:
-    """Reads one site's pln123 event stream in a daemon thread until `stop()`."""
+class _Reader:
+    """Reads one AMI session in a daemon thread, handing each event to `handle`."""
 
-    def __init__(self, instance: Instance, agent_context: str):
-        self.site = instance.site
-        self.agent_mark = f"@{agent_context}-"
-        self.session: RawAmi = instance.ami(PLN123_USER, events="on", timeout=2.0)
-        self.lock = threading.Lock()
-        self.seen = Observation(started_at=time.monotonic())
+    def __init__(self, name: str, session: RawAmi,
+                 handle: Callable[[str, dict[str, str], float], None]):
+        self.name = name
+        self.session = session
+        self.handle = handle
         self.error: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"observer-{self.site}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -59,18 +58,47 @@ class Observer:
                 continue
             except OSError as error:
                 if not self._stop.is_set():
-                    self.error = f"{self.site}: observer lost AMI: {error}"
+                    self.error = f"{self.name}: AMI session lost: {error}"
                 return
-            now = time.monotonic()
-            name = message.get("Event")
-            if name is None:
-                continue
-            with self.lock:
-                self._event(name, message, now)
+            event = message.get("Event")
+            if event is not None:
+                self.handle(event, message, time.monotonic())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.session.close()
+        self._thread.join(5)
+
+
+class Observer:
+    """One site's two observing sessions, until `stop()`."""
+
+    def __init__(self, instance: Instance, agent_context: str):
+        self.site = instance.site
+        self.agent_mark = f"@{agent_context}-"
+        self.lock = threading.Lock()
+        self.seen = Observation(started_at=time.monotonic())
+        self._readers = [
+            _Reader(f"pln123-events-{self.site}",
+                    instance.ami(PLN123_USER, events="on", timeout=2.0), self._count),
+            _Reader(f"calls-{self.site}",
+                    instance.ami(ADMIN_USER, events="call,agi", timeout=2.0), self._event),
+        ]
+
+    @property
+    def error(self) -> str | None:
+        return next((r.error for r in self._readers if r.error is not None), None)
+
+    def _count(self, name: str, message: dict[str, str], now: float) -> None:
+        with self.lock:
+            self.seen.events += 1
 
     def _event(self, name: str, message: dict[str, str], now: float) -> None:
+        with self.lock:
+            self._track(name, message, now)
+
+    def _track(self, name: str, message: dict[str, str], now: float) -> None:
         seen = self.seen
-        seen.events += 1
         channel = message.get("Channel", "")
         if name == "Newchannel" and INBOUND_MARK in channel and channel.endswith(";2"):
             seen.live_callers.add(channel)
@@ -103,6 +131,5 @@ class Observer:
             self.seen.started_at = time.monotonic()
 
     def stop(self) -> None:
-        self._stop.set()
-        self.session.close()
-        self._thread.join(5)
+        for reader in self._readers:
+            reader.stop()

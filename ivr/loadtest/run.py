@@ -146,6 +146,7 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
     for observer in observers.values():
         observer.reset_count()
     numbers: list[str] = []
+    dialled_at: list[float] = []
 
     def dial(count: int) -> None:
         for _ in range(count):
@@ -154,9 +155,15 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
             stack.call(site, areas[site], number,
                        {"DTMF": "0", "PAUSE": "1", "HOLD": str(PATIENCE_S)})
             numbers.append(number)
+            dialled_at.append(time.monotonic())
 
     def live() -> int:
         return sum(observer.live() for observer in observers.values())
+
+    def in_flight() -> int:
+        """Callers dialled in the last 2 s: maybe not seen by the observer yet."""
+        recent = time.monotonic() - 2.0
+        return sum(1 for at in dialled_at[-options.calls:] if at > recent)
 
     started = time.monotonic()
     say(f"loadtest: ramp: {options.calls} callers over {options.ramp_s:.0f} s")
@@ -169,7 +176,7 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
     say(f"loadtest: hold: {options.calls} live callers for {options.duration_s:.0f} s")
     next_say = time.monotonic() + 10
     while time.monotonic() < hold_until:
-        dial(max(0, min(20, options.calls - live())))
+        dial(max(0, min(20, options.calls - live() - in_flight())))
         _check(stack, observers)
         if time.monotonic() >= next_say:
             say(f"loadtest: +{time.monotonic() - started:.0f} s, {live()} live, "
