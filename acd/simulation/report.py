@@ -10,12 +10,15 @@ they called from, wherever they were answered):
 - interflow out / in: calls this site sent to / received from another site;
 - occupancy of the site's agents: (ringing + talking + wrap-up) / logged-in-and-not-paused.
 
-The fully pooled bound: every agent on duty answers every call, one M/M/c queue per
-segment of the day (hour, or surge boundary) with that segment's first-attempt load
-(stationary approximation, as workforce planning does it), SL by Erlang C; an overloaded
-segment (load >= agents) counts as SL 0. The region's bound weights the segments by the
-region's expected calls. Redials are left out of the load: in a pooled centre that answers
-quickly almost nobody redials, and the bound is meant as the best case.
+The fully pooled bound: every agent on duty answers every call, one queue per segment of
+the day (hour, or surge boundary) with that segment's first-attempt load (stationary
+approximation, as workforce planning does it). With abandonment in the scenario it is
+Erlang A (M/M/c+M, the scenario's mean patience): callers who give up lighten the load for
+the others, so plain Erlang C (nobody leaves; SL 0 once load >= agents) would understate
+what pooling achieves and would be no bound; without abandonment it is exactly Erlang C.
+Both are in the table. The region's bound weights the segments by the region's expected
+calls. Redials are left out of the load: in a pooled centre that answers quickly few
+callers redial, and the bound is meant as the best case.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from acd.simulation.erlang import erlang_c_service_level
+from acd.simulation.erlang import ErlangA, erlang_c_service_level
 from acd.simulation.run import RunResult
 from acd.simulation.sampling import breakpoints
 from acd.simulation.scenario import Scenario
@@ -84,21 +87,32 @@ def mean_handle_s(scenario: Scenario) -> float:
     return scenario.handle.mean_s + wrap + ring
 
 
-def pooled_bound(scenario: Scenario, region: str) -> float | None:
-    """SL of the region's callers if every agent answered every call (see the module)."""
+def pooled_bound(scenario: Scenario, region: str, *, abandonment: bool = True
+                 ) -> float | None:
+    """SL of the region's callers if every agent answered every call (see the module).
+
+    With `abandonment` and a patience in the scenario: Erlang A (M/M/c+M with the mean
+    patience), the same callers' behaviour as in the simulation; else Erlang C.
+    """
     aht = mean_handle_s(scenario)
+    patience = scenario.callers.patience
     weight = weighted = 0.0
     for start_h, end_h in itertools.pairwise(breakpoints(scenario)):
         middle = (start_h + end_h) / 2
-        load = sum(scenario.rate_per_s(a, middle) for a in scenario.traffic) * aht
+        rate = sum(scenario.rate_per_s(a, middle) for a in scenario.traffic)
         regional = sum(scenario.rate_per_s(a, middle) for a in scenario.traffic
                        if a.site == region) * (end_h - start_h)
         agents = sum(g.count for s in scenario.sites.values() for g in s.roster
                      if g.on_duty(middle))
         if regional <= 0:
             continue
-        sl = (erlang_c_service_level(agents, load, aht, scenario.acd.service_level_s)
-              if agents > 0 else 0.0)
+        t = scenario.acd.service_level_s
+        if agents <= 0:
+            sl = 0.0
+        elif abandonment and patience is not None:
+            sl = ErlangA(agents, rate, aht, patience.mean_s).solve(t).service_level
+        else:
+            sl = erlang_c_service_level(agents, rate * aht, aht, t)
         weight += regional
         weighted += regional * sl
     return weighted / weight if weight else None
@@ -128,7 +142,9 @@ def table(result: RunResult) -> str:
                 f"{world.book.interflow_out[site]:>7} {world.book.interflow_in[site]:>6} "
                 f"{_pct(occupancy(world, site)):>7}")
         lines.append(f"{site:<11} {'pooled':<9} {'':>8} {'':>8} "
-                     f"{_pct(pooled_bound(scenario, site)):>7}  (Erlang C, all agents)")
+                     f"{_pct(pooled_bound(scenario, site)):>7}  (Erlang A: all agents, "
+                     f"the same patience; Erlang C: "
+                     f"{_pct(pooled_bound(scenario, site, abandonment=False))})")
     return "\n".join(lines)
 
 
