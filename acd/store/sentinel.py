@@ -52,6 +52,7 @@ def sentinel_client(
     retry: LoggingRetry,
     connect_timeout_s: float,
     command_timeout_s: float,
+    max_connections: int = 256,
 ) -> Redis:
     """The primary of `service` as the sentinels name it, with pln123's retry and timeouts.
 
@@ -76,7 +77,8 @@ def sentinel_client(
         socket_timeout=command_timeout_s,
         decode_responses=True,
     )
-    client: Redis = manager.master_for(service, connection_class=FailoverAwareConnection)
+    client: Redis = manager.master_for(service, connection_class=FailoverAwareConnection,
+                                       max_connections=max_connections)
     return client
 
 

@@ -29,12 +29,15 @@ from typing import Any, Literal, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import redis
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
 from acd.store.cluster import ClusterRetry, RetryingRedisCluster
 from acd.store.retry import LoggingRetry
 from acd.store.sentinel import close_sentinels, sentinel_client
+
+# Concurrent commands per process (a connection each); more wait for a free connection.
+MAX_CONNECTIONS = 256
 
 # What every store user receives. Both classes offer the commands pln123 uses (strings,
 # hashes, streams, scripts, MULTI/EXEC pipelines); a Sentinel-managed primary is a `Redis`.
@@ -184,8 +187,14 @@ def create_client(
             list(topology.nodes), topology.service, topology.db,
             password=password, sentinel_auth=topology.sentinel_auth, retry=retry,
             connect_timeout_s=connect_timeout_s, command_timeout_s=command_timeout_s,
+            max_connections=MAX_CONNECTIONS,
         )
-    return Redis.from_url(url, retry=retry, **common)
+    # A pool that waits for a free connection instead of failing: redis-py's default pool
+    # raises MaxConnectionsError on the 101st concurrent command, which the load test hit
+    # at 300 concurrent calls (docs/benchmarks.md).
+    pool = BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS,
+                                           timeout=command_timeout_s, retry=retry, **common)
+    return Redis(connection_pool=pool, retry=retry)
 
 
 async def close_client(client: Client) -> None:
