@@ -81,10 +81,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from ivr.acdsite import SiteCallCentre
     from ivr.logs import configure_logging
     from ivr.serve.runtime import ServeRuntime
+    from ivr.serve.twistedlog import route_twisted_logs
     from ivr.site import AMITarget
     from ivr.systemd import SystemdNotifier
 
     configure_logging(args.log_level)
+    route_twisted_logs()
     reactor: Any = _reactor
     target = AMITarget(args.ami_host or ami.host, args.ami_port or ami.port, ami.user, secret)
     try:
