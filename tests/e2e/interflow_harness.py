@@ -17,11 +17,11 @@ import redis
 from acd.settings import AgentSpec, InterflowRule, QueueSettings
 from acd.store.redis import RedisStore
 from ivr.acdsite import SiteCallCentre
-from ivr.ami import variable_header
+from ivr.ami import AMIService, variable_header
 from ivr.config import Config, load_config
 from ivr.sandbox import Instance
 from ivr.site import AMITarget
-from tests.e2e.ami_helpers import clock
+from tests.e2e.ami_helpers import clock, connect
 from tests.fixtures.redis_server import RedisServer
 
 CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
@@ -57,6 +57,8 @@ class Centre:
         self.redis_url = redis_url
         self.store: RedisStore | None = None
         self.centre: SiteCallCentre | None = None
+        # sandbox-admin: for events pln123's rendered user does not receive (AGIExec*).
+        self._admin: AMIService | None = None
 
     async def start(self) -> Centre:
         self.store = RedisStore(self.redis_url)
@@ -67,7 +69,13 @@ class Centre:
                           self.instance.pln123_secret))
         self.centre.startService()
         await self.centre.ivr.ami.when_connected()
+        self._admin = await connect(self.instance, user="sandbox-admin", events="call,agi")
         return self
+
+    @property
+    def admin(self) -> AMIService:
+        assert self._admin is not None
+        return self._admin
 
     @property
     def site(self) -> SiteCallCentre:
@@ -75,6 +83,9 @@ class Centre:
         return self.centre
 
     async def stop(self) -> None:
+        if self._admin is not None:
+            await self._admin.stopService()
+            self._admin = None
         if self.centre is not None:
             await self.centre.stopService()
             self.centre = None

@@ -14,11 +14,12 @@ from acd.agents.state import AgentStatus
 from acd.settings import AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
 from ivr.acdsite import SiteCallCentre
-from ivr.ami import variable_header
+from ivr.ami import AMIService, variable_header
 from ivr.config import Config, load_config
 from ivr.sandbox import Instance
 from ivr.site import AMITarget
-from tests.e2e.ami_helpers import clock, poll
+from tests.e2e.ami_helpers import clock, connect, poll
+from tests.fixtures.asterisk_sandbox import assume_pln123_alive
 from tests.fixtures.redis_server import RedisServer
 
 pytestmark = pytest.mark.asterisk
@@ -39,12 +40,16 @@ def agent(agent_id: str, context: str) -> AgentSpec:
 
 
 class Centre:
-    def __init__(self, site: Instance, centre: SiteCallCentre, store: RedisStore):
+    def __init__(self, site: Instance, centre: SiteCallCentre, store: RedisStore,
+                 admin: AMIService):
         self.site = site
         self.centre = centre
         self.store = store
+        # Observed as sandbox-admin: pln123's rendered AMI user receives no BridgeEnter
+        # or AGIExec* (its event filters keep only what pln123 reads).
+        self.admin = admin
         self.bridged: list[str] = []  # caller channels, in the order they met an agent
-        centre.ivr.ami.dispatcher.subscribe("BridgeEnter", self._bridge)
+        admin.dispatcher.subscribe("BridgeEnter", self._bridge)
 
     def _bridge(self, event: Any) -> None:
         channel = event.get("Channel") or ""
@@ -71,7 +76,11 @@ class Centre:
 
     async def stop(self) -> None:
         await self.centre.stopService()
+        await self.admin.stopService()
         await self.store.close()
+        # A clean stop deletes pln123's heartbeat in AstDB: later tests that drive the
+        # dialplan without a pln123 expect their callers here, not sent to the hub.
+        assume_pln123_alive(self.site)
 
 
 async def start(config: Config, site: Instance, redis: RedisServer) -> Centre:
@@ -82,7 +91,8 @@ async def start(config: Config, site: Instance, redis: RedisServer) -> Centre:
         ami=AMITarget("127.0.0.1", site.ami_port, "pln123", site.pln123_secret))
     centre.startService()
     await centre.ivr.ami.when_connected()
-    return Centre(site, centre, store)
+    admin = await connect(site, user="sandbox-admin", events="call,agi")
+    return Centre(site, centre, store, admin)
 
 
 @pytest_twisted.ensureDeferred

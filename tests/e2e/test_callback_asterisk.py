@@ -41,8 +41,8 @@ async def test_accepted_callback_rings_the_agent_then_calls_the_caller_back(
     def bridge_entered(event: Any) -> None:
         bridged.append(event.get("Channel") or "")
 
-    ami.dispatcher.subscribe("AGIExecStart", agi_started)
-    ami.dispatcher.subscribe("BridgeEnter", bridge_entered)
+    c.admin.dispatcher.subscribe("AGIExecStart", agi_started)   # not sent to pln123's user
+    c.admin.dispatcher.subscribe("BridgeEnter", bridge_entered)
     try:
         await c.call(NUMBER)   # nobody is logged in: the expected wait is unknown, so long
         await poll(lambda: bool(offers), 20, "the callback offered")

@@ -16,13 +16,14 @@ pytestmark = pytest.mark.asterisk
 
 
 class Rig:
-    def __init__(self, service: AMIService):
+    def __init__(self, service: AMIService, admin: AMIService):
         self.service = service
+        self.admin = admin  # BridgeEnter is not sent to pln123's rendered user
         self.sessions: list[AGISession] = []
         self.router = AsyncAGIRouter(service, service.dispatcher, clock(), self.sessions.append)
         self.telephony = AMITelephony(service, self.router, clock())
         self.bridged: list[str] = []
-        service.dispatcher.subscribe("BridgeEnter",
+        admin.dispatcher.subscribe("BridgeEnter",
                                      lambda m: self.bridged.append(m.get("Channel") or ""))
 
     async def caller(self, extension: str) -> AGISession:
@@ -37,7 +38,7 @@ class Rig:
 
 
 async def rig(site: Instance) -> Rig:
-    return Rig(await connect(site))
+    return Rig(await connect(site), await connect(site, user="sandbox-admin", events="call"))
 
 
 @pytest_twisted.ensureDeferred
@@ -57,6 +58,7 @@ async def test_agent_answers_and_is_bridged_with_the_caller(asterisk_site: Insta
     finally:
         r.router.close()
         await r.service.stopService()
+        await r.admin.stopService()
 
 
 @pytest_twisted.ensureDeferred
@@ -75,13 +77,14 @@ async def test_ring_no_answer(asterisk_site: Instance) -> None:
     finally:
         r.router.close()
         await r.service.stopService()
+        await r.admin.stopService()
 
 
 @pytest_twisted.ensureDeferred
 async def test_caller_hangs_up_while_the_agent_rings(asterisk_site: Instance) -> None:
     r = await rig(asterisk_site)
     rings: list[Message] = []
-    r.service.dispatcher.subscribe(
+    r.admin.dispatcher.subscribe(  # Newchannel is not sent to pln123's user
         "Newchannel", lambda m: rings.append(m) if "test-noanswer" in (m.get("Channel") or "")
         else None)
     hangups: list[str] = []
@@ -101,3 +104,4 @@ async def test_caller_hangs_up_while_the_agent_rings(asterisk_site: Instance) ->
     finally:
         r.router.close()
         await r.service.stopService()
+        await r.admin.stopService()

@@ -42,7 +42,7 @@ async def test_burst_at_three_times_the_rate_every_call_ends_served(
             ami.send_action("PlayDTMF", {"Channel": channel.replace(";2", ";1"),
                                          "Digit": "1", "Duration": "250"})
 
-    ami.dispatcher.subscribe("AGIExecStart", take_callback)
+    pal.admin.dispatcher.subscribe("AGIExecStart", take_callback)  # not sent to pln123's user
     try:
         await pal.site.acd.login("1001")
         await pal.site.acd.login("1002")

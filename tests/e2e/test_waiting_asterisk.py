@@ -30,7 +30,8 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
     telephony = AMITelephony(service, router, clock())
     commands: list[Message] = []
     results: list[str] = []
-    service.dispatcher.subscribe("AGIExecEnd", commands.append)
+    admin = await connect(asterisk_site, user="sandbox-admin", events="agi")
+    admin.dispatcher.subscribe("AGIExecEnd", commands.append)  # not sent to pln123's user
     service.dispatcher.subscribe("AsyncAGIExec",
                                  lambda m: results.append(unquote(m.get("Result") or "")))
     try:
@@ -41,6 +42,9 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
         await within(telephony.farewell(session.channel, ["goodbye", "pln-mobile"], "id", "12"),
                      30, "farewell")
         await within(session.when_ended(), 5, "the caller hung up")
+        # The admin's connection sees the AGIExecEnd events on its own schedule.
+        await poll(lambda: any(m.get("Command") == "HANGUP" for m in commands), 5,
+                   "the HANGUP command's AGIExecEnd")
         heard = [m.get("Command") for m in commands if m.get("Channel") == session.channel]
         assert heard == [
             *stream("queue-position", *say_number(3, "id"), "queue-wait",
@@ -56,3 +60,4 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
     finally:
         router.close()
         await service.stopService()
+        await admin.stopService()
