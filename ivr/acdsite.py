@@ -196,6 +196,7 @@ class SiteCallCentre(MultiService):
         except AGIError:
             return  # gone already: nothing was queued for it here yet
         if kind == ARRIVAL_MOVED:
+            await self._speak_their_language(session, call_id)
             placement = await self.mover.arrive(call_id, session.channel)
         else:
             placement = await self.mover.returned(call_id, session.channel)
@@ -205,6 +206,17 @@ class SiteCallCentre(MultiService):
         log.info("interflow_caller_taken", call_id=call_id, kind=kind,
                  position=placement.position)
         self._abandon_on_hangup(call_id, session.channel)
+
+    async def _speak_their_language(self, session: AGISession, call_id: str) -> None:
+        """The trunk channel starts in the site's default language; a caller who chose
+        English at home hears this site's announcements in English too."""
+        transfer = await self.desk.read_transfer(call_id)
+        language = (transfer or {}).get("language", "")
+        if language in self.config.languages and language != self.config.default_language:
+            try:
+                await session.set_variable("CHANNEL(language)", language)
+            except AGIError:
+                pass  # gone: the arrival below finds out too
 
     def _adopt(self, sessions: list[AGISession]) -> None:
         """Callers Asterisk still held in AsyncAGI after a restart: back to the menus,

@@ -59,12 +59,18 @@ async def test_full_palembang_overflows_to_medan_then_jakarta_each_answered_once
         await poll(lambda: pal.call_id_of("0811000501") is not None, 20, "P1 in the IVR")
         p1 = pal.call_id_of("0811000501")
         await poll_answered(fresh_redis, p1, 20)
-        await pal.call("0811000502")                     # P2: palembang full -> medan
+        await pal.call("0811000502", "9ww0")             # P2, in English: full -> medan
         await poll(lambda: pal.call_id_of("0811000502") is not None, 20, "P2 in the IVR")
         p2 = pal.call_id_of("0811000502")
         assert p2 is not None
         await poll_answered(fresh_redis, p2, 30)
         assert answered_at(records(fresh_redis, p2)) == ["medan"]
+        at_medan = records(fresh_redis, p2)["medan"]
+        assert at_medan["language"] == "en"
+        with medan.instance.ami(events="off") as raw:   # the trunk channel speaks English
+            language = raw.action("Getvar", {"Channel": at_medan["channel"],
+                                             "Variable": "CHANNEL(language)"})
+        assert language.get("Value") == "en", language
         await medan.call("0811000601")                   # medan's own callers queue there
         await poll(lambda: medan.call_id_of("0811000601") is not None, 20, "M1 in the IVR")
         await medan.call("0811000602")
