@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 
 import structlog
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from acd.agents.roster import Roster
 from acd.agents.state import (
     AgentEvent,
     AgentState,
@@ -37,12 +38,13 @@ from acd.agents.state import (
     Transition,
     step,
 )
+from acd.agents.wrapup import WrapUpTimers
 from acd.callbacks import CallbackRetries, as_callback
 from acd.contracts import ConcurrentChange, QueueWatcher, StaleEvent, UnknownAgent
 from acd.intake import QueuePlacement, QueueRequest
 from acd.queues.records import AgentRecord, Changed, Offer, Queued, Reservation
 from acd.queues.store import CallAction, QueueStore
-from acd.settings import AcdSettings, AgentSpec
+from acd.settings import AcdSettings
 from acd.store.clock import timestamp
 from acd.telephony import Callback, Connection, RingOutcome, Telephony
 from acd.waiting.resume import ResumeStore
@@ -67,13 +69,12 @@ class Distributor:
         self.queues = queues
         self.telephony = telephony
         self.clock = clock
-        self._roster: dict[str, AgentSpec] = {a.id: a for a in settings.agents_at(site)}
-        self._retired: dict[str, AgentSpec] = {}  # removed by a reload, maybe still logged in
+        self.roster = Roster(site, settings)
         self._observer = observer
         self._max_retries = max_retries
         self.watcher = watcher   # may also be set after construction (it may need us)
         self._resume = resume
-        self._wrapups: dict[str, IDelayedCall] = {}
+        self._wrapups = WrapUpTimers(clock, self._wrapup_over)
         self._busy = 0           # Redis operations started and not yet processed
         self._ringing: set[str] = set()  # call ids whose ring this process awaits
         self.callbacks = CallbackRetries(queues, clock, settings.callback_retry_s,
@@ -88,11 +89,7 @@ class Distributor:
         writes them to Redis). A removed agent cannot log in again, but can still be paused
         and logged out, and their call in progress is followed to its end.
         """
-        roster = {a.id: a for a in settings.agents_at(self.site)}
-        known = {**self._retired, **self._roster}
-        self._retired = {agent_id: spec for agent_id, spec in known.items()
-                         if agent_id not in roster}
-        self._roster = roster
+        self.roster.update(settings)
         self.settings = settings
         self.callbacks.delay_s = settings.callback_retry_s
 
@@ -163,11 +160,8 @@ class Distributor:
     # -- agent operations ----------------------------------------------------------------
 
     def login(self, agent_id: str) -> Deferred[AgentState]:
-        if agent_id in self._retired:
-            return fail(UnknownAgent(f"agent {agent_id!r} was removed from site "
-                                     f"{self.site!r}'s roster"))
         try:
-            spec = self._spec(agent_id)
+            spec = self.roster.may_log_in(agent_id)
         except UnknownAgent as error:
             return fail(error)
         return self._operate(agent_id, AgentEvent.LOGIN, skills=spec.skills,
@@ -187,14 +181,14 @@ class Distributor:
     def _operate(self, agent_id: str, event: AgentEvent, reason: str = "",
                  **extra: Any) -> Deferred[AgentState]:
         try:
-            self._spec(agent_id)
+            self.roster.spec(agent_id)
         except UnknownAgent as error:
             return fail(error)
 
         async def operate() -> AgentState:
             changed = await self._change(agent_id, event, reason, **extra)
             if changed.status is not AgentStatus.WRAP_UP:
-                self._cancel_wrapup(agent_id)
+                self._wrapups.cancel(agent_id)
             return changed.state or AgentState(changed.status)
 
         return Deferred.fromCoroutine(operate())
@@ -205,12 +199,12 @@ class Distributor:
         """After a (re)start: re-arm the wrap-up ends of this site's agents in wrap-up."""
         async def resume() -> None:
             now = self._now()
-            for agent_id in self._known():
+            for agent_id in self.roster.known():
                 record = await self._db(self.queues.agent(agent_id))
                 if record.state.status is AgentStatus.WRAP_UP:
                     wrapup = self.settings.queue(record.last_skill).wrapup_s
                     left = max(0.0, (record.since or now) + wrapup - now)
-                    self._arm_wrapup(agent_id, record.version, left)
+                    self._wrapups.arm(agent_id, record.version, left)
 
         return Deferred.fromCoroutine(resume())
 
@@ -224,7 +218,7 @@ class Distributor:
         may recover at once: each change is a compare-and-set, the second one is stale.
         """
         async def recover() -> None:
-            for agent_id in self._known():
+            for agent_id in self.roster.known():
                 record = await self._db(self.queues.agent(agent_id))
                 if not record.call:
                     continue
@@ -255,12 +249,11 @@ class Distributor:
         except StaleEvent:
             return
         if ended.status is AgentStatus.WRAP_UP:
-            self._arm_wrapup(record.agent_id, ended.version, self.settings.queue(skill).wrapup_s)
+            self._wrapups.arm(record.agent_id, ended.version, self.settings.queue(skill).wrapup_s)
 
     def stop(self) -> None:
         """Cancel the wrap-up timers (Redis keeps the agents in wrap-up for `resume`)."""
-        for agent_id in list(self._wrapups):
-            self._cancel_wrapup(agent_id)
+        self._wrapups.cancel_all()
         self.callbacks.stop()
 
     def settle(self) -> Deferred[None]:
@@ -373,7 +366,7 @@ class Distributor:
         ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,
                                    call_id=res.call_id, action=CallAction.FINISH)
         if ended.status is AgentStatus.WRAP_UP:
-            self._arm_wrapup(res.agent_id, ended.version,
+            self._wrapups.arm(res.agent_id, ended.version,
                              self.settings.queue(res.skill).wrapup_s)
 
     async def _callback_missed(self, res: Reservation, known: AgentRecord) -> None:
@@ -395,19 +388,7 @@ class Distributor:
                         error=failure.getErrorMessage())
         return RingOutcome.NO_ANSWER
 
-    def _arm_wrapup(self, agent_id: str, version: int, delay_s: float) -> None:
-        self._cancel_wrapup(agent_id)
-        self._wrapups[agent_id] = self.clock.callLater(delay_s, self._wrapup_over,
-                                                       agent_id, version)
-
-    def _cancel_wrapup(self, agent_id: str) -> None:
-        call = self._wrapups.pop(agent_id, None)
-        if call is not None and call.active():
-            call.cancel()
-
     def _wrapup_over(self, agent_id: str, version: int) -> None:
-        self._wrapups.pop(agent_id, None)
-
         async def done() -> None:
             record = await self._db(self.queues.agent(agent_id))
             if record.version != version or record.state.status is not AgentStatus.WRAP_UP:
@@ -443,16 +424,6 @@ class Distributor:
             return
         self._log.error("background_failed", error=failure.getErrorMessage(),
                         kind=failure.type.__name__ if failure.type else "?")
-
-    def _spec(self, agent_id: str) -> AgentSpec:
-        spec = self._roster.get(agent_id) or self._retired.get(agent_id)
-        if spec is None:
-            raise UnknownAgent(f"no agent {agent_id!r} at site {self.site!r}")
-        return spec
-
-    def _known(self) -> list[str]:
-        """The roster's agents, then those a reload removed (they may still be on a call)."""
-        return [*self._roster, *(a for a in self._retired if a not in self._roster)]
 
     def _now(self) -> float:
         return timestamp(self.clock)
