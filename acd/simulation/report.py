@@ -30,7 +30,7 @@ from acd.simulation.erlang import ErlangA, erlang_c_service_level
 from acd.simulation.run import RunResult
 from acd.simulation.sampling import breakpoints
 from acd.simulation.scenario import Scenario
-from acd.simulation.world import World
+from acd.simulation.world import Outcome
 
 BUSY = ("reserved", "on_call", "wrap_up")
 
@@ -49,7 +49,7 @@ class Figures:
         return self.abandoned / self.offered if self.offered else None
 
 
-def figures(world: World, region: str | None = None, *, t_s: float | None = None,
+def figures(world: Outcome, region: str | None = None, *, t_s: float | None = None,
             from_s: float = 0.0, to_s: float = float("inf")) -> Figures:
     """The callers of `region` (all when None) who arrived between two times."""
     t = world.scenario.acd.service_level_s if t_s is None else t_s
@@ -73,7 +73,7 @@ def figures(world: World, region: str | None = None, *, t_s: float | None = None
                    wait_sum / answered if answered else None)
 
 
-def occupancy(world: World, site: str) -> float | None:
+def occupancy(world: Outcome, site: str) -> float | None:
     seconds = world.agent_time.seconds.get(site, {})
     busy = sum(seconds.get(s, 0.0) for s in BUSY)
     available = busy + seconds.get("ready", 0.0)

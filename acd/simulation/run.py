@@ -18,14 +18,14 @@ from typing import IO
 from acd.simulation.engine import Clocks, Progress, QuiescentStore, run_clocks
 from acd.simulation.sampling import arrivals
 from acd.simulation.scenario import Scenario
-from acd.simulation.world import POLICIES, World
+from acd.simulation.world import POLICIES, Outcome, World
 from acd.store.redis import Client
 
 
 @dataclass
 class RunResult:
     scenario: Scenario
-    worlds: dict[str, World]
+    worlds: dict[str, Outcome]
     wall_s: float
     steps: int
     commands: int
@@ -33,7 +33,8 @@ class RunResult:
 
 async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = POLICIES,
                    time_step_s: float = 0.0, progress: IO[str] | None = None,
-                   tag: str | None = None, keep_keys: bool = False) -> RunResult:
+                   tag: str | None = None, keep_keys: bool = False,
+                   label: str = "") -> RunResult:
     """Run `policies` side by side over the scenario's duration; the worlds hold the books."""
     started = time.monotonic()
     tag = tag or secrets.token_hex(2)
@@ -47,7 +48,8 @@ async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = PO
         for world in worlds.values():
             world.start(stream)
         until = scenario.start_epoch + scenario.duration_h * 3600
-        bar = Progress(scenario.duration_h * 3600, scenario.name, progress) if progress else None
+        bar = (Progress(scenario.duration_h * 3600, label or scenario.name, progress)
+               if progress else None)
         steps = await run_clocks(
             Clocks([w.clock for w in worlds.values()]), store, until, time_step_s=time_step_s,
             progress=(lambda t: bar.update(t - scenario.start_epoch)) if bar else None)
@@ -56,7 +58,8 @@ async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = PO
         await store.quiet()
         if not keep_keys:
             await forget([w.prefix for w in worlds.values()], store)
-        return RunResult(scenario, worlds, time.monotonic() - started, steps, store.commands)
+        return RunResult(scenario, {p: w.outcome() for p, w in worlds.items()},
+                         time.monotonic() - started, steps, store.commands)
     finally:
         await store.close()
 

@@ -60,7 +60,7 @@ log = structlog.get_logger("acd.simulation")
 POLICIES = ("isolated", "pln123")
 SAMPLE_EVERY_S = 60.0
 STATUS_EVERY_S = 10.0   # the sites publish their status this often (production: 1 s)
-METRICS_SHARE_S = 5.0   # a skill's live figures are read at most this often per site
+METRICS_SHARE_S = STATUS_EVERY_S  # a skill's live figures: one read per this, per site
 
 
 class SharedMetrics(SiteMetrics):
@@ -135,6 +135,18 @@ class SharedMetrics(SiteMetrics):
                 by_state[AgentStatus(text(status))] += 1
         return LiveView(skill, total, int(waiting),
                         0.0 if oldest is None else max(0.0, now - oldest), by_state)
+
+
+@dataclass
+class Outcome:
+    """What the report needs of a finished world; picklable (no timers, no Redis)."""
+
+    scenario: Scenario
+    policy: str
+    prefix: str
+    t0: float
+    book: CallBook
+    agent_time: AgentTime
 
 
 @dataclass
@@ -343,6 +355,14 @@ class World:
         log.warning(event, policy=self.policy, error=failure.getErrorMessage())
 
     # -- the end ---------------------------------------------------------------------------------
+
+    def outcome(self) -> Outcome:
+        """The book and agents' times, cut loose from timers and Redis."""
+        for attempt in self.book.attempts:
+            attempt.patience = None
+        seconds = {site: dict(states) for site, states in self.agent_time.seconds.items()}
+        return Outcome(self.scenario, self.policy, self.prefix, self.t0, self.book,
+                       AgentTime(seconds=seconds))
 
     async def stop(self) -> None:
         """Cancel every timer of the ACD's pieces (what is in Redis stays for the report)."""

@@ -17,6 +17,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ivr.cli._reactor import install_asyncio_reactor
 
@@ -36,6 +37,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="simulate only the first HOURS of the scenario")
     parser.add_argument("--time-step", type=float, default=1.0,
                         help="events closer than this (s) share a step (0: exact; default 1)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="one process per policy (faster only with a free core)")
     parser.set_defaults(handler=run)
 
 
@@ -58,45 +61,44 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: --time-step must be between 0 and 10 s", file=sys.stderr)
         return 2
     out = args.out or Path("sim-out") / scenario.name
-    install_asyncio_reactor()
     from acd.simulation.redis_server import EmbeddedRedis, RedisServerError
 
     if args.redis_url:
-        return _simulate(scenario, args.redis_url, out, args.time_step)
+        return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel)
     try:
         with EmbeddedRedis() as redis:
-            return _simulate(scenario, redis.url, out, args.time_step)
+            return _simulate(scenario, redis.url, out, args.time_step, args.parallel)
     except RedisServerError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
 
 
-def _simulate(scenario: object, url: str, out: Path, time_step: float) -> int:
-    from redis.exceptions import RedisError
-    from twisted.internet import task
-    from twisted.internet.defer import Deferred
-
+def _simulate(scenario: object, url: str, out: Path, time_step: float,
+              parallel: bool) -> int:
+    from acd.simulation.parallel import simulate_parallel
     from acd.simulation.plots import write_plots
     from acd.simulation.report import summary_line, table
-    from acd.simulation.run import RunResult, simulate
+    from acd.simulation.run import RunResult
     from acd.simulation.scenario import Scenario
-    from acd.store.redis import UnsupportedTopology
+    from acd.store.redis import UnsupportedTopology, check_url
 
     assert isinstance(scenario, Scenario)
-    results: list[RunResult] = []
-
-    async def work(_reactor: object) -> None:
-        results.append(await simulate(scenario, url, time_step_s=time_step,
-                                      progress=sys.stderr))
-
     try:
-        task.react(lambda reactor: Deferred.fromCoroutine(work(reactor)))
-    except SystemExit as done:
-        if done.code not in (0, None):
+        check_url(url)
+    except (UnsupportedTopology, ValueError) as error:
+        print(f"{PROG}: --redis-url: {error}", file=sys.stderr)
+        return 2
+    results: list[RunResult] = []
+    if not parallel:
+        code = _in_this_process(scenario, url, time_step, results)
+        if code:
+            return code
+    else:
+        try:
+            results.append(simulate_parallel(scenario, url, time_step_s=time_step))
+        except (RuntimeError, OSError) as error:
+            print(f"{PROG}: {error}", file=sys.stderr)
             return 1
-    except (RedisError, UnsupportedTopology, OSError) as error:
-        print(f"{PROG}: Redis: {error}", file=sys.stderr)
-        return 1
     if not results:
         print(f"{PROG}: the simulation did not finish", file=sys.stderr)
         return 1
@@ -110,4 +112,28 @@ def _simulate(scenario: object, url: str, out: Path, time_step: float) -> int:
           f"({result.steps} steps, {result.commands} Redis commands); plots: "
           + ", ".join(str(p) for p in plots))
     print(last)
+    return 0
+
+
+def _in_this_process(scenario: object, url: str, time_step: float,
+                     results: list[Any]) -> int:
+    """Both policies in this process, on one reactor (lockstep clocks)."""
+    install_asyncio_reactor()
+    from twisted.internet import task
+    from twisted.internet.defer import Deferred
+
+    from acd.simulation.run import simulate
+    from acd.simulation.scenario import Scenario
+
+    assert isinstance(scenario, Scenario)
+
+    async def work(_reactor: object) -> None:
+        results.append(await simulate(scenario, url, time_step_s=time_step,
+                                      progress=sys.stderr))
+
+    try:
+        task.react(lambda reactor: Deferred.fromCoroutine(work(reactor)))
+    except SystemExit as done:
+        if done.code not in (0, None):
+            return 1
     return 0

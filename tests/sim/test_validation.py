@@ -24,7 +24,7 @@ from acd.queues.metrics import Counters, SiteMetrics
 from acd.simulation.erlang import ErlangA, erlang_c_asa, erlang_c_service_level
 from acd.simulation.report import figures
 from acd.simulation.run import simulate
-from acd.simulation.world import SharedMetrics
+from acd.simulation.world import SharedMetrics, settings_for
 from acd.store.redis import RedisStore
 from tests.sim.harness import fcfs_waits, mmc_scenario
 
@@ -50,16 +50,17 @@ async def test_one_site_is_an_exact_fcfs_mmc_queue_and_redis_agrees(fresh_redis)
     store = RedisStore(fresh_redis.url)
     await store.start()
     try:
-        metrics = SiteMetrics(store, world.prefix + "solo", world.settings)
+        settings = settings_for(scenario, world.prefix, interflow=False)
+        metrics = SiteMetrics(store, world.prefix + "solo", settings)
         # The simulator's incremental live read (closed minutes kept) gives the same view.
-        now = world.clock.seconds()
-        shared = SharedMetrics(store, world.prefix + "solo", world.settings, share_s=5)
+        now = world.t0 + scenario.duration_h * 3600
+        shared = SharedMetrics(store, world.prefix + "solo", settings, share_s=5)
         for moment in (now - 3 * 60, now):   # the second read reuses closed minutes
             assert await shared.live("general", moment) == await metrics.live("general",
                                                                                moment)
         total = Counters()
         start = int(world.t0 // INTERVAL_S * INTERVAL_S)
-        while start < world.clock.seconds():
+        while start < now:
             total = total + await metrics.interval("general", start)
             start += INTERVAL_S
     finally:

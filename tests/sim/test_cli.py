@@ -1,0 +1,81 @@
+"""`pln123 simulate` end to end: a small two-site surge against the test Redis."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+pytestmark = pytest.mark.redis
+
+SCENARIO = """
+name: two-sites
+duration_h: 1
+seed: 11
+focus_region: palembang
+skills: {general: {share: 1.0}}
+handle_time: {distribution: exponential, mean_s: 180}
+callers:
+  patience: {distribution: exponential, mean_s: 120}
+  redial: {probability: 0.5}
+  callback: {accept: 0.3}
+surges:
+  - {region: palembang, from_h: 0, to_h: 1, factor: 2}
+sites:
+  palembang: {roster: [{count: 8, skills: {general: 8}}]}
+  jakarta: {role: hub, roster: [{count: 12, skills: {general: 8}}]}
+traffic:
+  palembang: {"0711": 2400}
+  jakarta: {"021": 2400}
+interflow: {threshold_s: 30, reevaluate_s: 5}
+"""
+
+LAST = re.compile(r"^sl_isolated=(\d\.\d{3}) sl_pln123=(\d\.\d{3}) sl_pooled_bound=(\d\.\d{3}) "
+                  r"abandon_isolated=(\d\.\d{3}) abandon_pln123=(\d\.\d{3})$")
+
+
+def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ivr.cli.main", "simulate", *args],
+                          capture_output=True, text=True, timeout=240, check=False)
+
+
+@pytest.mark.parametrize("mode", [[], ["--parallel"]], ids=["one-process", "parallel"])
+def test_simulate_prints_the_table_and_the_last_line_and_cleans_up(
+        tmp_path: Path, fresh_redis, mode: list[str]) -> None:
+    scenario = tmp_path / "two.yaml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "out"
+    done = _simulate("--scenario", str(scenario), "--redis-url", fresh_redis.url,
+                     "--out", str(out), "--hours", "0.75", *mode)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    match = LAST.match(lines[-1])
+    assert match, lines[-1]
+    sl_isolated, sl_pln123, _bound, abandon_isolated, abandon_pln123 = map(float,
+                                                                          match.groups())
+    rows = {tuple(line.split()[:2]): line.split() for line in lines
+            if line.split()[:1] in (["palembang"], ["jakarta"])}
+    assert int(rows[("palembang", "pln123")][-3]) > 0      # interflow out
+    assert int(rows[("jakarta", "pln123")][-2]) > 0        # interflow in
+    assert int(rows[("palembang", "isolated")][-3]) == 0
+    assert sl_pln123 > sl_isolated and abandon_pln123 < abandon_isolated
+    for name in ("waiting.png", "service_level.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "100%" in done.stderr                          # the progress bar
+    client = redis.Redis.from_url(fresh_redis.url)
+    try:
+        assert client.dbsize() == 0                         # every key of the run deleted
+    finally:
+        client.close()
+
+
+def test_a_bad_scenario_names_the_key_path(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(SCENARIO.replace("count: 8", "count: -1"))
+    done = _simulate("--scenario", str(scenario))
+    assert done.returncode == 2
+    assert "sites.palembang.roster[0].count: must be an integer 0..2000" in done.stderr
