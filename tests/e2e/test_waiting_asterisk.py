@@ -29,11 +29,12 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
     router = AsyncAGIRouter(service, service.dispatcher, clock(), sessions.append)
     telephony = AMITelephony(service, router, clock())
     commands: list[Message] = []
-    results: list[str] = []
+    results: list[tuple[str, str]] = []  # (channel, result): other tests' callers may linger
     admin = await connect(asterisk_site, user="sandbox-admin", events="agi")
     admin.dispatcher.subscribe("AGIExecEnd", commands.append)  # not sent to pln123's user
     service.dispatcher.subscribe("AsyncAGIExec",
-                                 lambda m: results.append(unquote(m.get("Result") or "")))
+                                 lambda m: results.append((m.get("Channel") or "",
+                                                           unquote(m.get("Result") or ""))))
     try:
         await originate_caller(service, "0711301", variables={"HOLD": "30"})
         await poll(lambda: bool(sessions), 10, "the caller in AsyncAGI")
@@ -54,7 +55,7 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
             "HANGUP",
         ]
         assert all(m.get("ResultCode") == "200" for m in commands)
-        played = [r for r in results if "endpos=" in r]
+        played = [r for ch, r in results if ch == session.channel and "endpos=" in r]
         assert len(played) == 9     # every STREAM FILE played something
         assert all(int(r.split("endpos=")[1].split()[0]) > 0 for r in played), played
     finally:
