@@ -15,15 +15,15 @@ for nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.python.failure import Failure
 
+from acd.background import Background
 from acd.intake import QueueRequest
 from acd.interflow.mover import CallMover, sites_of
 from acd.interflow.moves import MoveDesk
@@ -65,9 +65,9 @@ class InterflowMonitor:
         self.turn_away = turn_away
         self.observer = observer
         self._watches: dict[str, _Watch] = {}
-        self._work: set[Deferred[None]] = set()
         self._cache: dict[str, tuple[float, Any]] = {}
         self._log = log.bind(site=site)
+        self._background = Background(self._log, "interflow_failed")
 
     def reconfigure(self, settings: AcdSettings) -> None:
         """A reloaded config (SIGHUP): the next evaluation of each waiting call uses the
@@ -88,7 +88,7 @@ class InterflowMonitor:
             return
         watch = _Watch(call_id, first=new)
         self._watches[call_id] = watch
-        self._spawn(self._evaluate(watch))
+        self._background.spawn(self._evaluate(watch))
 
     def left(self, call_id: str) -> None:
         watch = self._watches.pop(call_id, None)
@@ -105,11 +105,7 @@ class InterflowMonitor:
         self._watches.clear()
 
     def settle(self) -> Deferred[None]:
-        async def settle() -> None:
-            while self._work:
-                await DeferredList(list(self._work), consumeErrors=True)
-
-        return Deferred.fromCoroutine(settle())
+        return self._background.settle()
 
     # -- evaluation ------------------------------------------------------------------------
 
@@ -186,23 +182,12 @@ class InterflowMonitor:
     def _fire(self, watch: _Watch) -> None:
         watch.timer = None
         if self._watches.get(watch.call_id) is watch:
-            self._spawn(self._evaluate(watch))
+            self._background.spawn(self._evaluate(watch))
 
     def _cancel(self, watch: _Watch) -> None:
         if watch.timer is not None and watch.timer.active():
             watch.timer.cancel()
         watch.timer = None
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        d = Deferred.fromCoroutine(work)
-        self._work.add(d)
-
-        def done(result: object) -> None:
-            self._work.discard(d)
-            if isinstance(result, Failure):
-                self._log.error("interflow_failed", error=result.getErrorMessage())
-
-        d.addBoth(done)
 
 
 class Watchers:

@@ -40,15 +40,13 @@ The maximum wait counts from the call's enqueue time, which for a resumed call
 from __future__ import annotations
 
 import math
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.python.failure import Failure
 
+from acd.background import Background
 from acd.intake import QueueRequest
 from acd.queues.metrics import LiveView, SiteMetrics, aht, announced_ewt, ewt
 from acd.queues.records import CallRecord, CallState
@@ -103,9 +101,9 @@ class WaitingRoom:
         self.tickets = tickets
         self.prompts = prompts or FarewellPrompts()
         self._watches: dict[str, _Watch] = {}
-        self._work: set[Deferred[None]] = set()
         self._views: dict[str, tuple[float, LiveView]] = {}
         self._log = log.bind(site=site)
+        self._background = Background(self._log, "waiting_failed")
 
     def reconfigure(self, settings: AcdSettings) -> None:
         """A reloaded config (SIGHUP): each waiting caller's next tick uses `settings`
@@ -155,11 +153,7 @@ class WaitingRoom:
 
     def settle(self) -> Deferred[None]:
         """Fires once no tick or fallback of this room is in flight. For tests and stops."""
-        async def settle() -> None:
-            while self._work:
-                await DeferredList(list(self._work), consumeErrors=True)
-
-        return Deferred.fromCoroutine(settle())
+        return self._background.settle()
 
     # -- the tick --------------------------------------------------------------------------
 
@@ -168,7 +162,7 @@ class WaitingRoom:
             return  # a retried enqueue, or adopted twice
         watch = _Watch(call_id, channel, language)
         self._watches[call_id] = watch
-        self._spawn(self._tick(watch))
+        self._background.spawn(self._tick(watch))
 
     def _cancel(self, watch: _Watch) -> None:
         if watch.timer is not None and watch.timer.active():
@@ -178,7 +172,7 @@ class WaitingRoom:
     def _fire(self, watch: _Watch) -> None:
         watch.timer = None
         if self._watches.get(watch.call_id) is watch:
-            self._spawn(self._tick(watch))
+            self._background.spawn(self._tick(watch))
 
     def _schedule(self, watch: _Watch, delay_s: float) -> None:
         if self._watches.get(watch.call_id) is watch:
@@ -326,17 +320,6 @@ class WaitingRoom:
         return ticket.number
 
     # -- plumbing --------------------------------------------------------------------------
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        d = Deferred.fromCoroutine(work)
-        self._work.add(d)
-
-        def done(result: object) -> None:
-            self._work.discard(d)
-            if isinstance(result, Failure):
-                self._log.error("waiting_failed", error=result.getErrorMessage())
-
-        d.addBoth(done)
 
     def _now(self) -> float:
         return timestamp(self.clock)
