@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredLock
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from acd.background import Background
@@ -66,6 +66,7 @@ class InterflowMonitor:
         self.observer = observer
         self._watches: dict[str, _Watch] = {}
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._deciding = DeferredLock()
         self._log = log.bind(site=site)
         self._background = Background(self._log, "interflow_failed")
 
@@ -151,20 +152,28 @@ class InterflowMonitor:
             if await self.turn_away(watch.call_id):
                 return False
         overrides = await self._shared("overrides", self.board.thresholds)
-        in_use = await self.desk.trunks_in_use(self.site, candidates)
         call = WaitingCall(watch.call_id, self.site, record.skill, home_ewt,
                            visited=sites_of(record.fields.get("visited", "")) or (self.site,),
                            refused=sites_of(record.fields.get("refused", "")), moves=moves)
-        decision = decide(call, statuses, self.settings.interflow, overrides=overrides,
-                          trunks_in_use=in_use)
-        if self.observer is not None:
-            self.observer(watch.call_id, decision)
-        if decision.target is None:
-            return True
-        self._log.info("interflow_decided", call_id=watch.call_id, target=decision.target,
-                       home_ewt_s=None if math.isinf(home_ewt) else round(home_ewt, 1),
-                       target_ewt_s=round(decision.candidate_ewt_s, 1))
-        moved = await self.mover.move(watch.call_id, decision.target)
+        # One decision at a time in this process: each sees the moves made before it.
+        await self._deciding.acquire()
+        try:
+            since = {c: s.published_at for c, s in statuses.items()
+                     if s is not None and c != self.site}
+            use = await self.desk.trunks_in_use(self.site, since)
+            decision = decide(call, statuses, self.settings.interflow, overrides=overrides,
+                              trunks_in_use={c: n for c, (n, _) in use.items()},
+                              sent_since_status={c: n for c, (_, n) in use.items()})
+            if self.observer is not None:
+                self.observer(watch.call_id, decision)
+            if decision.target is None:
+                return True
+            self._log.info("interflow_decided", call_id=watch.call_id, target=decision.target,
+                           home_ewt_s=None if math.isinf(home_ewt) else round(home_ewt, 1),
+                           target_ewt_s=round(decision.candidate_ewt_s, 1))
+            moved = await self.mover.move(watch.call_id, decision.target)
+        finally:
+            self._deciding.release()
         return not moved
 
     async def _shared(self, name: str, read: Callable[[], Deferred[Any]]) -> Any:

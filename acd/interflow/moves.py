@@ -16,7 +16,7 @@ block a trunk for good.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from twisted.internet.defer import Deferred
 
@@ -88,14 +88,19 @@ class MoveDesk:
 
         return self.store.run(release)
 
-    def trunks_in_use(self, origin: str, targets: Iterable[str]) -> Deferred[dict[str, int]]:
-        names = list(targets)
+    def trunks_in_use(self, origin: str, since: Mapping[str, float]
+                      ) -> Deferred[dict[str, tuple[int, int]]]:
+        """Per target: (interflowed calls on origin -> target now, of those the ones sent
+        at or after `since[target]`, i.e. maybe not yet in the target's published status)."""
+        names = list(since)
 
-        async def read(client: Client) -> dict[str, int]:
+        async def read(client: Client) -> dict[str, tuple[int, int]]:
             async with client.pipeline(transaction=False) as pipe:
                 for target in names:
                     pipe.zcard(trunk_key(origin, target))
-                counts = await pipe.execute()
-            return {t: int(n) for t, n in zip(names, counts, strict=True)}
+                    pipe.zcount(trunk_key(origin, target), f"{since[target]:.3f}", "+inf")
+                replies = await pipe.execute()
+            return {t: (int(replies[2 * i]), int(replies[2 * i + 1]))
+                    for i, t in enumerate(names)}
 
         return self.store.run(read)

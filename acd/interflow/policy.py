@@ -43,9 +43,12 @@ class Decision:
 
 def decide(call: WaitingCall, statuses: Mapping[str, SiteStatus | None],
            settings: InterflowSettings, *, overrides: Mapping[str, float] | None = None,
-           trunks_in_use: Mapping[str, int] | None = None) -> Decision:
+           trunks_in_use: Mapping[str, int] | None = None,
+           sent_since_status: Mapping[str, int] | None = None) -> Decision:
     """Stay or move `call`; `statuses` by site (None or absent: down), `trunks_in_use` by
-    target site (interflowed calls from `call.site` to it now)."""
+    target site (interflowed calls from `call.site` to it now), `sent_since_status` by
+    target site (calls sent to it after its status was published: they count against its
+    EWT, so callers evaluated together do not all rush to the same site)."""
     if not settings.enabled:
         return Decision(None, "interflow disabled")
     home = statuses.get(call.site)
@@ -58,16 +61,18 @@ def decide(call: WaitingCall, statuses: Mapping[str, SiteStatus | None],
     if call.moves >= settings.max_moves:
         return Decision(None, "moved the maximum number of times")
     in_use = trunks_in_use or {}
+    sent = sent_since_status or {}
     best: tuple[float, int, str] | None = None
     reasons: list[str] = []
     for index, site in enumerate(settings.candidates(call.site)):
-        why = _refusal(call, site, statuses.get(site), settings, in_use.get(site, 0))
+        why = _refusal(call, site, statuses.get(site), settings, in_use.get(site, 0),
+                       sent.get(site, 0))
         if why:
             reasons.append(f"{site}: {why}")
             continue
         status = statuses[site]
         assert status is not None
-        ewt = status.skill(call.skill).ewt_s
+        ewt = status.skill(call.skill).ewt_with(sent.get(site, 0))
         if best is None or (ewt, index) < best[:2]:
             best = (ewt, index, site)
     if best is None:
@@ -76,7 +81,7 @@ def decide(call: WaitingCall, statuses: Mapping[str, SiteStatus | None],
 
 
 def _refusal(call: WaitingCall, site: str, status: SiteStatus | None,
-             settings: InterflowSettings, in_use: int) -> str:
+             settings: InterflowSettings, in_use: int, sent: int) -> str:
     """Why `site` cannot take `call` now, or "" if it can."""
     if site in call.visited:
         return "visited"
@@ -87,11 +92,12 @@ def _refusal(call: WaitingCall, site: str, status: SiteStatus | None,
     skill = status.skill(call.skill)
     if skill.staffed <= 0:
         return "does not staff the skill"
-    if not skill.ewt_s < settings.rule(site, call.skill).accept_s:
+    expected = skill.ewt_with(sent)   # its status, plus the calls sent since
+    if not expected < settings.rule(site, call.skill).accept_s:
         return "does not accept (own EWT over its accept threshold)"
     rule = settings.rule(call.site, call.skill)
     beat_by = max(rule.margin_s, call.home_ewt_s * rule.margin_pct / 100)
-    if not skill.ewt_s <= call.home_ewt_s - beat_by:
+    if not expected <= call.home_ewt_s - beat_by:
         return "does not beat home by the margin"
     if in_use >= settings.trunk_limit_for(call.site, site):
         return "trunk full"

@@ -40,6 +40,7 @@ def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
         paused=agents.get(AgentStatus.PAUSED, 0),
         waiting=view.waiting,
         ewt_s=ewt(max(0, ahead), view.serving, aht(view.counters) or default_aht_s),
+        per_call_s=ewt(1, view.serving, aht(view.counters) or default_aht_s),
         longest_wait_s=round(view.longest_waiting_s, 3),
     )
 

@@ -40,6 +40,14 @@ class SkillStatus:
     waiting: int = 0        # calls queued for the skill
     ewt_s: float = math.inf  # for a new caller (position waiting + 1); inf: nobody serves
     longest_wait_s: float = 0.0
+    per_call_s: float = math.inf  # what one more caller ahead adds to EWT (AHT / serving)
+
+    def ewt_with(self, extra: int) -> float:
+        """EWT for a new caller once `extra` more callers have joined the queue."""
+        if extra <= 0:
+            return self.ewt_s
+        ahead = self.waiting + 1 + extra - self.ready
+        return 0.0 if ahead <= 0 else ahead * self.per_call_s
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,9 @@ class SiteStatus:
     def to_json(self) -> str:
         data = asdict(self)
         for values in data["skills"].values():
-            if math.isinf(values["ewt_s"]):
-                values["ewt_s"] = None   # JSON has no infinity
+            for name in ("ewt_s", "per_call_s"):
+                if math.isinf(values[name]):
+                    values[name] = None   # JSON has no infinity
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -66,8 +75,9 @@ class SiteStatus:
         data: dict[str, Any] = json.loads(raw)
         skills = {}
         for name, values in data.get("skills", {}).items():
-            if values.get("ewt_s") is None:
-                values["ewt_s"] = math.inf
+            for field_name in ("ewt_s", "per_call_s"):
+                if values.get(field_name, None) is None:
+                    values[field_name] = math.inf
             skills[name] = SkillStatus(**values)
         return cls(site=data["site"], published_at=float(data["published_at"]),
                    ami_up=bool(data["ami_up"]), skills=skills,

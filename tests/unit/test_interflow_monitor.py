@@ -201,7 +201,7 @@ async def test_a_site_that_is_down_gets_no_calls_and_the_trunk_limit_holds(
     assert "medan: down" in pal.decisions[-1][1].reason
     await medan.publisher.publish()                # back up
     r = client(fresh_redis)
-    r.zadd("acd:trunk:{palembang>medan}", {"other": T0})   # the one slot is taken
+    r.zadd("acd:trunk:{palembang>medan}", {"other": T0 - 60})  # the one slot is taken
     await tick(net, clock, 5)
     assert pal.phone.moves == []
     assert "medan: trunk full" in pal.decisions[-1][1].reason
@@ -245,4 +245,22 @@ async def test_surge_turns_new_callers_away_when_every_site_is_over_the_maximum(
     await pal.distributor.enqueue(request("c1", "palembang", T0))
     await pal.settle()
     assert pal.turned_away == ["c1"]
+    await stop_all(net)
+
+
+@pytest_twisted.ensureDeferred
+async def test_callers_evaluated_together_do_not_all_rush_to_one_site(
+    fresh_redis: RedisServer,
+) -> None:
+    clock = virtual_clock()
+    net = await three_sites(fresh_redis, clock)
+    pal, medan = net["palembang"], net["medan"]
+    await medan.distributor.login("2001")         # one ready agent at medan, nobody else
+    await publish(net)
+    for n in range(5):                            # nobody at palembang: EWT infinite
+        await pal.distributor.enqueue(request(f"c{n}", "palembang", T0))
+    await pal.settle()
+    # the first takes medan's ready agent; a second would wait AHT (180 s) there, over
+    # medan's accept threshold, though medan's status has not been republished yet
+    assert [target for _, target in pal.phone.moves] == ["medan"]
     await stop_all(net)

@@ -160,3 +160,16 @@ def test_status_survives_json_with_infinite_ewt() -> None:
     status = SiteStatus("medan", 12.5, True, {"general": SkillStatus(staffed=0)})
     again = SiteStatus.from_json(status.to_json())
     assert again == status and math.isinf(again.skill("general").ewt_s)
+
+
+def test_calls_sent_since_the_status_count_against_the_candidate() -> None:
+    medan = SiteStatus("medan", 0.0, True, {"general": SkillStatus(
+        staffed=2, ready=1, waiting=0, ewt_s=0.0, per_call_s=45.0)})
+    s = statuses(medan=medan)
+    assert decide(call(300), s, SETTINGS, sent_since_status={"medan": 0}).target == "medan"
+    # one sent already takes the ready agent: the next would wait 45 s, still accepted
+    d = decide(call(300), s, SETTINGS, sent_since_status={"medan": 1})
+    assert d.target == "medan" and d.candidate_ewt_s == 45.0
+    # two sent: 90 s expected there, over its accept threshold of 60 s
+    d = decide(call(300), s, SETTINGS, sent_since_status={"medan": 2})
+    assert d.target is None and "does not accept" in d.reason
