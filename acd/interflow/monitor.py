@@ -53,7 +53,8 @@ class InterflowMonitor:
                  metrics: SiteMetrics, board: StatusBoard, desk: MoveDesk, mover: CallMover,
                  clock: IReactorTime, *,
                  turn_away: Callable[[str], Deferred[bool]] | None = None,
-                 observer: Callable[[str, Decision], None] | None = None):
+                 observer: Callable[[str, Decision], None] | None = None,
+                 shared_read_s: float = SHARED_READ_S):
         self.site = site
         self.settings = settings
         self.queues = queues
@@ -67,6 +68,7 @@ class InterflowMonitor:
         self._watches: dict[str, _Watch] = {}
         self._cache: dict[str, tuple[float, Any]] = {}
         self._deciding = DeferredLock()
+        self._shared_read_s = shared_read_s  # the simulator shares reads longer
         self._log = log.bind(site=site)
         self._background = Background(self._log, "interflow_failed")
 
@@ -180,7 +182,7 @@ class InterflowMonitor:
         """A read shared by every call evaluated within the same second."""
         now = self.clock.seconds()
         cached = self._cache.get(name)
-        if cached is not None and 0 <= now - cached[0] < SHARED_READ_S:
+        if cached is not None and 0 <= now - cached[0] < self._shared_read_s:
             return cached[1]
         value = await read()
         self._cache[name] = (now, value)
