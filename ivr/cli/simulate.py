@@ -14,6 +14,7 @@ plots (and the table) in `--out`. Exit status: 0 done, 1 Redis failed, 2 bad sce
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("sim-out") / scenario.name
     from acd.simulation.redis_server import EmbeddedRedis, RedisServerError
 
+    # SIGTERM unwinds like Ctrl-C: the embedded Redis is stopped on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
     if args.redis_url:
         return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel)
     try:
@@ -71,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     except RedisServerError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _simulate(scenario: object, url: str, out: Path, time_step: float,
