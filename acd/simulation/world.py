@@ -258,7 +258,8 @@ class World:
                                     carry_out=distributor.carry_out)
             stack.monitor = InterflowMonitor(
                 site, s, queues, metrics, board, desk, stack.mover, self.clock,
-                turn_away=room.turn_away if room is not None else None)
+                turn_away=room.turn_away if room is not None else None,
+                shared_read_s=STATUS_EVERY_S)  # statuses change only this often here
             stack.publisher = StatusPublisher(site, s, tuple(s.queues), metrics, board,
                                               self.clock, lambda: True)
         watchers = [w for w in (room, stack.monitor) if w is not None]
