@@ -31,7 +31,6 @@ from ivr.sandbox.render import TRUNK_FILE
 from tests.e2e.ami_helpers import connect, poll
 from tests.e2e.serve_harness import REPO, ServeProcess, write_config
 from tests.e2e.test_acd_restart import poll_async
-from tests.fixtures.asterisk_sandbox import assume_pln123_alive
 from tests.fixtures.redis_server import RedisServer
 
 pytestmark = pytest.mark.asterisk
@@ -186,11 +185,7 @@ async def test_sighup_applies_a_valid_config_while_a_caller_waits(
         assert serve.stop() == 0
         assert any(m.startswith("STOPPING=1") for m in notify_socket.read())
     finally:
-        serve.stop()
-        await hang_up_callers(admin)
-        await admin.stopService()
-        await store.close()
-        assume_pln123_alive(asterisk_site)
+        await tear_down(serve, admin, store)
 
 
 @pytest_twisted.ensureDeferred
@@ -237,11 +232,7 @@ async def test_sighup_with_a_broken_file_keeps_the_old_config(
         await poll(lambda: bridges.channels == waiting, 30, "the caller answered by 1101")
         assert serve.stop() == 0
     finally:
-        serve.stop()
-        await hang_up_callers(admin)
-        await admin.stopService()
-        await store.close()
-        assume_pln123_alive(asterisk_site)
+        await tear_down(serve, admin, store)
 
 
 @pytest_twisted.ensureDeferred
@@ -308,8 +299,13 @@ async def test_sigterm_drains_and_the_next_serve_answers_the_waiting_callers_in_
         assert len(named(serve.log_text(), "acd_caller_readopted")) == 5
         assert serve.stop() == 0
     finally:
-        serve.stop()
-        await hang_up_callers(admin)
-        await admin.stopService()
-        await store.close()
-        assume_pln123_alive(asterisk_site)
+        await tear_down(serve, admin, store)
+
+
+async def tear_down(serve: Any, admin: Any, store: Any) -> None:
+    """Whatever the test left: the serve process, callers still on the line, connections.
+    (The next test's fixture seeds the site's heartbeat again.)"""
+    serve.stop()
+    await hang_up_callers(admin)
+    await admin.stopService()
+    await store.close()

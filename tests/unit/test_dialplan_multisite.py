@@ -4,7 +4,6 @@ at the hub), overflow out to every other site, trunk arrivals, and the values re
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from ivr.dialplan import (
 )
 from ivr.dialplan.multisite import HEARTBEAT_CONTEXT
 from ivr.dialplan.names import OVERFLOW_OUT_CONTEXT
+from tests.unit.test_dialplan_render import contexts
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 
@@ -29,15 +29,6 @@ def config() -> Config:
     return load_config(SHIPPED)
 
 
-def contexts(text: str) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        if match := re.fullmatch(r"\[([^\]]+)\]", line):
-            current = result.setdefault(match.group(1), [])
-        elif line and not line.startswith(";") and current is not None:
-            current.append(line)
-    return result
 
 
 def with_interflow(config: Config, **changes: object) -> Config:
