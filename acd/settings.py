@@ -1,6 +1,6 @@
 """What the ACD is told by the admin config: agents, queues and timings, as plain values.
 
-`ivr/config` parses the YAML and builds these; the ACD never sees YAML, so it can be
+`pln123/config` parses the YAML and builds these; the ACD never sees YAML, so it can be
 driven by the simulator or a test with values built in code.
 """
 

@@ -586,7 +586,7 @@ def record_from_sandbox(
     The root is built on first use (cached after that); `down()` stops the instance by PID
     and removes the namespace's folders, so no Asterisk process is left behind.
     """
-    from ivr.sandbox import ADMIN_USER, Sandbox
+    from tools.sandbox import ADMIN_USER, Sandbox
 
     say = progress or (lambda _text: None)
     sandbox = Sandbox(namespace=f"bench-{os.getpid()}")
@@ -639,7 +639,7 @@ def quiet_logging() -> Iterator[None]:
     """
     import structlog
 
-    from ivr.logs import configure_logging
+    from pln123.logs import configure_logging
 
     saved = structlog.get_config()
     panoramisk_log = logging.getLogger("panoramisk")

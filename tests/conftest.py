@@ -20,13 +20,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from ivr.sandbox import Instance, SandboxError
 from tests.fixtures.asterisk_sandbox import SandboxSession, unavailable_reason
 from tests.fixtures.availability import skip_or_fail
 from tests.fixtures.redis_cluster import LoopbackCluster, start_cluster
 from tests.fixtures.redis_sentinel import SentinelGroup, start_sentinel_group
 from tests.fixtures.redis_server import RedisServer, start_redis
 from tests.fixtures.redis_topology import TOPOLOGIES, RedisTarget
+from tools.sandbox import Instance, SandboxError
 
 _MARK_BY_FIXTURE = {
     "asterisk_sandbox": "asterisk",

@@ -1,4 +1,4 @@
-"""Applying agent commands written by `pln123 agent ...` (ivr/cli/agent.py) to the ACD.
+"""Applying agent commands written by `pln123 agent ...` (pln123/cli/agent.py) to the ACD.
 
 The CLI may run on any host and while the site's pln123 is restarting, so the commands go
 through a Redis stream (`acd:{<site>}:agent-commands`) read with a consumer group: each

@@ -67,7 +67,7 @@ def sentinel_client(
     }
     if sentinel_auth:
         sentinel_kwargs["password"] = password
-    manager = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    manager = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]  # unannotated before redis-py 8
         sentinels,
         sentinel_kwargs=sentinel_kwargs,
         password=password,

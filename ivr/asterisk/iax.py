@@ -23,10 +23,10 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from ivr.config import Config
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.multisite import PEER
 from ivr.dialplan.names import SITE_NAME, TRUNK_IN_CONTEXT, checked
+from pln123.config import Config
 
 TRUNK_USER = "pln123-trunk"  # the user section; every peer's `username=`
 _LINE = re.compile(r"|;[^\r\n]*|\[[A-Za-z0-9_.-]+\]|[a-z]+=[A-Za-z0-9_.:/-]+")

@@ -21,7 +21,7 @@ import ipaddress
 import re
 
 from ivr.asterisk.errors import RenderError
-from ivr.config.model import Config, Site
+from pln123.config.model import Config, Site
 
 # Action -> the write class pln123's user holds for it (Asterisk accepts any one of the
 # classes an action lists; `manager show command <Action>` shows them).

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from acd.settings import AgentSpec
 from ivr.asterisk.errors import RenderError
-from ivr.config.model import Config
 from ivr.dialplan.names import agent_features_context
+from pln123.config.model import Config
 
 PJSIP_FILE = "pjsip_pln123_agents.conf"
 _RESOURCE = re.compile(r"PJSIP/([A-Za-z0-9][A-Za-z0-9_.+-]{0,39})")

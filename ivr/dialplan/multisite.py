@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import re
 
-from ivr.config import Config, Site
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.names import (
     AREA_CODE_VARIABLE,
@@ -40,6 +39,7 @@ from ivr.dialplan.names import (
     TRUNK_IN_CONTEXT,
     checked,
 )
+from pln123.config import Config, Site
 
 HEARTBEAT_CONTEXT = "pln123-heartbeat"  # Gosub: GOSUB_RETVAL = fresh | stale
 FRESH, STALE = "fresh", "stale"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ivr.config import Config, Site
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.features import (
     AGENT_VARIABLE,
@@ -62,6 +61,7 @@ from ivr.dialplan.names import (
     inbound_context,
     local_context,
 )
+from pln123.config import Config, Site
 
 ACD_ISSUE = "#4"  # fills the agent-connect context
 

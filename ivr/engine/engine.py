@@ -10,9 +10,9 @@ import structlog
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
-from ivr.config.model import Config
 from ivr.engine.channel import CallChannel
 from ivr.engine.session import CallSession, IVRServices
+from pln123.config.model import Config
 
 log = structlog.get_logger("ivr.engine")
 

@@ -19,11 +19,11 @@ from twisted.internet.interfaces import IReactorTime
 from acd.intake import CallIntake, QueueRequest
 from acd.selfservice.models import Outage, OutageBoard, TicketDesk
 from ivr.ami.agi import AGIHangup
-from ivr.config.model import Action, AreaCode, Config, Menu, Site
 from ivr.engine.channel import CallChannel
 from ivr.engine.flows import SelfService
 from ivr.engine.journal import CallJournal
 from ivr.engine.voice import Voice
+from pln123.config.model import Action, AreaCode, Config, Menu, Site
 
 
 @dataclass(frozen=True)

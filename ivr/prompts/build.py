@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ivr.config import Prompt
 from ivr.prompts.catalogue import FRAGMENT_PREFIXES, SOUND_FOLDER
 from ivr.prompts.errors import PromptError
 from ivr.prompts.manifest import MANIFEST_NAME, Entry, Manifest
 from ivr.prompts.numbers import FRAGMENTS
 from ivr.prompts.render import RenderJob, Tools, find_tools, render
+from pln123.config import Prompt
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_DIR / "deploy" / "config" / "pln.yaml"

@@ -22,11 +22,11 @@ from twisted.web.iweb import IBodyProducer, IResponse
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from acd.dashboard import DashboardSite, Role, Supervisor, build_dashboard, hash_password
-from acd.dashboard.root import Dashboard
 from acd.intake import QueueRequest
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
+from pln123.web import DashboardSite, Role, Supervisor, build_dashboard, hash_password
+from pln123.web.root import Dashboard
 
 reactor: Any = _reactor
 TOKEN = "wallboard-token-0123456789abcdef"

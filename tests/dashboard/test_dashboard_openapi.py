@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from acd.dashboard import API_ROUTES
-from acd.dashboard.api import ROUTES
+from pln123.web import API_ROUTES
+from pln123.web.api import ROUTES
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 METHODS = {"get", "post", "put", "patch", "delete"}

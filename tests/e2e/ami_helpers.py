@@ -12,7 +12,7 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.internet.task import deferLater
 
 from ivr.ami import AMICredentials, AMIService, variable_header
-from ivr.sandbox import Instance
+from tools.sandbox import Instance
 
 reactor: Any = _reactor
 T = TypeVar("T")

@@ -16,13 +16,13 @@ import redis
 
 from acd.settings import AgentSpec, InterflowRule, QueueSettings
 from acd.store.redis import RedisStore
-from ivr.acdsite import SiteCallCentre
 from ivr.ami import AMIService, variable_header
-from ivr.config import Config, load_config
-from ivr.sandbox import Instance
-from ivr.site import AMITarget
+from pln123.config import Config, load_config
+from pln123.site import SiteCallCentre
+from pln123.siteivr import AMITarget
 from tests.e2e.ami_helpers import clock, connect
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
 
 CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 AREA = {"palembang": "0711", "medan": "061", "jakarta": "021"}

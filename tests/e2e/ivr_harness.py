@@ -11,12 +11,12 @@ from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.store.redis import RedisStore
 from ivr.ami import AMIService, variable_header
-from ivr.config import Config
 from ivr.engine.session import CallSession, IVRServices
-from ivr.sandbox import Instance
-from ivr.site import AMITarget, SiteIVR
+from pln123.config import Config
+from pln123.siteivr import AMITarget, SiteIVR
 from tests.e2e.ami_helpers import clock, poll, reactor
 from tests.unit.ivr_fakes import MemoryIntake  # the ACD side of the hand-off (issue 4)
+from tools.sandbox import Instance
 
 _caller_numbers = itertools.count(81100000001)
 

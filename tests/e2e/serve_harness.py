@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ivr.sandbox import Instance
+from tools.sandbox import Instance
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "deploy" / "config" / "pln.yaml"
@@ -54,7 +54,7 @@ class ServeProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ivr.cli.main", "serve", "--config", str(self.config),
+                [sys.executable, "-m", "pln123.cli.main", "serve", "--config", str(self.config),
                  "--site", self.site.site, "--ami-port", str(self.site.ami_port),
                  "--ami-secret-file", str(self.secret), "--redis-url", self.redis_url,
                  *self.extra_args],

@@ -13,13 +13,13 @@ import pytest_twisted
 from acd.agents.state import AgentStatus
 from acd.settings import AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
-from ivr.acdsite import SiteCallCentre
 from ivr.ami import AMIService, variable_header
-from ivr.config import Config, load_config
-from ivr.sandbox import Instance
-from ivr.site import AMITarget
+from pln123.config import Config, load_config
+from pln123.site import SiteCallCentre
+from pln123.siteivr import AMITarget
 from tests.e2e.ami_helpers import clock, connect, poll
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 

@@ -15,11 +15,11 @@ import pytest_twisted
 from acd.queues.store import QueueStore
 from acd.store.redis import RedisStore
 from ivr.ami import Message, variable_header
-from ivr.config import load_config
-from ivr.sandbox import Instance
+from pln123.config import load_config
 from tests.e2e.ami_helpers import connect, poll
 from tests.e2e.serve_harness import REPO, ServeProcess, write_config
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 
@@ -53,7 +53,7 @@ async def test_kill_9_with_callers_waiting_and_talking(
         serve.start()
         for agent in AGENTS:
             subprocess.run(
-                [sys.executable, "-m", "ivr.cli.main", "agent", "login", agent,
+                [sys.executable, "-m", "pln123.cli.main", "agent", "login", agent,
                  "--config", str(config_path), "--redis-url", fresh_redis.url],
                 check=True, cwd=REPO, capture_output=True)
         for index in range(13):

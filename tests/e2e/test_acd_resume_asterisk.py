@@ -7,10 +7,10 @@ import pytest
 import pytest_twisted
 
 from ivr.ami import variable_header
-from ivr.sandbox import Instance
 from tests.e2e.ami_helpers import poll
 from tests.e2e.test_acd_asterisk import Centre, config_with_agents, start
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 

@@ -6,7 +6,7 @@ them (`manager show user`, `pjsip show endpoints`). Then the rendered pln123 use
 least privilege over AMI: `Command` is refused, what pln123 needs (Originate, DBPut,
 Getvar, CoreShowChannels, AGI) works, the events pln123 reads arrive and the others do not.
 Last, AMI over TLS: the rendered `[general]` opens a TLS listener that pln123's own AMI
-client (`ivr.site.ami_endpoint`) logs in through, checking the certificate.
+client (`pln123.siteivr.ami_endpoint`) logs in through, checking the certificate.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from cryptography.x509.oid import NameOID
 from ivr.ami import AMICredentials, AMIService
 from ivr.asterisk.manager import ACTIONS, EVENTS, MANAGER_FILE, render_manager
 from ivr.asterisk.pjsip import PJSIP_FILE, read_agent_secrets, render_pjsip
-from ivr.config import Config, load_config
-from ivr.config.asterisk import AmiTLS
-from ivr.sandbox import Instance, RawAmi
-from ivr.sandbox.instance import asterisk_ids
-from ivr.sandbox.ports import free_port
-from ivr.site import ami_endpoint
+from pln123.config import Config, load_config
+from pln123.config.asterisk import AmiTLS
+from pln123.siteivr import ami_endpoint
 from tests.e2e.ami_helpers import clock, reactor, within
 from tests.fixtures.asterisk_sandbox import SandboxSession
+from tools.sandbox import Instance, RawAmi
+from tools.sandbox.instance import asterisk_ids
+from tools.sandbox.ports import free_port
 
 pytestmark = pytest.mark.asterisk
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from ivr.demo.processes import pid_alive
-from ivr.sandbox import DEFAULT_CACHE_DIR
-from ivr.sandbox.build import root_dir
-from ivr.sandbox.ports import free_port
 from tests.fixtures.asterisk_sandbox import unavailable_reason
 from tests.fixtures.availability import skip_or_fail
+from tools.demo.processes import pid_alive
+from tools.sandbox import DEFAULT_CACHE_DIR
+from tools.sandbox.build import root_dir
+from tools.sandbox.ports import free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -85,7 +85,7 @@ def test_demo_answers_at_five_sites_interflows_and_leaves_no_process() -> None:
         skip_or_fail(reason)
     port = free_port(socket.SOCK_STREAM)
     namespace = f"pytest-demo-{os.getpid()}"
-    demo = DemoProcess([sys.executable, "-m", "ivr.cli.main", "demo", "--surge-after", "0",
+    demo = DemoProcess([sys.executable, "-m", "pln123.cli.main", "demo", "--surge-after", "0",
                         "--duration", "170", "--namespace", namespace,
                         "--listen", f"127.0.0.1:{port}"])
     base = f"http://127.0.0.1:{port}"

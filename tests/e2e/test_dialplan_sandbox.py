@@ -14,7 +14,6 @@ from urllib.parse import unquote
 
 import pytest
 
-from ivr.config import Config, load_config
 from ivr.dialplan import (
     AGENT_CONNECT_CONTEXT,
     AGENT_FEATURE_CONTEXT,
@@ -29,9 +28,10 @@ from ivr.dialplan import (
     parse_agent_feature,
 )
 from ivr.dialplan.features import AGENT_VARIABLE
-from ivr.sandbox import PLN123_USER, Instance, RawAmi
-from ivr.sandbox.render import DEFAULT_CONFIG, DIALPLAN_FILE
+from pln123.config import Config, load_config
 from tests.fixtures.asterisk_sandbox import SandboxSession
+from tools.sandbox import PLN123_USER, Instance, RawAmi
+from tools.sandbox.render import DEFAULT_CONFIG, DIALPLAN_FILE
 
 pytestmark = pytest.mark.asterisk
 

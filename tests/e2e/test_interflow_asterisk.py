@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from ivr.sandbox import Instance
 from tests.e2e.ami_helpers import poll, reactor
 from tests.e2e.interflow_harness import (
     Centre,
@@ -18,6 +17,7 @@ from tests.e2e.interflow_harness import (
 )
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from ivr.config import Config, load_config
-from ivr.sandbox import Instance
+from pln123.config import Config, load_config
 from tests.e2e.ami_helpers import connect, poll, reactor, within
 from tests.e2e.ivr_harness import RunningIVR, admin, start_ivr
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 

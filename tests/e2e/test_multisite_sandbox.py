@@ -30,8 +30,8 @@ from ivr.dialplan.names import (
     OVERFLOW_OUT_CONTEXT,
     TRUNK_IN_CONTEXT,
 )
-from ivr.sandbox import PLN123_USER, Instance, RawAmi
 from tests.fixtures.asterisk_sandbox import SandboxSession, assume_pln123_alive
+from tools.sandbox import PLN123_USER, Instance, RawAmi
 
 pytestmark = pytest.mark.asterisk
 

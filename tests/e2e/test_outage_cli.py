@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr.sandbox.ports import free_port
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox.ports import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -30,7 +30,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 
 def pln123(*args: str, redis_url: str) -> subprocess.CompletedProcess[str]:
     verb, rest = args[0], args[1:]
-    command = [sys.executable, "-m", "ivr.cli.main", "outage", verb,
+    command = [sys.executable, "-m", "pln123.cli.main", "outage", verb,
                "--config", str(CONFIG), "--redis-url", redis_url, *rest]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from ivr.prompts.build import DEFAULT_SOUNDS_DIR, language_folder
 from ivr.prompts.catalogue import SOUND_FOLDER
 from ivr.prompts.numbers import fragment_file, say_number, say_time
-from ivr.sandbox import Instance, RawAmi
 from tests.fixtures.asterisk_sandbox import SandboxSession
+from tools.sandbox import Instance, RawAmi
 
 PLAY_TIMEOUT_S = 30.0
 

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox import ADMIN_USER, PLN123_USER, Instance, SandboxError
-from ivr.sandbox.process import alive
 from tests.fixtures.asterisk_sandbox import SandboxSession
+from tools.sandbox import ADMIN_USER, PLN123_USER, Instance, SandboxError
+from tools.sandbox.process import alive
 
 pytestmark = pytest.mark.asterisk
 
 
 def pln123(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "ivr.cli.main", *args],
+        [sys.executable, "-m", "pln123.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -25,13 +25,13 @@ from acd.queues.store import QueueStore
 from acd.store.redis import RedisStore
 from ivr.ami import AMIError, AMIService, Message, variable_header
 from ivr.callcontrol.heartbeat import HEARTBEAT_FAMILY, HEARTBEAT_KEY
-from ivr.config import load_config
-from ivr.sandbox import Instance
-from ivr.sandbox.render import TRUNK_FILE
+from pln123.config import load_config
 from tests.e2e.ami_helpers import connect, poll
 from tests.e2e.serve_harness import REPO, ServeProcess, write_config
 from tests.e2e.test_acd_restart import poll_async
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox import Instance
+from tools.sandbox.render import TRUNK_FILE
 
 pytestmark = pytest.mark.asterisk
 
@@ -60,7 +60,7 @@ def named(log_text: str, event: str) -> list[dict[str, Any]]:
 
 
 def agent_cli(config: Path, redis_url: str, action: str, agent: str) -> None:
-    subprocess.run([sys.executable, "-m", "ivr.cli.main", "agent", action, agent,
+    subprocess.run([sys.executable, "-m", "pln123.cli.main", "agent", action, agent,
                     "--config", str(config), "--redis-url", redis_url],
                    check=True, cwd=REPO, capture_output=True)
 

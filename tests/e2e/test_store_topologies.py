@@ -228,7 +228,7 @@ def test_outage_cli_with_cluster_and_sentinel_urls(
 
     def pln123(*args: str) -> subprocess.CompletedProcess[str]:
         verb, *rest = args
-        command = [sys.executable, "-m", "ivr.cli.main", "outage", verb,
+        command = [sys.executable, "-m", "pln123.cli.main", "outage", verb,
                    "--config", str(CONFIG), "--redis-url", target.url, *rest]
         return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 

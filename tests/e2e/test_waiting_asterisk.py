@@ -12,8 +12,8 @@ import pytest_twisted
 from ivr.ami import AGISession, AsyncAGIRouter, Message
 from ivr.callcontrol.telephony import AMITelephony
 from ivr.prompts.numbers import say_digits, say_number
-from ivr.sandbox import Instance
 from tests.e2e.ami_helpers import clock, connect, originate_caller, poll, within
+from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from acd.simulation.scenario import Scenario, parse_scenario
+from tools.simulation.scenario import Scenario, parse_scenario
 
 
 def mmc_scenario(agents: int, calls_per_hour: float, aht_s: float, hours: float, *,

@@ -39,7 +39,7 @@ LAST = re.compile(r"^sl_isolated=(\d\.\d{3}) sl_pln123=(\d\.\d{3}) sl_pooled_bou
 
 
 def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ivr.cli.main", "simulate", *args],
+    return subprocess.run([sys.executable, "-m", "pln123.cli.main", "simulate", *args],
                           capture_output=True, text=True, timeout=240, check=False)
 
 

@@ -21,12 +21,12 @@ import pytest_twisted
 
 from acd.queues.keys import INTERVAL_S
 from acd.queues.metrics import Counters, SiteMetrics
-from acd.simulation.erlang import ErlangA, erlang_c_asa, erlang_c_service_level
-from acd.simulation.report import figures
-from acd.simulation.run import simulate
-from acd.simulation.world import SharedMetrics, settings_for
 from acd.store.redis import RedisStore
 from tests.sim.harness import fcfs_waits, mmc_scenario
+from tools.simulation.erlang import ErlangA, erlang_c_asa, erlang_c_service_level
+from tools.simulation.report import figures
+from tools.simulation.run import simulate
+from tools.simulation.world import SharedMetrics, settings_for
 
 pytestmark = pytest.mark.redis
 

@@ -1,6 +1,6 @@
 """Three sites' ACDs on one real Redis and one virtual clock, joined by a fake trunk.
 
-Each site has what `ivr/acdsite.py` builds (Distributor, status publisher, mover,
+Each site has what `pln123/site.py` builds (Distributor, status publisher, mover,
 interflow monitor); the trunk is `MovingPhone.move`: it hands the caller to the target
 site's mover (the receiving dialplan's AsyncAGI `moved`), or, for a target marked
 unreachable, back to the home site's mover (the overflow context's `returned`).

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr.cli.agent import STREAM_MAXLEN, find_agent, stream_fields, stream_key
-from ivr.cli.main import main
-from ivr.config import load_config
 from ivr.dialplan.features import AgentCommand, BadAgentCommand
-from ivr.sandbox.ports import free_port
+from pln123.cli.agent import STREAM_MAXLEN, find_agent, stream_fields, stream_key
+from pln123.cli.main import main
+from pln123.config import load_config
 from tests.fixtures.redis_server import RedisServer
+from tools.sandbox.ports import free_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 PALEMBANG = "acd:{palembang}:agent-commands"
@@ -29,7 +29,7 @@ PALEMBANG = "acd:{palembang}:agent-commands"
 
 def pln123(*args: str, redis_url: str) -> subprocess.CompletedProcess[str]:
     verb, rest = args[0], args[1:]
-    command = [sys.executable, "-m", "ivr.cli.main", "agent", verb,
+    command = [sys.executable, "-m", "pln123.cli.main", "agent", verb,
                "--config", str(CONFIG), "--redis-url", redis_url, *rest]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ivr.asterisk import TRUNK_USER, render_iax
-from ivr.config import Config, load_config
-from ivr.config.model import TrunkAddress
 from ivr.dialplan import DialplanError
+from pln123.config import Config, load_config
+from pln123.config.model import TrunkAddress
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 

@@ -13,8 +13,8 @@ import yaml
 from ivr.asterisk.errors import RenderError
 from ivr.asterisk.manager import ACTIONS, EVENTS, READ_CLASSES, WRITE_CLASSES, render_manager
 from ivr.asterisk.pjsip import PJSIP_FILE, read_agent_secrets, render_pjsip
-from ivr.cli.main import main
-from ivr.config import Config, ConfigError, load_config, parse_config
+from pln123.cli.main import main
+from pln123.config import Config, ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "deploy" / "config" / "pln.yaml"
@@ -24,7 +24,7 @@ _SUBSCRIBED = re.compile(r"subscribe\(\s*\"([A-Za-z]+)\"")
 
 
 def _code() -> str:
-    files = [p for p in (ROOT / "ivr").rglob("*.py") if "sandbox" not in p.parts]
+    files = [p for package in ("ivr", "acd", "pln123") for p in (ROOT / package).rglob("*.py")]
     return "\n".join(p.read_text() for p in files)
 
 

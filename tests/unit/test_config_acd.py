@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
-from ivr.cli.main import main
-from ivr.config import Config, ConfigError, load_config, parse_config
+from pln123.cli.main import main
+from pln123.config import Config, ConfigError, load_config, parse_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 SKILLS = "(skills: general, fault, billing, new_connection)"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.cli.main import main
+from pln123.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "deploy" / "config" / "pln.yaml"
@@ -76,7 +76,7 @@ def test_shipped_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_shipped_config_is_valid_from_the_console_script() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ivr.cli.main", "config", "check", "deploy/config/pln.yaml"],
+        [sys.executable, "-m", "pln123.cli.main", "config", "check", "deploy/config/pln.yaml"],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -88,7 +88,7 @@ def test_a_broken_file_exits_non_zero_from_the_console_script(tmp_path: Path) ->
     data["sites"]["medan"]["ami"]["port"] = "abc"
     path = write_config(tmp_path, data)
     result = subprocess.run(
-        [sys.executable, "-m", "ivr.cli.main", "config", "check", str(path)],
+        [sys.executable, "-m", "pln123.cli.main", "config", "check", str(path)],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 1

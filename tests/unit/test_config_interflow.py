@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from acd.settings import InterflowRule
-from ivr.config import load_config, parse_config
+from pln123.config import load_config, parse_config
 from tests.unit.test_config_acd import SHIPPED, Data, problems, shipped
 
 

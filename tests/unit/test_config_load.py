@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr.config import Action, Config, ConfigError, load_config, parse_config
-from ivr.config.loader import AREA_CODE, NAME, PEER, REGION
-from ivr.config.model import TrunkAddress
 from ivr.prompts.catalogue import REQUIRED_PROMPTS
+from pln123.config import Action, Config, ConfigError, load_config, parse_config
+from pln123.config.loader import AREA_CODE, NAME, PEER, REGION
+from pln123.config.model import TrunkAddress
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 

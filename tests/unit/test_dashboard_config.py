@@ -1,4 +1,4 @@
-"""The `dashboard:` section (ivr/config/dashboard.py) and `pln123 user add`.
+"""The `dashboard:` section (pln123/config/dashboard.py) and `pln123 user add`.
 
 Each broken variant is the shipped deploy/config/pln.yaml with one change, so the only
 problem reported is the one under test, named by its key path.
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from acd.dashboard.accounts import Role, verify
-from ivr.cli.main import main
-from ivr.config import ConfigError, load_config, parse_config
+from pln123.cli.main import main
+from pln123.config import ConfigError, load_config, parse_config
+from pln123.web.accounts import Role, verify
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 _DATA: dict[str, Any] = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))

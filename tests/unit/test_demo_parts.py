@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ivr.demo.config import SHIPPED_CONFIG, absolute_paths, merge, write_overlay
-from ivr.demo.run import demo_overrides
-from ivr.demo.traffic import Surge, Traffic
-from ivr.loadtest.outcomes import classify, lost, outcome
-from ivr.loadtest.report import percentile
-from ivr.loadtest.run import LoadOptions, agent_ids, load_overrides
+from tools.demo.config import SHIPPED_CONFIG, absolute_paths, merge, write_overlay
+from tools.demo.run import demo_overrides
+from tools.demo.traffic import Surge, Traffic
+from tools.loadtest.outcomes import classify, lost, outcome
+from tools.loadtest.report import percentile
+from tools.loadtest.run import LoadOptions, agent_ids, load_overrides
 
 CODES = {"palembang": ["0711", "0721"], "medan": ["061"]}
 

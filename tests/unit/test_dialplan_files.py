@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.cli.main import main
-from ivr.config import load_config
 from ivr.dialplan import render_all, render_site
+from pln123.cli.main import main
+from pln123.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "deploy" / "config" / "pln.yaml"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from ivr.config import Config, load_config
 from ivr.dialplan import (
     IVR_CONTEXT,
     TRUNK_IN_CONTEXT,
@@ -19,6 +18,7 @@ from ivr.dialplan import (
 )
 from ivr.dialplan.multisite import HEARTBEAT_CONTEXT
 from ivr.dialplan.names import OVERFLOW_OUT_CONTEXT
+from pln123.config import Config, load_config
 from tests.unit.test_dialplan_render import contexts
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ivr.config import AreaCode, Config, load_config
 from ivr.dialplan import (
     AGENT_CONNECT_CONTEXT,
     AGENT_FEATURE_CONTEXT,
@@ -25,6 +24,7 @@ from ivr.dialplan import (
 )
 from ivr.dialplan.multisite import HEARTBEAT_CONTEXT
 from ivr.dialplan.names import OVERFLOW_OUT_CONTEXT
+from pln123.config import AreaCode, Config, load_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 

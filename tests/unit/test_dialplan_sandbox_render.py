@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.render import (
+from tools.sandbox.errors import SandboxError
+from tools.sandbox.render import (
     DEFAULT_CONFIG,
     DIALPLAN_FILE,
     SiteSettings,

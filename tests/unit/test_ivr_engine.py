@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from twisted.internet.task import Clock
 
-from ivr.config import Config, load_config
 from ivr.engine.engine import IVREngine
 from ivr.engine.session import CallSession, IVRServices
 from ivr.prompts.numbers import say_time
+from pln123.config import Config, load_config
 from tests.unit.ivr_fakes import (
     Barge,
     HangUp,
@@ -252,7 +252,7 @@ def test_unknown_ticket(world: World) -> None:
 def test_hash_can_be_a_menu_key_and_hangup(config: Config) -> None:
     from dataclasses import replace
 
-    from ivr.config.model import Action
+    from pln123.config.model import Action
 
     menus = dict(config.menus)
     main = menus["main"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.cli.main import main
+from pln123.cli.main import main
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 _FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ivr.cli.main import main
-from ivr.config import Prompt
 from ivr.prompts.build import BuildReport, build_prompts, plan_jobs
 from ivr.prompts.errors import PromptError
 from ivr.prompts.manifest import MANIFEST_NAME, Manifest
 from ivr.prompts.render import Tools, find_tools
+from pln123.cli.main import main
+from pln123.config import Prompt
 from tests.fixtures.availability import skip_or_fail
 
 WELCOME = {"welcome": Prompt("welcome", {"id": "Selamat datang.", "en": "Welcome."})}

@@ -14,7 +14,7 @@ from ivr.prompts.errors import PromptError
 from ivr.prompts.install import STALE_AFTER_S, install_sounds, resolve_in_root
 from ivr.prompts.manifest import MANIFEST_NAME
 from ivr.prompts.render import Tools
-from ivr.prompts.sandbox import provide_prompts
+from tools.sandbox.prompts import provide_prompts
 
 SOUNDS = "usr/share/asterisk/sounds"
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ivr.cli.main import main
-from ivr.sandbox.build import DebootstrapProgress, build_root
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.fs import mounts_below
-from ivr.sandbox.host import Host
-from ivr.sandbox.sandbox import Sandbox
+from pln123.cli.main import main
 from tests.fixtures.asterisk_sandbox import unavailable_reason
 from tests.fixtures.availability import skip_or_fail
+from tools.sandbox.build import DebootstrapProgress, build_root
+from tools.sandbox.errors import SandboxError
+from tools.sandbox.fs import mounts_below
+from tools.sandbox.host import Host
+from tools.sandbox.sandbox import Sandbox
 
 NOT_ROOT = Host(is_root=lambda: False, which=lambda name: f"/usr/sbin/{name}")
 NO_DEBOOTSTRAP = Host(is_root=lambda: True, which=lambda name: None)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.mirror import find_debian_mirror, parse_deb822, parse_one_line
+from tools.sandbox.errors import SandboxError
+from tools.sandbox.mirror import find_debian_mirror, parse_deb822, parse_one_line
 
 DEB822_DEBIAN = """\
 Types: deb

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ivr.asterisk.manager import EVENTS, READ_CLASSES, WRITE_CLASSES
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.render import (
+from tools.sandbox.errors import SandboxError
+from tools.sandbox.render import (
     SiteSettings,
     render_site_config,
     render_template,

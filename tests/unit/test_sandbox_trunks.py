@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox import Instance, trunks
-from ivr.sandbox.render import TRUNK_FILE
+from tools.sandbox import Instance, trunks
+from tools.sandbox.render import TRUNK_FILE
 
 
 def instance(root: Path, site: str, iax_port: int) -> Instance:

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ivr.cli.main", "serve", *args],
+    return subprocess.run([sys.executable, "-m", "pln123.cli.main", "serve", *args],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
 
 

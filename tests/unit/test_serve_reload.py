@@ -15,13 +15,13 @@ from twisted.internet.task import Clock
 
 from acd.distributor import UnknownAgent
 from acd.store.redis import RedisStore
-from ivr.acdsite import SiteCallCentre
-from ivr.config import load_config
-from ivr.config.model import Config
-from ivr.serve.reload import ReloadRefused, plan_reload
-from ivr.serve.runtime import ServeRuntime
-from ivr.site import AMITarget
-from ivr.systemd import SystemdNotifier
+from pln123.config import load_config
+from pln123.config.model import Config
+from pln123.serve.reload import ReloadRefused, plan_reload
+from pln123.serve.runtime import ServeRuntime
+from pln123.serve.systemd import SystemdNotifier
+from pln123.site import SiteCallCentre
+from pln123.siteivr import AMITarget
 from tests.fixtures.redis_server import RedisServer
 from tests.property.acd_helpers import agent, settings, start_acd, virtual_clock
 from tests.property.fake_telephony import FakeTelephony

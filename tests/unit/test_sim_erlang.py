@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from acd.simulation.erlang import (
+from tools.simulation.erlang import (
     ErlangA,
     erlang_b,
     erlang_c,

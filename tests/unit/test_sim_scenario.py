@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from acd.simulation.sampling import arrivals, expected_calls
-from acd.simulation.scenario import ScenarioError, load_scenario, parse_scenario
+from tools.simulation.sampling import arrivals, expected_calls
+from tools.simulation.scenario import ScenarioError, load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "deploy" / "scenarios"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from acd.selfservice.models import Outage
-from ivr.cli.main import build_parser
-from ivr.cli.outage import BadInput, format_table, parse_areas, parse_restore
-from ivr.config import load_config
+from pln123.cli.main import build_parser
+from pln123.cli.outage import BadInput, format_table, parse_areas, parse_restore
+from pln123.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 WIB = timezone(timedelta(hours=7), "WIB")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from twisted.internet.task import Clock
 
-from ivr.systemd import SystemdNotifier
+from pln123.serve.systemd import SystemdNotifier
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""`pln123 dashboard --config FILE [--listen HOST:PORT]`: the dashboard on its own.
+
+The dashboard reads and writes Redis only, so it can run apart from every site's pln123
+(one for the whole nation, next to Redis), for all the config's sites. `pln123 serve` can
+mount the same resource (`dashboard_resource`). Requests are not access-logged: the
+wallboard's first request carries its token in the query string.
+
+Exit statuses: 0 stopped by a signal; 2 bad config or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.http import Request as HTTPRequest
+from twisted.web.server import Site
+
+from acd.store.redis import RedisStore
+from pln123.cli._config import load_or_report
+from pln123.cli._reactor import install_asyncio_reactor
+from pln123.config import Config
+from pln123.config.dashboard import parse_listen
+from pln123.web import Dashboard, DashboardSite, build_dashboard
+
+PROG = "pln123 dashboard"
+
+
+class QuietSite(Site):
+    """No access log: a wallboard URL's token must not end up in a log file."""
+
+    def log(self, request: HTTPRequest) -> None:
+        return None
+
+
+def register(commands: Any) -> None:
+    verb = commands.add_parser("dashboard", help="run the supervisors' dashboard for all sites")
+    verb.add_argument("--config", type=Path, required=True)
+    verb.add_argument("--listen", metavar="HOST:PORT",
+                      help="override dashboard.listen (default 127.0.0.1:8123)")
+    verb.add_argument("--redis-url", help="override the config's Redis URL")
+    verb.add_argument("--log-level", default="info")
+    verb.set_defaults(handler=run_dashboard)
+
+
+def dashboard_resource(config: Config, store: RedisStore, clock: IReactorTime) -> Dashboard:
+    """The dashboard for every site of `config` (needs its `dashboard:` section)."""
+    settings = config.dashboard
+    if settings is None:
+        raise ValueError(f"{config.path} has no dashboard: section")
+    sites = [DashboardSite(site.name, site.role, {a.code: a.region for a in site.area_codes})
+             for site in config.sites.values()]
+    return build_dashboard(
+        sites=sites, skills=config.skills, settings=config.acd,
+        supervisors=settings.supervisors, wallboard_token=settings.read_wallboard_token(),
+        store=store, clock=clock, secure=settings.secure,
+        session_lifetime_s=settings.session_lifetime_s, sl_target=settings.sl_target,
+        utc_offset_s=settings.utc_offset_s)
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    settings = config.dashboard
+    if settings is None:
+        print(f"{PROG}: {args.config} has no dashboard: section", file=sys.stderr)
+        return 2
+    try:
+        host, port = parse_listen(args.listen) if args.listen else (settings.host,
+                                                                    settings.port)
+    except ValueError as error:
+        print(f"{PROG}: --listen {error}", file=sys.stderr)
+        return 2
+    install_asyncio_reactor()
+    from twisted.internet import reactor as _reactor
+    from twisted.internet.defer import Deferred
+
+    from pln123.logs import configure_logging
+
+    configure_logging(args.log_level)
+    reactor: Any = _reactor
+    store = RedisStore(args.redis_url or config.redis.url, config.redis.read_password())
+    try:
+        resource = dashboard_resource(config, store, reactor)
+    except (OSError, ValueError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    site = QuietSite(resource)  # type: ignore[no-untyped-call]
+    if settings.secure:
+        from twisted.internet import ssl
+
+        assert settings.tls_cert is not None and settings.tls_key is not None
+        pem = settings.tls_cert.read_bytes() + b"\n" + settings.tls_key.read_bytes()
+        options = ssl.PrivateCertificate.loadPEM(pem).options()
+        reactor.listenSSL(port, site, options, interface=host)
+    else:
+        reactor.listenTCP(port, site, interface=host)
+    scheme = "https" if settings.secure else "http"
+    print(f"{PROG}: serving {len(config.sites)} sites on {scheme}://{host}:{port}/",
+          file=sys.stderr, flush=True)
+
+    async def start() -> None:
+        try:
+            await store.start()
+        except Exception as error:  # noqa: BLE001 - Redis may come later: it reconnects
+            print(f"{PROG}: Redis at {store.where}: {error} (retrying)", file=sys.stderr)
+
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(start()))
+    reactor.addSystemEventTrigger("before", "shutdown", store.close)
+    reactor.run()
+    return 0

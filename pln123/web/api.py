@@ -1,0 +1,297 @@
+"""`/api/`: every view and action as JSON (described in docs/openapi.yaml).
+
+`ROUTES` is the one table of what exists; the OpenAPI test compares it with the file, both
+ways. A route is public (the login), read (any session or the wallboard token) or an
+action (a supervisor's session, the CSRF token in `X-CSRF-Token`, a role that may act on
+the site). Handlers parse, authorise and call `views` / `actions`; nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from pln123.web.accounts import Supervisor, verify
+from pln123.web.actions import AGENT_ACTIONS, Actions
+from pln123.web.ratelimit import LoginLimiter
+from pln123.web.sessions import COOKIE, SessionStore, cookie_header
+from pln123.web.sse import Feed, stream
+from pln123.web.views import ViewReader, outage_json
+from pln123.web.web import (
+    ApiError,
+    Auth,
+    Principal,
+    client_address,
+    field,
+    read_json,
+    write_json,
+)
+
+log = structlog.get_logger("pln123.web.api")
+
+PUBLIC, READ, ACT = "public", "read", "act"
+
+
+@dataclass(frozen=True)
+class Call:
+    request: Request
+    principal: Principal | None
+    params: Mapping[str, str]
+    body: dict[str, Any]
+
+
+Handler = Callable[["Api", Call], Coroutine[Any, Any, tuple[int, Any]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str     # /api/sites/{site}: {name} matches one path segment
+    access: str
+    handler: Handler
+
+    def match(self, path: str) -> dict[str, str] | None:
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+@dataclass
+class Parts:
+    """What the API works with; built once by `pln123.web.root.build_dashboard`."""
+
+    views: ViewReader
+    actions: Actions
+    auth: Auth
+    sessions: SessionStore
+    limiter: LoginLimiter
+    supervisors: Mapping[str, Supervisor]
+    feed: Feed
+    secure: bool
+
+
+class Api(Resource):
+    isLeaf = True  # noqa: N815 - twisted.web's name
+
+    def __init__(self, parts: Parts):
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.parts = parts
+
+    def render(self, request: Request) -> object:
+        path = "/api" + ("/" + "/".join(s.decode("utf-8", "replace") for s in request.postpath)
+                         if request.postpath else "")
+        path = path.rstrip("/") or "/api"
+        method = (request.method or b"").decode("ascii", "replace")
+        allowed = [(route, params) for route in ROUTES
+                   if (params := route.match(path)) is not None]
+        if not allowed:
+            write_json(request, 404, {"error": f"no such resource: {path}"})
+            return NOT_DONE_YET
+        chosen = next(((r, p) for r, p in allowed if r.method == method), None)
+        if chosen is None:
+            allow = ", ".join(sorted({r.method for r, _ in allowed})).encode()
+            write_json(request, 405, {"error": f"{method} is not allowed here"},
+                       {b"Allow": allow})
+            return NOT_DONE_YET
+        route, params = chosen
+        try:
+            call = self._admit(request, route, params)
+        except ApiError as error:
+            write_json(request, error.code, {"error": error.reason}, error.headers)
+            return NOT_DONE_YET
+        if route.handler is _events:
+            return self._events(call)
+        d: Deferred[tuple[int, Any]] = Deferred.fromCoroutine(route.handler(self, call))
+        d.addCallbacks(lambda result: write_json(request, *result),
+                       lambda failure: self._failed(request, failure))
+        return NOT_DONE_YET
+
+    def _admit(self, request: Request, route: Route, params: dict[str, str]) -> Call:
+        principal = self.parts.auth.principal(request)
+        if route.access != PUBLIC and principal is None:
+            raise ApiError(401, "log in first (or send the wallboard token)")
+        if route.access == ACT:
+            assert principal is not None
+            if principal.role.read_only or principal.session is None:
+                raise ApiError(403, "the wallboard is read-only")
+            if not principal.session.csrf_matches(request.getHeader("x-csrf-token")):
+                raise ApiError(403, "missing or wrong CSRF token (X-CSRF-Token)")
+        body = read_json(request) if route.method == "POST" else {}
+        return Call(request, principal, params, body)
+
+    def _failed(self, request: Request, failure: Failure) -> None:
+        error = failure.value
+        if isinstance(error, ApiError):
+            write_json(request, error.code, {"error": error.reason}, error.headers)
+        elif isinstance(error, ValueError):
+            write_json(request, 400, {"error": str(error)})
+        else:
+            log.error("dashboard_api_failed", error=repr(error))
+            write_json(request, 503, {"error": "the shared store is unavailable; try again"})
+
+    def _events(self, call: Call) -> object:
+        args = call.request.args or {}
+        site = (args.get(b"site") or [b""])[0].decode("utf-8", "replace")
+        if site and site not in self.parts.views.sites:
+            write_json(call.request, 404, {"error": f"no site {site!r}"})
+            return NOT_DONE_YET
+        return stream(call.request, self.parts.feed, f"site:{site}" if site else "overview")
+
+    # -- helpers for handlers --------------------------------------------------------------
+
+    def site(self, call: Call, *, act: bool) -> str:
+        name = call.params["site"]
+        if name not in self.parts.views.sites:
+            raise ApiError(404, f"no site {name!r}")
+        assert call.principal is not None
+        if act and not call.principal.role.may_act_on(name):
+            raise ApiError(403, f"role {call.principal.role} may not act on site {name!r}")
+        return name
+
+
+# -- handlers ----------------------------------------------------------------------------
+
+
+async def _session(api: Api, call: Call) -> tuple[int, Any]:
+    assert call.principal is not None
+    session = call.principal.session
+    return 200, {"name": call.principal.name, "role": str(call.principal.role),
+                 "csrf": session.csrf if session is not None else None,
+                 "read_only": call.principal.role.read_only,
+                 "sites": list(api.parts.views.sites),
+                 "may_act_on": [s for s in api.parts.views.sites
+                                if call.principal.role.may_act_on(s)]}
+
+
+async def _login(api: Api, call: Call) -> tuple[int, Any]:
+    name = field(call.body, "name", str)
+    password = field(call.body, "password", str)
+    if len(name) > 64 or len(password) > 1024:
+        raise ApiError(400, "name or password too long")
+    address = client_address(call.request)
+    wait = api.parts.limiter.retry_after(name, address)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(429, f"too many failed logins; try again in {seconds} s",
+                       {b"Retry-After": str(seconds).encode()})
+    supervisor = api.parts.supervisors.get(name)
+    if not verify(supervisor, password) or supervisor is None:
+        api.parts.limiter.failed(name, address)
+        log.info("dashboard_login_refused", supervisor=name, address=address)
+        raise ApiError(401, "wrong name or password")
+    api.parts.limiter.succeeded(name)
+    session = api.parts.sessions.create(supervisor.name, supervisor.role)
+    call.request.setHeader(b"Set-Cookie", cookie_header(
+        session.token, api.parts.sessions.lifetime_s, secure=api.parts.secure))
+    log.info("dashboard_login", supervisor=name, address=address)
+    return 200, {"name": supervisor.name, "role": str(supervisor.role), "csrf": session.csrf}
+
+
+async def _logout(api: Api, call: Call) -> tuple[int, Any]:
+    cookie = call.request.getCookie(COOKIE.encode())
+    if cookie:
+        api.parts.sessions.end(cookie.decode("ascii", "replace"))
+    call.request.setHeader(b"Set-Cookie", cookie_header("", 0, secure=api.parts.secure))
+    return 200, {"logged_out": True}
+
+
+async def _sites(api: Api, call: Call) -> tuple[int, Any]:
+    return 200, await api.parts.views.overview()
+
+
+async def _site(api: Api, call: Call) -> tuple[int, Any]:
+    return 200, await api.parts.views.site(api.site(call, act=False))
+
+
+def _agent_action(verb: str) -> Handler:
+    async def handler(api: Api, call: Call) -> tuple[int, Any]:
+        site = api.site(call, act=True)
+        assert call.principal is not None
+        reason = field(call.body, "reason", str, required=verb == "pause", default="")
+        try:
+            entry = await api.parts.actions.agent(call.principal.name, site,
+                                                  call.params["agent"], verb, reason)
+        except KeyError as error:
+            raise ApiError(404, str(error.args[0])) from error
+        return 202, {"queued": entry, "site": site, "agent": call.params["agent"],
+                     "action": verb}
+
+    return handler
+
+
+async def _threshold(api: Api, call: Call) -> tuple[int, Any]:
+    site = api.site(call, act=True)
+    assert call.principal is not None
+    if "threshold_s" not in call.body:
+        raise ApiError(400, "threshold_s is required (a number of seconds, or null)")
+    value = field(call.body, "threshold_s", (int, float), required=False)
+    skill = field(call.body, "skill", str, required=False, default="")
+    if skill and skill not in api.parts.views.skills:
+        raise ApiError(400, f"no skill {skill!r}")
+    await api.parts.actions.threshold(call.principal.name, site,
+                                      None if value is None else float(value), skill)
+    return 200, {"site": site, "skill": skill, "threshold_s": value}
+
+
+async def _outages(api: Api, call: Call) -> tuple[int, Any]:
+    outages = await api.parts.actions.outages.all()
+    return 200, {"outages": [outage_json(o) for o in outages]}
+
+
+async def _post_outage(api: Api, call: Call) -> tuple[int, Any]:
+    assert call.principal is not None
+    codes = field(call.body, "area_codes", list)
+    message = field(call.body, "message", str)
+    restore = field(call.body, "restore_at", (int, float), required=False)
+    if not all(isinstance(code, str) for code in codes):
+        raise ApiError(400, "area_codes must be a list of strings")
+    for code in codes:
+        site = api.parts.actions.site_of_area(code)
+        if site is None:
+            raise ApiError(400, f"area code {code!r} is served by no site")
+        if not call.principal.role.may_act_on(site):
+            raise ApiError(403, f"role {call.principal.role} may not post for {code} ({site})")
+    outage = await api.parts.actions.post_outage(call.principal.name, codes, message, restore)
+    return 201, outage_json(outage)
+
+
+async def _clear_outage(api: Api, call: Call) -> tuple[int, Any]:
+    assert call.principal is not None
+    wanted = call.params["outage"]
+    outage = next((o for o in await api.parts.actions.outages.all() if o.id == wanted), None)
+    if outage is None:
+        raise ApiError(404, f"no outage {wanted!r}")
+    for site in api.parts.actions.sites_of(outage.area_codes):
+        if not call.principal.role.may_act_on(site):
+            raise ApiError(403, f"role {call.principal.role} may not clear outages of {site}")
+    removed = await api.parts.actions.clear_outage(call.principal.name, outage)
+    return (200, {"cleared": wanted}) if removed else (404, {"error": f"no outage {wanted!r}"})
+
+
+async def _events(api: Api, call: Call) -> tuple[int, Any]:  # pragma: no cover - streamed
+    raise AssertionError("the event stream is served by Api._events")
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/login", PUBLIC, _login),
+    Route("POST", "/api/logout", PUBLIC, _logout),
+    Route("GET", "/api/session", READ, _session),
+    Route("GET", "/api/sites", READ, _sites),
+    Route("GET", "/api/sites/{site}", READ, _site),
+    *(Route("POST", f"/api/sites/{{site}}/agents/{{agent}}/{verb}", ACT, _agent_action(verb))
+      for verb in AGENT_ACTIONS),
+    Route("POST", "/api/sites/{site}/threshold", ACT, _threshold),
+    Route("GET", "/api/outages", READ, _outages),
+    Route("POST", "/api/outages", ACT, _post_outage),
+    Route("POST", "/api/outages/{outage}/clear", ACT, _clear_outage),
+    Route("GET", "/api/events", READ, _events),
+)

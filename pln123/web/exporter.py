@@ -1,0 +1,125 @@
+"""`/metrics` for Prometheus: per-site, per-skill gauges and counters (docs/dashboard.md).
+
+A custom collector over a snapshot read from Redis at scrape time: the figures are the
+site views `/api/sites/{site}` returns (`ViewReader.all_sites`), so Prometheus and the
+dashboard never disagree, and no process has to keep metric objects in step with Redis.
+The counters are today's totals (the 15-minute intervals since local midnight): they reset
+once a day, which Prometheus' rate() and increase() treat as a counter reset.
+
+Access: a supervisor's session, or the wallboard token as `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from pln123.web.views import ViewReader
+from pln123.web.web import Auth, security_headers, write_json
+
+log = structlog.get_logger("pln123.web.exporter")
+
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+STATES = ("ready", "on_call", "wrap_up", "paused", "logged_in")
+RATIOS = (("service_level", "pln123_service_level_ratio",
+           "Answered within T / answered (DESIGN.md 6); absent with no answered call"),
+          ("service_level_2", "pln123_service_level2_ratio",
+           "(Answered + abandoned within T) / (answered + abandoned)"),
+          ("abandon_rate", "pln123_abandon_ratio", "Hung up while queued / calls queued"),
+          ("asa_s", "pln123_asa_seconds", "Mean queue wait of answered calls, ring included"))
+COUNTS = (("offered", "pln123_calls_offered", "Calls queued today"),
+          ("answered", "pln123_calls_answered", "Calls answered today"),
+          ("answered_in_sl", "pln123_calls_answered_in_sl", "Answered within T today"),
+          ("abandoned", "pln123_calls_abandoned", "Callers who hung up while queued today"),
+          ("interflow_in", "pln123_interflow_in", "Calls received from other sites today"),
+          ("interflow_out", "pln123_interflow_out", "Calls sent to other sites today"))
+
+
+class SnapshotCollector(Collector):
+    """Yields the families for a list of site views (`ViewReader.site` dicts)."""
+
+    def __init__(self, views: Sequence[dict[str, Any]]):
+        self.views = views
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("pln123_site_up", "1 while the site publishes its status",
+                               labels=["site"])
+        waiting = GaugeMetricFamily("pln123_queue_waiting_calls", "Calls waiting now",
+                                    labels=["site", "skill"])
+        longest = GaugeMetricFamily("pln123_queue_longest_wait_seconds",
+                                    "Wait of the oldest caller still queued",
+                                    labels=["site", "skill"])
+        ewt = GaugeMetricFamily("pln123_queue_expected_wait_seconds",
+                                "EWT for a new caller; +Inf when nobody serves the skill",
+                                labels=["site", "skill"])
+        threshold = GaugeMetricFamily("pln123_interflow_threshold_seconds",
+                                      "Effective interflow threshold", labels=["site", "skill"])
+        agents = GaugeMetricFamily("pln123_agents", "Agents with the skill, by state",
+                                   labels=["site", "skill", "state"])
+        ratios = {key: GaugeMetricFamily(name, text, labels=["site", "skill", "window"])
+                  for key, name, text in RATIOS}
+        counts = {key: CounterMetricFamily(name, text, labels=["site", "skill"])
+                  for key, name, text in COUNTS}
+        for view in self.views:
+            site = view["site"]
+            up.add_metric([site], 1.0 if view["up"] else 0.0)
+            for skill in view["skills"]:
+                labels = [site, skill["skill"]]
+                waiting.add_metric(labels, skill["waiting"])
+                longest.add_metric(labels, skill["longest_wait_s"])
+                ewt.add_metric(labels, math.inf if skill["ewt_s"] is None else skill["ewt_s"])
+                threshold.add_metric(labels, skill["threshold_s"])
+                for state in STATES:
+                    agents.add_metric([*labels, state], skill["agents"][state])
+                for window, figures in (("15m", skill["live"]), ("today", skill["today"])):
+                    for key, gauge in ratios.items():
+                        if figures[key] is not None:
+                            gauge.add_metric([*labels, window], figures[key])
+                for key, counter in counts.items():
+                    counter.add_metric(labels, skill["today"][key])
+        yield from (up, waiting, longest, ewt, threshold, agents, *ratios.values(),
+                    *counts.values())
+
+
+def render_metrics(views: Sequence[dict[str, Any]]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(views))
+    return generate_latest(registry)
+
+
+class MetricsResource(Resource):
+    isLeaf = True  # noqa: N815 - twisted.web's name
+
+    def __init__(self, views: ViewReader, auth: Auth):
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.views = views
+        self.auth = auth
+
+    def render_GET(self, request: Request) -> object:
+        if self.auth.principal(request) is None:
+            write_json(request, 401, {"error": "send the wallboard token as a bearer token"},
+                       {b"WWW-Authenticate": b'Bearer realm="pln123"'})
+            return NOT_DONE_YET
+
+        def done(views: list[dict[str, Any]]) -> None:
+            if request.finished or getattr(request, "_disconnected", False):
+                return
+            security_headers(request)
+            request.setHeader(b"Content-Type", CONTENT_TYPE)
+            request.write(render_metrics(views))
+            request.finish()
+
+        def failed(failure: Any) -> None:
+            log.error("metrics_scrape_failed", error=str(failure.value))
+            write_json(request, 503, {"error": "the shared store is unavailable"})
+
+        self.views.all_sites().addCallbacks(done, failed)
+        return NOT_DONE_YET

@@ -1,0 +1,75 @@
+"""`build_dashboard`: the dashboard's root resource from plain values.
+
+The composition roots (`pln123 serve`, `pln123 dashboard`, the five-site demo) mount what
+this returns in their twisted.web Site; nothing here reads a config file or the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.resource import Resource
+
+from acd.settings import AcdSettings
+from acd.store.redis import RedisStore
+from pln123.web.accounts import Supervisor
+from pln123.web.actions import Actions
+from pln123.web.api import ROUTES, Api, Parts
+from pln123.web.exporter import MetricsResource
+from pln123.web.pages import Login, Page, Static, Wallboard
+from pln123.web.ratelimit import LoginLimiter
+from pln123.web.sessions import SessionStore
+from pln123.web.sse import Feed
+from pln123.web.views import DashboardSite, ViewReader
+from pln123.web.web import Auth
+
+# Everything /api/ and /metrics serve, as (method, path template): docs/openapi.yaml's list.
+API_ROUTES = (*((r.method, r.template) for r in ROUTES), ("GET", "/metrics"))
+
+
+class Dashboard(Resource):
+    """The root: `/`, `/login`, `/wallboard`, `/static/*`, `/api/*`, `/metrics`."""
+
+    def __init__(self, parts: Parts):
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.parts = parts
+        page = Page(parts.auth)
+        self.putChild(b"", page)
+        self.putChild(b"login", Login())
+        self.putChild(b"wallboard", Wallboard(parts.auth, parts.sessions, parts.secure))
+        self.putChild(b"static", Static())
+        self.putChild(b"api", Api(parts))
+        self.putChild(b"metrics", MetricsResource(parts.views, parts.auth))
+
+
+def build_dashboard(*, sites: Sequence[DashboardSite], skills: Sequence[str],
+                    settings: AcdSettings, supervisors: Sequence[Supervisor],
+                    wallboard_token: str, store: RedisStore, clock: IReactorTime,
+                    secure: bool = False, session_lifetime_s: float = 12 * 3600,
+                    sl_target: float = 0.8, utc_offset_s: float = 7 * 3600) -> Dashboard:
+    """The dashboard for `sites`; `secure` (served over TLS) marks the cookies Secure.
+
+    `utc_offset_s` places "today" (WIB, UTC+7, by default); `sl_target` colours the
+    service level (at or above: green; up to 10 points below: amber; else red).
+    """
+    views = ViewReader(store, sites, skills, settings, clock, sl_target=sl_target,
+                       utc_offset_s=utc_offset_s)
+    sessions = SessionStore(clock, session_lifetime_s)
+
+    def compute(view: str) -> Deferred[dict[str, Any]]:
+        return views.overview() if view == "overview" else views.site(view.split(":", 1)[1])
+
+    parts = Parts(
+        views=views,
+        actions=Actions(store, sites, settings, clock),
+        auth=Auth(sessions, wallboard_token),
+        sessions=sessions,
+        limiter=LoginLimiter(clock),
+        supervisors={s.name: s for s in supervisors},
+        feed=Feed(clock, compute),
+        secure=secure,
+    )
+    return Dashboard(parts)

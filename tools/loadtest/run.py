@@ -1,0 +1,210 @@
+"""`pln123 loadtest`: N concurrent callers against the real stack, and what it cost.
+
+The stack is tools.demo.stack's: sandbox Asterisk per site, a real redis-server, one real
+`pln123 serve` process per site. Agents are Local channels (`[loadtest-agent]`: ring 1 s,
+talk 5-15 s) logged in through the command stream. Callers are Originates into the site's
+rendered `<area code>123` entry; the scripted caller presses 0 (an agent) one second after
+the IVR answers and is patient (30 minutes), so a caller that is not answered was lost by
+the system, not by impatience.
+
+Phases: ramp (the first N callers spread over `ramp_s`), hold (for `duration_s`, every
+finished call is replaced so N stay live), drain (no new callers; wait until every caller
+has hung up, at most `drain_s`). CPU is read from /proc/<pid>/stat of each serve process
+(user + system) at the start of the ramp and the end of the drain; AMI events and the
+decision latency come from tools.loadtest.observer; outcomes from tools.loadtest.outcomes.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pln123.config import Config
+from tools.demo.config import write_overlay
+from tools.demo.processes import cpu_seconds
+from tools.demo.stack import Say, Stack, StackError, StackSettings
+from tools.loadtest.observer import Observer
+from tools.loadtest.outcomes import classify, lost, records_by_number
+from tools.loadtest.report import LoadReport
+from tools.sandbox import DEFAULT_CACHE_DIR
+
+AGENT_CONTEXT = "loadtest-agent"
+PATIENCE_S = 1800
+
+
+@dataclass
+class LoadOptions:
+    calls: int = 200
+    sites: tuple[str, ...] = ("palembang",)
+    agents: int = 60                 # per site
+    duration_s: float = 60.0
+    ramp_s: float = 10.0
+    drain_s: float = 300.0
+    namespace: str = "loadtest"
+    redis_url: str | None = None
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    workdir: Path | None = None
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def agent_ids(site_index: int, count: int) -> list[str]:
+    """Synthetic roster ids: 9 <site index> <3 digits>, e.g. 90001 (5 digits, valid ids)."""
+    return [f"9{site_index}{n:03d}" for n in range(1, count + 1)]
+
+
+def load_overrides(options: LoadOptions, all_sites: list[str]) -> dict[str, Any]:
+    roster = []
+    for site in options.sites:
+        for agent_id in agent_ids(all_sites.index(site), options.agents):
+            roster.append({"id": agent_id, "name": f"Load {agent_id}", "site": site,
+                           "endpoint": f"Local/{agent_id}@{AGENT_CONTEXT}",
+                           "skills": {"general": 5}})
+    return {"agents": roster, "acd": {
+        "ring_timeout_s": 10, "callback_offer_ewt_s": 3600,
+        "callback_dial": "Local/{number}@test-answer",
+        "queues": {"general": {"wrapup_s": 2, "max_wait_s": PATIENCE_S}}}}
+
+
+def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
+    """Run the test; StackError if the stack fails, Interrupted on SIGINT/SIGTERM."""
+    import yaml
+
+    from tools.demo.config import SHIPPED_CONFIG
+
+    shipped_sites = list(yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))["sites"])
+    unknown = [s for s in options.sites if s not in shipped_sites]
+    if unknown:
+        raise StackError(f"no site {', '.join(unknown)} in {SHIPPED_CONFIG}")
+    temporary = None
+    if options.workdir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="pln123-loadtest-")
+        workdir = Path(temporary.name)
+    else:
+        workdir = options.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+    config = write_overlay(workdir / "loadtest.yaml", load_overrides(options, shipped_sites))
+    stack = Stack(StackSettings(config=workdir / "loadtest.yaml", sites=options.sites,
+                                workdir=workdir, namespace=options.namespace,
+                                cache_dir=options.cache_dir, redis_url=options.redis_url),
+                  say)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    observers: dict[str, Observer] = {}
+    try:
+        stack.start()
+        roster = {site: [a.id for a in config.acd.agents if a.site == site]
+                  for site in options.sites}
+        stack.login_agents(roster)
+        _wait_ready(stack, roster, say)
+        observers = {site: Observer(stack.instances[site], AGENT_CONTEXT)
+                     for site in options.sites}
+        return _drive(stack, config, options, observers, say)
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        for observer in observers.values():
+            observer.stop()
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if temporary is not None:
+            temporary.cleanup()
+
+
+def _wait_ready(stack: Stack, roster: dict[str, list[str]], say: Say,
+                timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check()
+        if all(sum(1 for s in stack.agent_states(site).values() if s == "ready") == len(ids)
+               for site, ids in roster.items()):
+            say(f"loadtest: {sum(map(len, roster.values()))} agents ready")
+            return
+        time.sleep(0.2)
+    raise StackError("the agents were not all ready within 60 s")
+
+
+def _drive(stack: Stack, config: Config, options: LoadOptions,
+           observers: dict[str, Observer], say: Say) -> LoadReport:
+    sites = list(options.sites)
+    areas = {site: config.sites[site].primary_area.code for site in sites}
+    serve_pids = {site: stack.serves[site].pid for site in sites}
+    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
+    cpu0 = {site: cpu_seconds(pid) for site, pid in serve_pids.items()}
+    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
+    for observer in observers.values():
+        observer.reset_count()
+    numbers: list[str] = []
+    dialled_at: list[float] = []
+
+    def dial(count: int) -> None:
+        for _ in range(count):
+            site = sites[len(numbers) % len(sites)]
+            number = f"0813{len(numbers) + 1:08d}"
+            stack.call(site, areas[site], number,
+                       {"DTMF": "0", "PAUSE": "1", "HOLD": str(PATIENCE_S)})
+            numbers.append(number)
+            dialled_at.append(time.monotonic())
+
+    def live() -> int:
+        return sum(observer.live() for observer in observers.values())
+
+    def in_flight() -> int:
+        """Callers dialled in the last 2 s: maybe not seen by the observer yet."""
+        recent = time.monotonic() - 2.0
+        return sum(1 for at in dialled_at[-options.calls:] if at > recent)
+
+    started = time.monotonic()
+    say(f"loadtest: ramp: {options.calls} callers over {options.ramp_s:.0f} s")
+    while len(numbers) < options.calls:
+        due = int(options.calls * min(1.0, (time.monotonic() - started) / options.ramp_s))
+        dial(max(0, min(due, options.calls) - len(numbers)))
+        _check(stack, observers)
+        time.sleep(0.05)
+    hold_until = started + options.ramp_s + options.duration_s
+    say(f"loadtest: hold: {options.calls} live callers for {options.duration_s:.0f} s")
+    next_say = time.monotonic() + 10
+    while time.monotonic() < hold_until:
+        dial(max(0, min(20, options.calls - live() - in_flight())))
+        _check(stack, observers)
+        if time.monotonic() >= next_say:
+            say(f"loadtest: +{time.monotonic() - started:.0f} s, {live()} live, "
+                f"{len(numbers)} offered")
+            next_say += 10
+        time.sleep(0.25)
+    say(f"loadtest: drain: waiting for {live()} live callers (at most {options.drain_s:.0f} s)")
+    drain_until = time.monotonic() + options.drain_s
+    while live() > 0 and time.monotonic() < drain_until:
+        _check(stack, observers)
+        time.sleep(0.5)
+    seconds = time.monotonic() - started
+    cpu = {site: cpu_seconds(pid) - cpu0[site] for site, pid in serve_pids.items()}
+    ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
+    seen = [observer.snapshot() for observer in observers.values()]
+    ivr_took = set().union(*(s.agi_started for s in seen))
+    counts = classify(numbers, records_by_number(stack.client, sites), ivr_took)
+    return LoadReport(
+        concurrent_target=options.calls, sites=sites, agents_per_site=options.agents,
+        seconds=seconds, offered=len(numbers),
+        peak_concurrent=sum(s.peak_live for s in seen), outcomes=dict(counts),
+        lost=lost(counts), pln123_cpu_s=cpu, asterisk_cpu_s=ast,
+        ami_events=sum(s.events for s in seen),
+        latencies_ms=[1000 * x for s in seen for x in s.latencies])
+
+
+def _check(stack: Stack, observers: dict[str, Observer]) -> None:
+    stack.check()
+    for observer in observers.values():
+        if observer.error is not None:
+            raise StackError(observer.error)

@@ -1,0 +1,378 @@
+"""One policy's whole contact centre: every site's real ACD on one virtual clock.
+
+Why a "world" per policy: the isolated and the pln123 policy run side by side in one
+process against one Redis, each with its own `Clock`, its own site names (a prefix per
+world: `acd:{i3fa2-palembang}:...`, so neither world, nor anything else in that Redis, sees
+the other's keys) and its own callers' book, but the same arrivals.
+
+Per site it builds what the composition root builds (pln123/site.py) minus Asterisk: a
+`QueueStore` (the Lua scripts), `SiteMetrics`, the `Distributor` with its `ResumeStore`,
+and the `WaitingRoom` (announcements, callback offers, the maximum wait). With interflow
+(policy pln123) also the interflow pieces (acd/interflow): the `StatusPublisher`, the
+`InterflowMonitor` beside the WaitingRoom as the Distributor's watchers, and a `CallMover`
+whose `arrive` takes callers the simulated trunk delivers.
+
+Agents follow their roster group's shift: logged in (ready) at its start, logged out at its
+end (after their call, if on one: the ACD's pending logout). A ring nobody answers pauses
+the agent (the ACD's rule); they are ready again after `agents.no_answer_pause_s`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
+
+from acd.agents.state import AgentStatus, Transition
+from acd.distributor import Distributor
+from acd.intake import QueuePlacement, QueueRequest
+from acd.interflow.monitor import InterflowMonitor, Watchers
+from acd.interflow.mover import CallMover
+from acd.interflow.moves import MoveDesk
+from acd.interflow.publisher import StatusPublisher
+from acd.interflow.status import StatusBoard
+from acd.queues.keys import MINUTE_S
+from acd.queues.metrics import LIVE_WINDOW_S, Counters, LiveView, SiteMetrics
+from acd.queues.store import QueueStore
+from acd.settings import (
+    AcdSettings,
+    AgentSpec,
+    InterflowRule,
+    InterflowSettings,
+    QueueSettings,
+)
+from acd.store.redis import Client, RedisStore, text
+from acd.waiting.resume import ResumeStore
+from acd.waiting.room import WaitingRoom
+from tools.simulation.callers import Callers
+from tools.simulation.calls import Attempt, CallBook
+from tools.simulation.engine import EventClock
+from tools.simulation.sampling import Arrival
+from tools.simulation.scenario import RosterGroup, Scenario
+from tools.simulation.telephony import SimTelephony
+
+log = structlog.get_logger("tools.simulation")
+
+POLICIES = ("isolated", "pln123")
+SAMPLE_EVERY_S = 60.0
+STATUS_EVERY_S = 10.0   # the sites publish their status this often (production: 1 s)
+METRICS_SHARE_S = STATUS_EVERY_S  # a skill's live figures: one read per this, per site
+
+
+class SharedMetrics(SiteMetrics):
+    """`SiteMetrics.live` for the simulator: shared and incremental, same figures.
+
+    Why: in production the WaitingRoom, the interflow monitor and the status publisher each
+    read a skill's live figures at most once a (real) second, which is cheap; a simulated
+    day has 86,400 such seconds per site, and the read (fifteen minute buckets, the queue,
+    the agents) became the simulator's main cost. So here one read per `share_s` of
+    virtual time serves all three (their inputs are up to that much older), and the
+    fourteen closed minute buckets are kept (a closed minute never changes again: the
+    scripts count into the minute of `now`, and the simulated clock only moves on once
+    every write of the moment is done); only the current minute is read again.
+    """
+
+    def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
+                 share_s: float):
+        super().__init__(store, site, settings)
+        self.share_s = share_s
+        self._views: dict[str, tuple[float, LiveView]] = {}
+        self._reading: dict[str, list[Deferred[LiveView]]] = {}
+        self._closed: dict[tuple[str, int], Counters] = {}
+
+    def live(self, skill: str, now: float) -> Deferred[LiveView]:
+        cached = self._views.get(skill)
+        if cached is not None and 0 <= now - cached[0] < self.share_s:
+            return succeed(cached[1])
+        waiter: Deferred[LiveView] = Deferred()
+        if skill in self._reading:
+            self._reading[skill].append(waiter)
+            return waiter
+        self._reading[skill] = [waiter]
+
+        def share(view: LiveView | Failure) -> None:
+            waiters = self._reading.pop(skill, [])
+            if not isinstance(view, Failure):
+                self._views[skill] = (now, view)
+            for d in waiters:
+                if isinstance(view, Failure):
+                    d.errback(view)
+                else:
+                    d.callback(view)
+
+        self.store.run(lambda client: self._read(client, skill, now)).addBoth(share)
+        return waiter
+
+    async def _read(self, client: Client, skill: str, now: float) -> LiveView:
+        last = int(now // MINUTE_S * MINUTE_S)
+        starts = [last - i * MINUTE_S for i in range(LIVE_WINDOW_S // MINUTE_S)]
+        missing = [t for t in starts[1:] if (skill, t) not in self._closed]
+        async with client.pipeline(transaction=False) as pipe:
+            for start in (last, *missing):
+                pipe.hgetall(self.keys.minute(skill, start))
+            pipe.zcard(self.keys.queue(skill))
+            pipe.zrange(self.keys.queue(skill), 0, -1, withscores=True)
+            pipe.hgetall(self.keys.agents)
+            replies = await pipe.execute()
+        minutes = [Counters.from_hash({text(k): text(v) for k, v in raw.items()})
+                   for raw in replies[: 1 + len(missing)]]
+        for start, counters in zip(missing, minutes[1:], strict=True):
+            self._closed[(skill, start)] = counters
+        for key in [k for k in self._closed if k[0] == skill and k[1] < starts[-1]]:
+            del self._closed[key]
+        total = minutes[0]
+        for start in starts[1:]:
+            total = total + self._closed[(skill, start)]
+        waiting, queue, states = replies[1 + len(missing):]
+        oldest = min(((score % 1e13) / 1000 for _, score in queue), default=None)
+        by_state: Counter[AgentStatus] = Counter()
+        for agent_id, status in states.items():
+            if skill in self._skills.get(text(agent_id), ()):
+                by_state[AgentStatus(text(status))] += 1
+        return LiveView(skill, total, int(waiting),
+                        0.0 if oldest is None else max(0.0, now - oldest), by_state)
+
+
+@dataclass
+class Outcome:
+    """What the report needs of a finished world; picklable (no timers, no Redis)."""
+
+    scenario: Scenario
+    policy: str
+    prefix: str
+    t0: float
+    book: CallBook
+    agent_time: AgentTime
+
+
+@dataclass
+class SiteStack:
+    name: str
+    prefixed: str
+    queues: QueueStore
+    distributor: Distributor
+    room: WaitingRoom | None
+    mover: CallMover | None = None
+    monitor: InterflowMonitor | None = None
+    publisher: StatusPublisher | None = None
+
+
+@dataclass
+class AgentTime:
+    """Seconds each site's agents spent per status (occupancy)."""
+
+    seconds: dict[str, dict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float)))
+    current: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+
+    def record(self, site: str, agent_id: str, status: str, now: float) -> None:
+        before = self.current.get((site, agent_id))
+        if before is not None:
+            self.seconds[site][before[0]] += now - before[1]
+        self.current[(site, agent_id)] = (status, now)
+
+    def close(self, now: float) -> None:
+        for (site, agent_id), (status, _) in list(self.current.items()):
+            self.record(site, agent_id, status, now)
+
+
+def settings_for(scenario: Scenario, prefix: str, interflow: bool) -> AcdSettings:
+    """The ACD's settings for one world: the scenario's timings, rosters, interflow rules."""
+    p = prefix
+    agents: list[AgentSpec] = []
+    for index, site in enumerate(scenario.sites.values()):
+        n = 0
+        for group in site.roster:
+            for _ in range(group.count):
+                n += 1
+                agent_id = f"{index + 1}{n:04d}"
+                agents.append(AgentSpec(agent_id, f"Agent {agent_id}", p + site.name,
+                                        f"SIM/{agent_id}", dict(group.skills)))
+    acd = scenario.acd
+    queues = {mix.skill: QueueSettings(mix.skill, wrapup_s=acd.wrapup_s.get(mix.skill, 10.0),
+                                       max_wait_s=acd.max_wait_s.get(mix.skill, 900.0),
+                                       max_wait_fallback="callback")
+              for mix in scenario.skills}
+    flow = scenario.interflow
+    hub = scenario.hub
+    settings = InterflowSettings(
+        enabled=interflow,
+        default=InterflowRule(flow.threshold_s, flow.accept_s, flow.margin_s),
+        order={p + s: tuple(p + t for t in targets) for s, targets in flow.order.items()},
+        hub=p + hub if hub else "",
+        reevaluate_s=flow.reevaluate_s, max_moves=flow.max_moves,
+        trunk_limit=flow.trunk_limit, status_every_s=STATUS_EVERY_S,
+        status_ttl_s=600.0)   # Redis expires on the wall clock: far longer than a sim step
+    return AcdSettings(
+        service_level_s=acd.service_level_s, escalation_s=acd.escalation_s,
+        ring_timeout_s=acd.ring_timeout_s, announce_every_s=acd.announce_every_s,
+        callback_offer_ewt_s=acd.callback_offer_ewt_s,
+        abandon_resume_s=acd.abandon_resume_s, audit_maxlen=1000, queues=queues,
+        agents=tuple(agents), interflow=settings)
+
+
+class World:
+    def __init__(self, scenario: Scenario, policy: str, prefix: str, store: RedisStore):
+        if policy not in POLICIES:
+            raise ValueError(f"policy {policy!r}: one of {', '.join(POLICIES)}")
+        self.scenario = scenario
+        self.policy = policy
+        self.prefix = prefix
+        self.store = store
+        self.clock = EventClock()
+        self.t0 = scenario.start_epoch
+        self.clock.advance(self.t0)
+        self.book = CallBook()
+        self.agent_time = AgentTime()
+        self.settings = settings_for(scenario, prefix, interflow=policy == "pln123")
+        self.telephony = SimTelephony(
+            scenario, self.book, self.clock, self._unprefixed, arrive=self._arrive,
+            no_answer=self._no_answer, callback_attempts=self.settings.callback_attempts)
+        self.sites = {name: self._stack(name) for name in scenario.sites}
+        self.callers = Callers(scenario, self.book, self.telephony, self.clock,
+                               prefixed=lambda s: prefix + s, enqueue=self._enqueue,
+                               abandon=self._abandon, t0=self.t0)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _stack(self, name: str) -> SiteStack:
+        site = self.prefix + name
+        s = self.settings
+        queues = QueueStore(self.store, site, s)
+        metrics = SharedMetrics(self.store, site, s, share_s=METRICS_SHARE_S)
+        resume = ResumeStore(self.store, site, s.abandon_resume_s)
+        distributor = Distributor(site, s, queues, self.telephony, self.clock,
+                                  observer=lambda a, t: self._observed(name, a, t),
+                                  resume=resume)
+        room = None
+        if self.scenario.acd.waiting_room:
+            room = WaitingRoom(site, s, queues, metrics, self.telephony, self.clock)
+        stack = SiteStack(name, site, queues, distributor, room)
+        if self.policy == "pln123":
+            board, desk = StatusBoard(self.store), MoveDesk(self.store)
+            stack.mover = CallMover(site, s, queues, desk, self.telephony, self.clock,
+                                    carry_out=distributor.carry_out)
+            stack.monitor = InterflowMonitor(
+                site, s, queues, metrics, board, desk, stack.mover, self.clock,
+                turn_away=room.turn_away if room is not None else None,
+                shared_read_s=STATUS_EVERY_S)  # statuses change only this often here
+            stack.publisher = StatusPublisher(site, s, tuple(s.queues), metrics, board,
+                                              self.clock, lambda: True)
+        watchers = [w for w in (room, stack.monitor) if w is not None]
+        distributor.watcher = Watchers(*watchers) if watchers else None
+        return stack
+
+    def start(self, arrivals: Sequence[Arrival]) -> None:
+        """Shifts, first arrivals, sampling and the status publishers on the clock."""
+        for name, site in self.scenario.sites.items():
+            n = 0
+            for group in site.roster:
+                for _ in range(group.count):
+                    n += 1
+                    agent_id = f"{list(self.scenario.sites).index(name) + 1}{n:04d}"
+                    self._shift(name, agent_id, group)
+        for stack in self.sites.values():
+            if stack.publisher is not None:
+                stack.publisher.start()
+        self.clock.callLater(0, self._sample)
+        self._feed(iter(arrivals))
+
+    def _feed(self, arrivals: Iterator[Arrival]) -> None:
+        """One pending arrival at a time keeps the clock's timer list short."""
+        arrival = next(arrivals, None)
+        if arrival is None:
+            return
+
+        def arrive() -> None:
+            self.callers.start(arrival)
+            self._feed(arrivals)
+
+        self.clock.callLater(max(0.0, self.t0 + arrival.at - self.clock.seconds()), arrive)
+
+    def _shift(self, site: str, agent_id: str, group: RosterGroup) -> None:
+        end_s = self.scenario.duration_h * 3600
+        start_h, end_h = group.shift
+        length = (end_h - start_h) % 24 or 24.0
+        days = int(self.scenario.duration_h // 24) + 2
+        spans: list[list[float]] = []
+        for day in range(-1, days):
+            lo = (day * 24 + start_h) * 3600
+            hi = lo + length * 3600
+            if hi <= 0 or lo >= end_s:
+                continue
+            lo, hi = max(lo, 0.0), min(hi, end_s)
+            if spans and abs(spans[-1][1] - lo) < 1e-6:
+                spans[-1][1] = hi
+            else:
+                spans.append([lo, hi])
+        for lo, hi in spans:
+            self.clock.callLater(lo, self._login, site, agent_id)
+            if hi < end_s:
+                self.clock.callLater(hi, self._logout, site, agent_id)
+
+    # -- the ACD's entry points ----------------------------------------------------------------
+
+    def _enqueue(self, site: str, request: QueueRequest) -> Deferred[QueuePlacement]:
+        return self.sites[site].distributor.enqueue(request)
+
+    def _abandon(self, site: str, call_id: str) -> Deferred[bool]:
+        return self.sites[site].distributor.abandon(call_id)
+
+    def _arrive(self, site: str, attempt: Attempt) -> None:
+        mover = self.sites[site].mover
+        if mover is None:
+            return
+        d = mover.arrive(attempt.call_id, attempt.channel)
+        d.addErrback(self._logged, "sim_arrive_failed")
+
+    def _login(self, site: str, agent_id: str) -> None:
+        self.sites[site].distributor.login(agent_id).addErrback(self._logged, "sim_login")
+
+    def _logout(self, site: str, agent_id: str) -> None:
+        self.sites[site].distributor.logout(agent_id).addErrback(self._logged, "sim_logout")
+
+    def _no_answer(self, site: str, agent_id: str) -> None:
+        def ready() -> None:
+            self.sites[site].distributor.ready(agent_id).addErrback(self._logged, "sim_ready")
+
+        self.clock.callLater(self.scenario.agents.no_answer_pause_s, ready)
+
+    def _observed(self, site: str, agent_id: str, transition: Transition) -> None:
+        self.agent_time.record(site, agent_id, str(transition.after.status),
+                               self.clock.seconds())
+
+    def _unprefixed(self, site: str) -> str:
+        return site[len(self.prefix):] if site.startswith(self.prefix) else site
+
+    def _sample(self) -> None:
+        self.book.sample(self.clock.seconds() - self.t0, list(self.sites))
+        self.clock.callLater(SAMPLE_EVERY_S, self._sample)
+
+    def _logged(self, failure: Failure, event: str) -> None:
+        log.warning(event, policy=self.policy, error=failure.getErrorMessage())
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def outcome(self) -> Outcome:
+        """The book and agents' times, cut loose from timers and Redis."""
+        for attempt in self.book.attempts:
+            attempt.patience = None
+        seconds = {site: dict(states) for site, states in self.agent_time.seconds.items()}
+        return Outcome(self.scenario, self.policy, self.prefix, self.t0, self.book,
+                       AgentTime(seconds=seconds))
+
+    async def stop(self) -> None:
+        """Cancel every timer of the ACD's pieces (what is in Redis stays for the report)."""
+        self.agent_time.close(self.clock.seconds())
+        for stack in self.sites.values():
+            stack.distributor.stop()
+            if stack.room is not None:
+                stack.room.stop()
+            if stack.monitor is not None:
+                stack.monitor.stop()
+            if stack.publisher is not None:
+                await stack.publisher.stop()
