@@ -56,12 +56,9 @@ class InterflowSettings:
     max_moves: int = 2               # home -> sibling -> hub
     trunk_limit: int = 30            # concurrent interflowed calls per ordered pair of sites
     trunk_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to)
-    trunk_dial_timeout_s: float = 10.0  # the overflow Dial gives up after this
     national_max_ewt_s: float = 900.0  # every site's EWT above this: surge admission control
     status_every_s: float = 1.0      # each site publishes its status this often
     status_ttl_s: float = 3.0        # a status older than this has expired: the site is down
-    heartbeat_every_s: float = 1.0   # pln123 -> its Asterisk's AstDB (DBPut)
-    heartbeat_stale_s: float = 3.0   # the dialplan sends calls to the hub after this
 
     def rule(self, site: str, skill: str) -> InterflowRule:
         return self.rules.get((site, skill)) or self.site_rules.get(site) or self.default

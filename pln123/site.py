@@ -72,7 +72,7 @@ class SiteCallCentre(MultiService):
         self.ivr.setServiceParent(self)  # type: ignore[no-untyped-call]
         self.ivr.engine.on_handed_off = self._watch_queued_caller
         self.ivr.on_arrival = self._arrival
-        self.heartbeat = Heartbeat(self.ivr.ami, reactor, config.acd.interflow.heartbeat_every_s)
+        self.heartbeat = Heartbeat(self.ivr.ami, reactor, config.asterisk.heartbeat_every_s)
         # At once after every login: callers dialling right after a (re)start stay here.
         self.ivr.ami.add_resync_hook(lambda _protocol: self.heartbeat.beat())
         self.status = StatusPublisher(site_name, config.acd, config.skills, self.metrics,

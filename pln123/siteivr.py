@@ -21,7 +21,7 @@ from ivr.callcontrol.telephony import AMITelephony
 from ivr.dialplan.names import AGI_ARG_ARRIVAL, AGI_ARG_CALL, ARRIVAL_MOVED, ARRIVAL_RETURNED
 from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
 from ivr.engine.session import IVRServices
-from pln123.config.asterisk import AmiTLS
+from ivr.settings import AmiTLS
 from pln123.config.model import Config
 
 

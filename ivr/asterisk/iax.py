@@ -26,14 +26,14 @@ from collections.abc import Mapping
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.multisite import PEER
 from ivr.dialplan.names import SITE_NAME, TRUNK_IN_CONTEXT, checked
-from pln123.config import Config
+from ivr.settings import TelephonyConfig
 
 TRUNK_USER = "pln123-trunk"  # the user section; every peer's `username=`
 _LINE = re.compile(r"|;[^\r\n]*|\[[A-Za-z0-9_.-]+\]|[a-z]+=[A-Za-z0-9_.:/-]+")
 
 
 def render_iax(
-    config: Config,
+    config: TelephonyConfig,
     site_name: str,
     *,
     peers_override: Mapping[str, tuple[str, int]] | None = None,

@@ -21,7 +21,7 @@ import ipaddress
 import re
 
 from ivr.asterisk.errors import RenderError
-from pln123.config.model import Config, Site
+from ivr.settings import Site, TelephonyConfig
 
 # Action -> the write class pln123's user holds for it (Asterisk accepts any one of the
 # classes an action lists; `manager show command <Action>` shows them).
@@ -83,7 +83,7 @@ def _secret(site: Site) -> str:
     return secret
 
 
-def render_general(config: Config, site_name: str) -> str:
+def render_general(config: TelephonyConfig, site_name: str) -> str:
     """manager.conf `[general]`: AMI on the configured address, optionally TLS."""
     site = config.sites[site_name]
     ami = site.ami
@@ -116,7 +116,7 @@ def render_general(config: Config, site_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_user(config: Config, site_name: str) -> str:
+def render_user(config: TelephonyConfig, site_name: str) -> str:
     """The `[<ami user>]` section pln123 logs in as: least privilege, event filters."""
     site = config.sites[site_name]
     ami = site.ami
@@ -141,7 +141,7 @@ def render_user(config: Config, site_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_manager(config: Config, site_name: str) -> dict[str, str]:
+def render_manager(config: TelephonyConfig, site_name: str) -> dict[str, str]:
     """File name -> text: a complete manager.conf for a server whose AMI serves pln123.
 
     A manager.conf with other users keeps them: copy the `[pln123]` section (and the TLS

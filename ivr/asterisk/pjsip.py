@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from acd.settings import AgentSpec
 from ivr.asterisk.errors import RenderError
 from ivr.dialplan.names import agent_features_context
-from pln123.config.model import Config
+from ivr.settings import AgentPhone, TelephonyConfig
 
 PJSIP_FILE = "pjsip_pln123_agents.conf"
 _RESOURCE = re.compile(r"PJSIP/([A-Za-z0-9][A-Za-z0-9_.+-]{0,39})")
@@ -62,7 +61,7 @@ def read_agent_secrets(path: Path, warn: Callable[[str], None] | None = None) ->
     return secrets
 
 
-def pjsip_resource(agent: AgentSpec) -> str | None:
+def pjsip_resource(agent: AgentPhone) -> str | None:
     """`1001` for `PJSIP/1001`; None for endpoints this file does not define (Local, IAX2,
     `PJSIP/x/sip:...`)."""
     match = _RESOURCE.fullmatch(agent.endpoint)
@@ -73,13 +72,15 @@ def _caller_name(name: str) -> str:
     return _NAME_UNSAFE.sub("", name).strip()[:40]
 
 
-def render_pjsip(config: Config, site_name: str, secrets: dict[str, str]) -> dict[str, str]:
-    """File name -> text: endpoint, auth and aor per PJSIP agent of `site_name`."""
+def render_pjsip(config: TelephonyConfig, site_name: str, agents: Sequence[AgentPhone],
+                 secrets: dict[str, str]) -> dict[str, str]:
+    """File name -> text: endpoint, auth and aor per PJSIP agent of `site_name` (of the
+    roster `agents`)."""
     if site_name not in config.sites:
         raise RenderError(f"no site {site_name!r} (sites: {', '.join(config.sites)})")
     settings = config.asterisk
     context = settings.agent_context or agent_features_context(site_name)
-    agents = [a for a in config.acd.agents if a.site == site_name]
+    agents = [a for a in agents if a.site == site_name]
     pjsip = [(a, r) for a in agents if (r := pjsip_resource(a)) is not None]
     missing = [a.id for a, _ in pjsip if a.id not in secrets]
     if missing:

@@ -5,7 +5,7 @@ every second or so. The dialplan reads it without pln123's help, so a site whose
 down (restarting, crashed, its AMI link cut) still answers callers:
 
 - a site's `[pln123-ivr]` sends a new caller to the hub's IVR (`ivr-<area code>`) when the
-  beat is missing or older than `acd.interflow.heartbeat_stale_s`; the hub has no check
+  beat is missing or older than `asterisk.heartbeat_stale_s`; the hub has no check
   (it is the last resort, and sending its own callers elsewhere would loop);
 - `[pln123-trunk-in]` refuses a moved call (`ovf-<call id>`) with cause 34 *before*
   answering when its own beat is stale, so the sender's Dial ends without ANSWER and the
@@ -39,7 +39,7 @@ from ivr.dialplan.names import (
     TRUNK_IN_CONTEXT,
     checked,
 )
-from pln123.config import Config, Site
+from ivr.settings import Site, TelephonyConfig
 
 HEARTBEAT_CONTEXT = "pln123-heartbeat"  # Gosub: GOSUB_RETVAL = fresh | stale
 FRESH, STALE = "fresh", "stale"
@@ -60,16 +60,16 @@ def _seconds(value: object, what: str) -> float:
     return float(value)
 
 
-def stale_after(config: Config) -> str:
+def stale_after(config: TelephonyConfig) -> str:
     """`heartbeat_stale_s` as an expression operand: `3`, `2.5`."""
-    value = _seconds(config.acd.interflow.heartbeat_stale_s, "heartbeat staleness")
+    value = _seconds(config.asterisk.heartbeat_stale_s, "heartbeat staleness")
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return checked(text, _SECONDS, "heartbeat staleness")
 
 
-def dial_timeout(config: Config) -> str:
+def dial_timeout(config: TelephonyConfig) -> str:
     """`trunk_dial_timeout_s` as Dial's timeout argument: whole seconds, at least 1."""
-    value = _seconds(config.acd.interflow.trunk_dial_timeout_s, "trunk dial timeout")
+    value = _seconds(config.asterisk.trunk_dial_timeout_s, "trunk dial timeout")
     return checked(str(max(1, math.ceil(value))), _SECONDS, "trunk dial timeout")
 
 
@@ -77,13 +77,13 @@ def peer_of(site: Site) -> str:
     return checked(site.iax2_peer, PEER, f"IAX2 peer name of site {site.name}")
 
 
-def hub_for(config: Config, site: Site) -> Site | None:
+def hub_for(config: TelephonyConfig, site: Site) -> Site | None:
     """The hub a caller of `site` goes to when `site`'s pln123 is down; None for the hub."""
     hub = config.hub
     return None if hub is None or hub.name == site.name else hub
 
 
-def heartbeat_context(config: Config) -> list[str]:
+def heartbeat_context(config: TelephonyConfig) -> list[str]:
     """Gosub(pln123-heartbeat,s,1): GOSUB_RETVAL `fresh` or `stale` (missing counts as stale).
 
     Only the integer part of the value counts, digits only: a beat written as `1712.5`
@@ -104,7 +104,7 @@ def heartbeat_context(config: Config) -> list[str]:
     ]
 
 
-def ivr_context(config: Config, site: Site, language: str) -> list[str]:
+def ivr_context(config: TelephonyConfig, site: Site, language: str) -> list[str]:
     """The AsyncAGI hand-off; at a site with a hub, the heartbeat check comes first."""
     area = checked(AREA_CODE_VARIABLE, _VARIABLE, "variable")
     site_variable = checked(SITE_VARIABLE, _VARIABLE, "variable")
@@ -139,7 +139,7 @@ def ivr_context(config: Config, site: Site, language: str) -> list[str]:
     return lines
 
 
-def overflow_out_context(config: Config, site: Site) -> list[str]:
+def overflow_out_context(config: TelephonyConfig, site: Site) -> list[str]:
     """One extension per other site: dial its trunk; on failure, back to pln123 at home."""
     me = checked(site.name, SITE_NAME, "site name")
     prefix = checked(MOVED_PREFIX, re.compile(r"[a-z]{2,10}-"), "extension prefix")
@@ -167,7 +167,7 @@ def overflow_out_context(config: Config, site: Site) -> list[str]:
     return lines
 
 
-def trunk_in_context(config: Config, site: Site, language: str) -> list[str]:
+def trunk_in_context(config: TelephonyConfig, site: Site, language: str) -> list[str]:
     """Moved calls (`ovf-<call id>`) and callers of a site whose pln123 is down (`ivr-<area>`)."""
     me = checked(site.name, SITE_NAME, "site name")
     moved = checked(ARRIVAL_MOVED, _WORD, "arrival")

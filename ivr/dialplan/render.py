@@ -4,7 +4,7 @@ The output is a pure function of the config: the same config gives the same byte
 what lets `dialplans/<site>.conf` be checked in and a test catch drift. Every value taken
 from the config is checked against a narrow character set (`names.py`) before it is
 written, and the finished text is checked line by line once more, so neither a loader bug
-nor a hand-built `Config` can put a newline, a `;` or an extra application into a dialplan.
+nor a hand-built `TelephonyConfig` can put a newline, a `;` or an extra application into a dialplan.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from ivr.dialplan.names import (
     inbound_context,
     local_context,
 )
-from pln123.config import Config, Site
+from ivr.settings import Site, TelephonyConfig
 
 ACD_ISSUE = "#4"  # fills the agent-connect context
 
@@ -79,7 +79,7 @@ _LINE = re.compile(
 )
 
 
-def render_site(config: Config, site_name: str) -> str:
+def render_site(config: TelephonyConfig, site_name: str) -> str:
     """The include file for `site_name`: contexts documented at the top, then the contexts."""
     site = config.sites.get(site_name)
     if site is None:
@@ -110,12 +110,12 @@ def render_site(config: Config, site_name: str) -> str:
     return text
 
 
-def render_all(config: Config) -> dict[str, str]:
+def render_all(config: TelephonyConfig) -> dict[str, str]:
     """Site name -> include file, for every site in the config."""
     return {name: render_site(config, name) for name in config.sites}
 
 
-def _header(config: Config, site: Site, areas: list[tuple[str, str]],
+def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
             language: str) -> list[str]:
     codes = [code for code, _ in areas]
     hub = hub_for(config, site)

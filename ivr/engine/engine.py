@@ -12,7 +12,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from ivr.engine.channel import CallChannel
 from ivr.engine.session import CallSession, IVRServices
-from pln123.config.model import Config
+from ivr.settings import TelephonyConfig
 
 log = structlog.get_logger("ivr.engine")
 
@@ -22,7 +22,7 @@ DEFAULT_TIMEZONE = "Asia/Jakarta"  # WIB; sites in WITA/WIT set their own
 class IVREngine:
     def __init__(
         self,
-        config: Config,
+        config: TelephonyConfig,
         site_name: str,
         services: IVRServices,
         clock: IReactorTime,
@@ -55,7 +55,7 @@ class IVREngine:
             self.on_handed_off(session)
         return outcome
 
-    def reconfigure(self, config: Config) -> None:
+    def reconfigure(self, config: TelephonyConfig) -> None:
         """New calls use `config`; calls in progress finish with the one they started with."""
         self.config = config
         self.site = config.sites[self.site.name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ivr.prompts.catalogue import TICKET_STATUS_PROMPTS
-from pln123.config.model import Action
+from ivr.settings import Action
 
 if TYPE_CHECKING:
     from ivr.engine.session import CallSession

@@ -23,7 +23,7 @@ from ivr.engine.channel import CallChannel
 from ivr.engine.flows import SelfService
 from ivr.engine.journal import CallJournal
 from ivr.engine.voice import Voice
-from pln123.config.model import Action, AreaCode, Config, Menu, Site
+from ivr.settings import Action, AreaCode, Menu, Site, TelephonyConfig
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CallSession:
     def __init__(
         self,
         channel: CallChannel,
-        config: Config,
+        config: TelephonyConfig,
         site: Site,
         services: IVRServices,
         clock: IReactorTime,

@@ -25,7 +25,7 @@ from ivr.prompts.errors import PromptError
 from ivr.prompts.manifest import MANIFEST_NAME, Entry, Manifest
 from ivr.prompts.numbers import FRAGMENTS
 from ivr.prompts.render import RenderJob, Tools, find_tools, render
-from pln123.config import Prompt
+from ivr.settings import Prompt
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_DIR / "deploy" / "config" / "pln.yaml"

@@ -95,7 +95,7 @@ def render_files(config: Config, site: str, parts: list[str]) -> dict[str, str]:
                               "config (or leave pjsip out with --only)")
         secrets = read_agent_secrets(path, warn=lambda m: print(f"warning: {m}",
                                                                 file=sys.stderr))
-        files.update(render_pjsip(config, site, secrets))
+        files.update(render_pjsip(config, site, config.acd.agents, secrets))
     if "trunks" in parts:
         files.update(_trunks(config, site))
     return files

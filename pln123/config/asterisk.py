@@ -8,7 +8,10 @@ Two places in the admin config, both optional so older files keep loading:
   Asterisk's certificate with, and the certificate/key paths on the Asterisk host).
 * the top-level `asterisk:` section: where the agents' SIP secrets are
   (`agent_secrets_file`, `{site}` replaced by the site name, so each server holds only its
-  own agents' secrets) and how agents' PJSIP endpoints are built.
+  own agents' secrets), how agents' PJSIP endpoints are built, and the timings the
+  rendered dialplan shares with pln123: `heartbeat_every_s` (pln123 writes its heartbeat
+  into AstDB this often), `heartbeat_stale_s` (an older one sends callers to the hub) and
+  `trunk_dial_timeout_s` (a Dial over the inter-site trunk).
 
 The agents' secrets file is *not* opened here: `pln123 serve` never needs it (and should
 not be able to read it); only `pln123 asterisk render` reads it, for one site.
@@ -18,59 +21,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.settings import (
+    DEFAULT_CODECS,
+    DEFAULT_PLAIN_PORT,
+    DEFAULT_WRITETIMEOUT_MS,
+    LOOPBACK,
+    AmiTLS,
+    AsteriskSettings,
+    ManagerOptions,
+)
 from pln123.config.reader import Reader
 
-DEFAULT_WRITETIMEOUT_MS = 1000  # Asterisk's default, 100 ms, drops a reader stalled by a GC
-DEFAULT_PLAIN_PORT = 5038
-LOOPBACK = "127.0.0.1/255.255.255.255"
 # What may reach a line of a rendered Asterisk file from these settings: no `;` (a comment),
 # no `,`, `(`, `=`, `[` and no whitespace or line break.
 PATH_VALUE = re.compile(r"/[A-Za-z0-9_./-]{1,250}\Z")
 NAME_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z")
 CODEC = re.compile(r"[a-z0-9_]{2,20}\Z")
-DEFAULT_CODECS = ("alaw", "ulaw")
-
-
-@dataclass(frozen=True)
-class AmiTLS:
-    """AMI over TLS: pln123 checks Asterisk's certificate against `ca_file` for
-    `server_name`; `cert_file`/`key_file` are paths on the Asterisk host (manager.conf)."""
-
-    ca_file: Path
-    server_name: str
-    cert_file: str
-    key_file: str
-    bind: str = ""  # the address Asterisk listens on for TLS; empty: the AMI host's
-
-
-@dataclass(frozen=True)
-class ManagerOptions:
-    """The manager.conf side of a site's AMI link."""
-
-    permit: tuple[str, ...] = (LOOPBACK,)
-    writetimeout_ms: int = DEFAULT_WRITETIMEOUT_MS
-    plain_port: int = DEFAULT_PLAIN_PORT  # only used with tls: the loopback plain listener
-    tls: AmiTLS | None = None
-
-
-@dataclass(frozen=True)
-class AsteriskSettings:
-    """The `asterisk:` section: agents' PJSIP endpoints and where their secrets are."""
-
-    agent_secrets_file: str = ""  # relative to the config's folder; may contain {site}
-    base: Path = Path(".")
-    agent_context: str = ""  # default: the site's pln123-agent-features-<site> context
-    transport: str = ""  # an existing PJSIP transport's name; empty: Asterisk chooses
-    codecs: tuple[str, ...] = DEFAULT_CODECS
-
-    def agent_secrets_path(self, site: str) -> Path | None:
-        if not self.agent_secrets_file:
-            return None
-        return self.base / self.agent_secrets_file.replace("{site}", site)
+_DEFAULT = AsteriskSettings()
 
 
 def acl_entry(text: str) -> str | None:
@@ -160,5 +130,11 @@ def parse_asterisk(top: Reader, base: Path) -> AsteriskSettings:
         if not CODEC.match(codec):
             reader.error(f"{codec!r} is not a codec name (alaw, ulaw, g722, opus)",
                          f"codecs[{index}]")
+    every = reader.number("heartbeat_every_s", _DEFAULT.heartbeat_every_s, 0.5, 10)
+    stale = reader.number("heartbeat_stale_s", _DEFAULT.heartbeat_stale_s, 2, 120)
+    if stale <= every:
+        reader.error("must be longer than heartbeat_every_s", "heartbeat_stale_s")
+    trunk_dial = reader.number("trunk_dial_timeout_s", _DEFAULT.trunk_dial_timeout_s, 2, 60)
     reader.finish()
-    return AsteriskSettings(secrets, base, context, transport, codecs)
+    return AsteriskSettings(secrets, base, context, transport, codecs, every, stale,
+                            trunk_dial)

@@ -10,8 +10,7 @@
       sites: {palembang: {threshold_s: 45, skills: {fault: {threshold_s: 30}}}}
       trunk_limit: 30        # concurrent interflowed calls per pair of sites
       trunk_limits: {palembang: {medan: 20}}
-      reevaluate_s, max_moves, trunk_dial_timeout_s, national_max_ewt_s,
-      status_every_s, status_ttl_s, heartbeat_every_s, heartbeat_stale_s
+      reevaluate_s, max_moves, national_max_ewt_s, status_every_s, status_ttl_s
 
 Every key is optional (acd.settings.InterflowSettings gives the defaults). The hub is the
 site whose role is `hub`; it is never listed in `order` by hand.
@@ -25,12 +24,9 @@ from pln123.config.reader import Reader
 _D = InterflowSettings()
 _TIMINGS: dict[str, tuple[float, float, float]] = {
     "reevaluate_s": (_D.reevaluate_s, 1, 300),
-    "trunk_dial_timeout_s": (_D.trunk_dial_timeout_s, 2, 60),
     "national_max_ewt_s": (_D.national_max_ewt_s, 10, 7200),
     "status_every_s": (_D.status_every_s, 0.2, 10),
     "status_ttl_s": (_D.status_ttl_s, 1, 60),
-    "heartbeat_every_s": (_D.heartbeat_every_s, 0.5, 10),
-    "heartbeat_stale_s": (_D.heartbeat_stale_s, 2, 120),
 }
 
 
@@ -43,8 +39,6 @@ def parse_interflow(acd: Reader, sites: set[str], skills: tuple[str, ...],
     if timings["status_ttl_s"] <= timings["status_every_s"]:
         reader.error("must be longer than status_every_s (a status must outlive its "
                      "next publication)", "status_ttl_s")
-    if timings["heartbeat_stale_s"] <= timings["heartbeat_every_s"]:
-        reader.error("must be longer than heartbeat_every_s", "heartbeat_stale_s")
     max_moves = reader.integer("max_moves", _D.max_moves, 1, 4)
     trunk_limit = reader.integer("trunk_limit", _D.trunk_limit, 0, 10_000)
     order = _order(reader, sites, hub)
@@ -55,11 +49,8 @@ def parse_interflow(acd: Reader, sites: set[str], skills: tuple[str, ...],
         enabled=bool(enabled), default=default, rules=rules, site_rules=site_rules,
         order=order, hub=hub, reevaluate_s=timings["reevaluate_s"], max_moves=max_moves,
         trunk_limit=trunk_limit, trunk_limits=trunk_limits,
-        trunk_dial_timeout_s=timings["trunk_dial_timeout_s"],
         national_max_ewt_s=timings["national_max_ewt_s"],
-        status_every_s=timings["status_every_s"], status_ttl_s=timings["status_ttl_s"],
-        heartbeat_every_s=timings["heartbeat_every_s"],
-        heartbeat_stale_s=timings["heartbeat_stale_s"])
+        status_every_s=timings["status_every_s"], status_ttl_s=timings["status_ttl_s"])
 
 
 def _rule(reader: Reader, base: InterflowRule) -> InterflowRule:

@@ -126,8 +126,9 @@ def parse_config(data: Any, path: Path) -> Config:
     asterisk = parse_asterisk(top, path.parent)
     dashboard = parse_dashboard(top, path.parent, set(sites))
     top.finish()
-    config = Config(path, languages, default_language, sites, skills, ivr, menus, prompts,
-                    redis, acd, asterisk, dashboard)
+    config = Config(languages=languages, default_language=default_language, sites=sites,
+                    skills=skills, ivr=ivr, menus=menus, prompts=prompts, asterisk=asterisk,
+                    path=path, redis=redis, acd=acd, dashboard=dashboard)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)))

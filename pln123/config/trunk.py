@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from pln123.config.model import TrunkAddress
+from ivr.settings import IAX2_PORT, TrunkAddress
 from pln123.config.reader import Reader
-
-IAX2_PORT = 4569  # IANA's port for IAX2
 
 
 def parse_trunk(reader: Reader) -> TrunkAddress:

@@ -31,14 +31,13 @@ RESTART_ONLY: tuple[str, ...] = (
     "acd.audit_maxlen",
     "acd.abandon_resume_s",        # the resume store's TTL
     "acd.callback_dial",           # the AMI telephony's dial string
-    "acd.interflow.heartbeat_every_s",  # the heartbeat loop's period
+    "asterisk.heartbeat_every_s",  # the heartbeat loop's period
 )
 
 # Changed here: pln123 applies what it reads of them, but they are also rendered into
 # Asterisk's files; the reload log reminds the admin to render and reload Asterisk.
 ASTERISK_SIDE: tuple[str, ...] = (
     "sites.{site}.area_codes", "sites.{site}.iax2", "sites.{site}.iax2_peer",
-    "acd.interflow.heartbeat_stale_s", "acd.interflow.trunk_dial_timeout_s",
     "asterisk", "agents",
 )
 
@@ -74,15 +73,22 @@ def plan_reload(old: Config, new: Config, site: str) -> ReloadPlan:
 
 
 def _keep_restart_only(old: Config, new: Config, site: str) -> Config:
-    interflow = replace(new.acd.interflow,
-                        heartbeat_every_s=old.acd.interflow.heartbeat_every_s)
-    acd = replace(new.acd, service_level_s=old.acd.service_level_s,
-                  escalation_s=old.acd.escalation_s, audit_maxlen=old.acd.audit_maxlen,
-                  abandon_resume_s=old.acd.abandon_resume_s,
-                  callback_dial=old.acd.callback_dial, interflow=interflow)
-    sites = dict(new.sites)
-    sites[site] = replace(new.sites[site], ami=old.sites[site].ami)
-    return replace(new, redis=old.redis, dashboard=old.dashboard, sites=sites, acd=acd)
+    kept = new
+    for path in RESTART_ONLY:
+        kept = _with_old(kept, old, path.format(site=site).split("."))
+    return kept
+
+
+def _with_old(new: Any, old: Any, path: list[str]) -> Any:
+    """`new` with the value at `path` taken from `old` (dataclasses and mappings)."""
+    if not path:
+        return old
+    head, rest = path[0], path[1:]
+    if is_dataclass(new) and not isinstance(new, type):
+        return replace(new, **{head: _with_old(getattr(new, head), getattr(old, head), rest)})
+    merged = dict(new)
+    merged[head] = _with_old(new[head], old[head], rest)
+    return merged
 
 
 def _under(path: str, prefixes: tuple[str, ...], site: str) -> bool:

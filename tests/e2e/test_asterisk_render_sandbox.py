@@ -95,7 +95,8 @@ def _load_site(instance: Instance, config: Config, site: str, tmp_path: Path) ->
     _install(instance, MANAGER_FILE, render_manager(local, site)[MANAGER_FILE])
     path = local.asterisk.agent_secrets_path(site)
     assert path is not None
-    _install(instance, PJSIP_FILE, render_pjsip(local, site, read_agent_secrets(path))[PJSIP_FILE])
+    rendered = render_pjsip(local, site, local.acd.agents, read_agent_secrets(path))
+    _install(instance, PJSIP_FILE, rendered[PJSIP_FILE])
     _install(instance, "pjsip.conf", f'#include "{PJSIP_FILE}"\n', 0o644)
     instance.cli("manager reload")
     instance.cli("module reload res_pjsip.so")

@@ -125,7 +125,7 @@ def test_pjsip_for_every_site_from_the_roster(config: Config) -> None:
     for site in config.sites:
         path = config.asterisk.agent_secrets_path(site)
         assert path is not None
-        text = render_pjsip(config, site, read_agent_secrets(path))[PJSIP_FILE]
+        text = render_pjsip(config, site, config.acd.agents, read_agent_secrets(path))[PJSIP_FILE]
         agents = [a for a in config.acd.agents if a.site == site]
         assert text.count("type = endpoint") == len(agents) > 0
         for agent in agents:
@@ -152,7 +152,7 @@ def test_secrets_file_errors_name_the_line_not_the_secret(tmp_path: Path,
         read_agent_secrets(path)
     path.chmod(0o600)
     with pytest.raises(RenderError, match=r"no secret for agent\(s\) 2002, 2003"):
-        render_pjsip(config, "medan", read_agent_secrets(path))
+        render_pjsip(config, "medan", config.acd.agents, read_agent_secrets(path))
 
 
 def test_cli_writes_private_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,9 +31,9 @@ def config() -> Config:
 
 
 
-def with_interflow(config: Config, **changes: object) -> Config:
-    interflow = dataclasses.replace(config.acd.interflow, **changes)  # type: ignore[arg-type]
-    return dataclasses.replace(config, acd=dataclasses.replace(config.acd, interflow=interflow))
+def with_timings(config: Config, **changes: object) -> Config:
+    asterisk = dataclasses.replace(config.asterisk, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(config, asterisk=asterisk)
 
 
 def with_site(config: Config, site: str, **changes: object) -> Config:
@@ -91,7 +91,7 @@ def test_the_heartbeat_gosub(config: Config) -> None:
 
 
 def test_staleness_and_timeout_come_from_the_config(config: Config) -> None:
-    changed = with_interflow(config, heartbeat_stale_s=2.5, trunk_dial_timeout_s=7.2)
+    changed = with_timings(config, heartbeat_stale_s=2.5, trunk_dial_timeout_s=7.2)
     text = render_site(changed, "medan")
     assert " same => n,GotoIf($[${EPOCH} - ${beat} > 2.5]?stale)" in text
     assert " same => n,Dial(IAX2/pln-jakarta/ivr-${ARG1},8)" in text  # whole seconds, up
@@ -171,7 +171,7 @@ def test_an_unsafe_hub_peer_is_refused_everywhere(config: Config, site: str) -> 
 @pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), 1e9, "3", True])
 def test_unsafe_timings_are_refused(config: Config, field: str, value: object) -> None:
     with pytest.raises(DialplanError):
-        render_site(with_interflow(config, **{field: value}), "medan")
+        render_site(with_timings(config, **{field: value}), "medan")
 
 
 def test_the_line_check_catches_what_a_name_would_smuggle(

@@ -23,8 +23,9 @@ from pathlib import Path
 from ivr.asterisk.errors import RenderError
 from ivr.asterisk.manager import MANAGER_FILE, render_user
 from ivr.dialplan import DialplanError, render_site
+from ivr.settings import AMISettings, IVRSettings, Site, TelephonyConfig
 from pln123.config import ConfigError, load_config
-from pln123.config.model import AMISettings, Config, IVRSettings, Site
+from pln123.config.model import Config
 from tools.sandbox.errors import SandboxError
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "sandbox"
@@ -149,9 +150,8 @@ def site_manager_user(site: str, secret_file: Path,
         # The sandbox's own listener and user name; the config's permit and writetimeout.
         ami = AMISettings("127.0.0.1", 5038, SANDBOX_AMI_USER, secret_file,
                           md5=configured.md5, manager=configured.manager)
-    only = Config(config_file, ("id",), "id",
-                  {site: Site(site, "site", ami, f"pln-{site}", ())}, (),
-                  IVRSettings("greeting", "main"), {}, {})
+    only = TelephonyConfig(("id",), "id", {site: Site(site, "site", ami, f"pln-{site}", ())},
+                           (), IVRSettings("greeting", "main"), {}, {})
     try:
         return render_user(only, site)
     except RenderError as error:
