@@ -26,7 +26,6 @@ import structlog
 from twisted.internet.defer import Deferred, DeferredList, FirstError
 from twisted.internet.interfaces import IReactorTime
 
-from acd.settings import AcdSettings
 from acd.telephony import Callback, Connection, RingOutcome
 from ivr.ami.agi import AGIError, AsyncAGIRouter
 from ivr.ami.errors import AMIError
@@ -48,7 +47,7 @@ CALLBACK_CALLER_ID = "PLN123 <123>"
 
 class AMITelephony:
     def __init__(self, ami: AMIService, router: AsyncAGIRouter, clock: IReactorTime, *,
-                 callback_dial: str = AcdSettings.callback_dial):
+                 callback_dial: str):
         self.ami = ami
         self.callback_dial = callback_dial
         self.router = router
