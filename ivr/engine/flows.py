@@ -2,104 +2,136 @@
 
 In a surge most callers ask the same question; every one answered here is one fewer in
 the agents' queues.
+
+A flow sees the call only through `FlowCall`, the few things it needs, never the whole
+session: the menus and the hand-off stay the session's business, and a flow can be run
+(and tested) against any call that provides those few things. What a flow learns that
+matters to the rest of the call comes back to the session instead of being written into
+it: the key pressed during the flow's last prompt in the `FlowResult`, the confirmed
+customer number through `FlowCall.identified` (at once, so that a caller handed to an
+agent because the ticket could not be created still arrives with it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from acd.selfservice.models import Outage, TicketDesk
+from ivr.engine.journal import CallJournal
+from ivr.engine.voice import Voice
 from ivr.prompts.catalogue import TICKET_STATUS_PROMPTS
-from ivr.settings import Action
-
-if TYPE_CHECKING:
-    from ivr.engine.session import CallSession
+from ivr.settings import Action, AreaCode, IVRSettings
 
 IDPEL_LENGTH = 12
 TICKET_MAX_DIGITS = 12
 
 
+@dataclass(frozen=True)
+class FlowCall:
+    """The part of one call a self-service flow may use."""
+
+    call_id: str
+    site_name: str
+    area: AreaCode
+    caller_number: str
+    settings: IVRSettings
+    voice: Voice
+    journal: CallJournal
+    tickets: TicketDesk
+    # The caller's area's outages; the session bounds the lookup so no caller waits on it.
+    outages: Callable[[], Awaitable[list[Outage]]]
+    outage_prompts: Callable[[Outage], list[str]]
+    identified: Callable[[str], None]  # told the customer number (IDPEL) once confirmed
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """How a flow ended: an action that ends the menus (e.g. an agent), a key pressed."""
+
+    follow_up: Action | None = None
+    pressed: str | None = None  # barged into the flow's last prompt: the next menu choice
+
+
 class SelfService:
-    def __init__(self, session: CallSession):
-        self.session = session
+    def __init__(self, call: FlowCall):
+        self.call = call
 
-    async def run(self, action: Action) -> Action | None:
-        """Run flow `action.target`; a returned Action (e.g. an agent) ends the menus."""
-        session = self.session
-        session.journal.record("flow_started", flow=action.target)
+    async def run(self, action: Action) -> FlowResult:
+        """Run flow `action.target`."""
+        self.call.journal.record("flow_started", flow=action.target)
         if action.target == "outage_info":
-            await self.outage_info()
-        elif action.target == "report_fault":
+            return FlowResult(pressed=await self.outage_info())
+        if action.target == "report_fault":
             return await self.report_fault(action.category or "gangguan")
-        elif action.target == "ticket_status":
-            await self.ticket_status()
-        return None
+        if action.target == "ticket_status":
+            return FlowResult(pressed=await self.ticket_status())
+        return FlowResult()
 
-    async def outage_info(self) -> None:
-        session = self.session
-        found = await session.outages()
+    async def outage_info(self) -> str | None:
+        call = self.call
+        found = await call.outages()
         if found:
-            session._pressed = await session.voice.play(session.outage_prompts(found[0]))
-            session.journal.record("outage_heard", outage_id=found[0].id)
+            pressed = await call.voice.play(call.outage_prompts(found[0]))
+            call.journal.record("outage_heard", outage_id=found[0].id)
         else:
-            session._pressed = await session.voice.play(["no-outage"])
-            session.journal.record("no_outage_heard")
+            pressed = await call.voice.play(["no-outage"])
+            call.journal.record("no_outage_heard")
+        return pressed
 
     async def collect_idpel(self) -> str | None:
         """The 12-digit customer number, read back digit by digit and confirmed."""
-        session = self.session
-        settings = session.config.ivr
+        call = self.call
+        settings = call.settings
         for attempt in range(1, settings.idpel_retries + 1):
-            heard = await session.voice.ask(["enter-idpel"], settings.idpel_timeout_s,
-                                            IDPEL_LENGTH)
+            heard = await call.voice.ask(["enter-idpel"], settings.idpel_timeout_s,
+                                         IDPEL_LENGTH)
             digits = heard.digits
             if len(digits) != IDPEL_LENGTH or not digits.isdigit():
-                session.journal.record("idpel_rejected", length=len(digits), attempt=attempt)
-                await session.voice.play(["idpel-wrong-length"])
+                call.journal.record("idpel_rejected", length=len(digits), attempt=attempt)
+                await call.voice.play(["idpel-wrong-length"])
                 continue
-            confirm = await session.voice.ask(
-                ["idpel-readback", *session.voice.digits_prompts(digits), "idpel-confirm"],
+            confirm = await call.voice.ask(
+                ["idpel-readback", *call.voice.digits_prompts(digits), "idpel-confirm"],
                 settings.idpel_timeout_s, 1,
             )
             if confirm.digits == "1":
-                session.journal.record("idpel_confirmed", idpel=digits)
+                call.journal.record("idpel_confirmed", idpel=digits)
                 return digits
-            session.journal.record("idpel_not_confirmed", key=confirm.digits, attempt=attempt)
+            call.journal.record("idpel_not_confirmed", key=confirm.digits, attempt=attempt)
         return None
 
-    async def report_fault(self, category: str) -> Action | None:
-        session = self.session
+    async def report_fault(self, category: str) -> FlowResult:
+        call = self.call
         idpel = await self.collect_idpel()
         if idpel is None:
-            session.journal.record("fallback", flow="report_fault",
-                                   action=session.config.ivr.agent.describe())
-            return session.config.ivr.agent
-        session.idpel = idpel
-        ticket = await session.services.tickets.create(
+            call.journal.record("fallback", flow="report_fault",
+                                action=call.settings.agent.describe())
+            return FlowResult(follow_up=call.settings.agent)
+        call.identified(idpel)
+        ticket = await call.tickets.create(
             idpel=idpel,
-            area_code=session.area.code,
+            area_code=call.area.code,
             category=category,
-            caller_number=session.channel.env.get("agi_callerid", ""),
-            site=session.site.name,
-            call_id=session.call_id,
+            caller_number=call.caller_number,
+            site=call.site_name,
+            call_id=call.call_id,
         )
-        session.journal.record("ticket_created", ticket=ticket.number, category=category)
-        session._pressed = await session.voice.play(
-            ["ticket-created", *session.voice.digits_prompts(ticket.number), "pln-mobile"]
+        call.journal.record("ticket_created", ticket=ticket.number, category=category)
+        pressed = await call.voice.play(
+            ["ticket-created", *call.voice.digits_prompts(ticket.number), "pln-mobile"]
         )
-        return None
+        return FlowResult(pressed=pressed)
 
-    async def ticket_status(self) -> None:
-        session = self.session
-        heard = await session.voice.ask(["ticket-enter"], session.config.ivr.idpel_timeout_s,
-                                        TICKET_MAX_DIGITS)
+    async def ticket_status(self) -> str | None:
+        call = self.call
+        heard = await call.voice.ask(["ticket-enter"], call.settings.idpel_timeout_s,
+                                     TICKET_MAX_DIGITS)
         number = heard.digits
-        ticket = await session.services.tickets.find(number) if number.isdigit() else None
+        ticket = await call.tickets.find(number) if number.isdigit() else None
         if ticket is None:
-            session.journal.record("ticket_not_found", entered=number)
-            session._pressed = await session.voice.play(["ticket-not-found"])
-            return
+            call.journal.record("ticket_not_found", entered=number)
+            return await call.voice.play(["ticket-not-found"])
         prompt = TICKET_STATUS_PROMPTS.get(ticket.status, "ticket-status-received")
-        session.journal.record("ticket_status_read", ticket=ticket.number, status=ticket.status)
-        session._pressed = await session.voice.play(
-            [prompt, *session.voice.digits_prompts(ticket.number)]
-        )
+        call.journal.record("ticket_status_read", ticket=ticket.number, status=ticket.status)
+        return await call.voice.play([prompt, *call.voice.digits_prompts(ticket.number)])

@@ -20,7 +20,7 @@ from acd.intake import CallIntake, QueueRequest
 from acd.selfservice.models import Outage, OutageBoard, TicketDesk
 from ivr.ami.agi import AGIHangup
 from ivr.engine.channel import CallChannel
-from ivr.engine.flows import SelfService
+from ivr.engine.flows import FlowCall, SelfService
 from ivr.engine.journal import CallJournal
 from ivr.engine.voice import Voice
 from ivr.settings import Action, AreaCode, Menu, Site, TelephonyConfig
@@ -61,13 +61,26 @@ class CallSession:
         self.timezone = timezone
         self.area = self._area()
         self.call_id = new_call_id()
+        self.caller_number = channel.env.get("agi_callerid", "")
         self.entered_at = clock.seconds()
         self.journal = CallJournal(self.call_id, site.name, self.area.code, clock)
         self.voice = Voice(channel, config.default_language)
         self.idpel: str | None = None
         self.outcome = "active"
-        self._pressed: str | None = None  # a key pressed during greeting or notice
-        self.self_service = SelfService(self)
+        self._pressed: str | None = None  # a key pressed during a prompt: the next choice
+        self.self_service = SelfService(FlowCall(
+            call_id=self.call_id,
+            site_name=site.name,
+            area=self.area,
+            caller_number=self.caller_number,
+            settings=config.ivr,
+            voice=self.voice,
+            journal=self.journal,
+            tickets=services.tickets,
+            outages=self.outages,
+            outage_prompts=self.outage_prompts,
+            identified=self._identified,
+        ))
 
     def _area(self) -> AreaCode:
         """The caller's area: the dialplan passes it as AGI argument 1; else the number."""
@@ -78,11 +91,15 @@ class CallSession:
             found = self.config.area_for_number(env.get("agi_extension", ""))
         return found[1] if found else self.site.primary_area
 
+    def _identified(self, idpel: str) -> None:
+        """A flow confirmed the caller's customer number: the agent will see it."""
+        self.idpel = idpel
+
     async def run(self) -> str:
         """Serve the caller; returns how the call left the IVR."""
         self.journal.record(
             "call_started", channel=self.channel.channel, region=self.area.region,
-            caller_number=self.channel.env.get("agi_callerid", ""),
+            caller_number=self.caller_number,
         )
         try:
             await self._greet()
@@ -166,9 +183,10 @@ class CallSession:
                 if len(stack) > 1:
                     stack.pop()
             elif action.kind == "flow":
-                follow_up = await self.self_service.run(action)
-                if follow_up is not None:
-                    await self._finish(follow_up)
+                result = await self.self_service.run(action)
+                self._pressed = result.pressed
+                if result.follow_up is not None:
+                    await self._finish(result.follow_up)
             else:
                 await self._finish(action)
 
@@ -238,7 +256,7 @@ class CallSession:
             language=self.voice.language,
             area_code=self.area.code,
             region=self.area.region,
-            caller_number=self.channel.env.get("agi_callerid", ""),
+            caller_number=self.caller_number,
             idpel=self.idpel,
             entered_at=self.entered_at,
         )

@@ -2,82 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from ivr.ami.errors import AMIConnectionLost, AMINotConnected
-from ivr.ami.message import Message
+from ivr.ami.link import LinkState
 from ivr.ami.protocol import AMIProtocol
 from ivr.ami.service import AMICredentials, AMIService
-
-BANNER = b"Asterisk Call Manager/10.0.0\r\n"
-
-
-class FakeEndpoint:
-    """Records connection attempts; the test decides how each one ends."""
-
-    def __init__(self) -> None:
-        self.attempts: list[tuple[Any, Deferred[Any]]] = []
-
-    def connect(self, factory: Any) -> Deferred[Any]:
-        d: Deferred[Any] = Deferred()
-        self.attempts.append((factory, d))
-        return d
-
-    def accept(self) -> tuple[AMIProtocol, StringTransport]:
-        factory, d = self.attempts[-1]
-        proxy = factory.buildProtocol(None)
-        transport = StringTransport()
-        proxy.makeConnection(transport)
-        proxy.dataReceived(BANNER)
-        d.callback(proxy)
-        # The proxy stands in for the protocol exactly as the reactor would see it.
-        return proxy, transport
-
-    def refuse(self) -> None:
-        _factory, d = self.attempts[-1]
-        d.errback(Failure(ConnectionRefusedError()))
-
-
-def sent(transport: StringTransport) -> list[Message]:
-    raw = transport.value()
-    transport.clear()
-    return [Message.from_wire(b) for b in raw.split(b"\r\n\r\n") if b]
-
-
-def answer(protocol: AMIProtocol, action: Message, *lines: str) -> None:
-    text = "\r\n".join(["Response: Success", f"ActionID: {action['ActionID']}", *lines])
-    protocol.dataReceived(text.encode() + b"\r\n\r\n")
-
-
-class Harness:
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.endpoint = FakeEndpoint()
-        self.resyncs: list[AMIProtocol] = []
-        self.service = AMIService(
-            self.endpoint,  # type: ignore[arg-type]
-            AMICredentials("pln123", "s3cret"),
-            self.clock,
-            ping_interval=10,
-            ping_timeout=3,
-            retry_policy=lambda attempt: 2.0,
-        )
-        self.service.add_resync_hook(self.resyncs.append)
-        self.service.startService()
-
-    def connect_and_login(self) -> tuple[AMIProtocol, StringTransport]:
-        protocol, transport = self.endpoint.accept()
-        login = sent(transport)[0]
-        assert login["Action"] == "Login"
-        answer(protocol, login, "Message: Authentication accepted")
-        return protocol, transport
+from tests.unit.ami_fakes import FakeEndpoint, Harness, sent
 
 
 @pytest.fixture
@@ -238,10 +172,12 @@ def test_connection_made_after_stop_is_closed_at_once() -> None:
     service = AMIService(endpoint, AMICredentials("u", "s"), clock)  # type: ignore[arg-type]
     service.startService()
     factory, attempt = endpoint.attempts[-1]
-    service.running = False  # as if stopService ran while the attempt could not be cancelled
+    service.stopService()  # the attempt is cancelled, but its socket connects all the same
+    assert service.state is LinkState.STOPPED
     protocol = factory.buildProtocol(None)
     transport = StringTransport()
     protocol.makeConnection(transport)
-    attempt.callback(protocol)
+    attempt.callback(protocol)  # the cancelled attempt swallows the late result
     assert transport.disconnecting
     assert transport.value() == b""  # no login was sent
+    assert service.protocol is None and service.state is LinkState.STOPPED

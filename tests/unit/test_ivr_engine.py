@@ -1,4 +1,4 @@
-"""The menu engine on a scripted channel with a Clock: every branch of issue 3's IVR."""
+"""The menu engine on a scripted channel with a Clock: every branch of the IVR."""
 
 from __future__ import annotations
 
