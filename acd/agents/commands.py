@@ -1,21 +1,22 @@
 """Applying agent commands written by `pln123 agent ...` (pln123/cli/agent.py) to the ACD.
 
 The CLI may run on any host and while the site's pln123 is restarting, so the commands go
-through a Redis stream (`acd:{<site>}:agent-commands`) read with a consumer group: each
-command is applied once even with several pln123 processes per site, and a command written
-while no process ran is applied when one starts.
+through a Redis stream (the site's `agent-commands` key, acd/store/keys.py) read with a
+consumer group: each command is applied once even with several pln123 processes per site,
+and a command written while no process ran is applied when one starts.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from redis.exceptions import ResponseError
 from twisted.internet.defer import Deferred
 
+from acd.agents.operations import AgentOperations, apply
+from acd.store.keys import agent_commands_key
 from acd.store.redis import Client, RedisStore, text
 
 log = structlog.get_logger("acd.agents.commands")
@@ -25,31 +26,7 @@ BLOCK_MS = 1000
 
 
 def commands_key(site: str) -> str:
-    return f"acd:{{{site}}}:agent-commands"
-
-
-class AgentOperations(Protocol):
-    def login(self, agent_id: str) -> Deferred[Any]: ...
-
-    def logout(self, agent_id: str) -> Deferred[Any]: ...
-
-    def pause(self, agent_id: str, reason: str) -> Deferred[Any]: ...
-
-    def ready(self, agent_id: str) -> Deferred[Any]: ...
-
-
-def apply_command(operations: AgentOperations, fields: Mapping[str, str]) -> Deferred[Any]:
-    """One command (`agent`, `action`, `reason`) as the matching agent operation."""
-    agent, action = fields.get("agent", ""), fields.get("action", "")
-    if action == "login":
-        return operations.login(agent)
-    if action == "logout":
-        return operations.logout(agent)
-    if action == "pause":
-        return operations.pause(agent, fields.get("reason", "") or "break")
-    if action == "ready":
-        return operations.ready(agent)
-    raise ValueError(f"unknown agent action {action!r}")
+    return agent_commands_key(site)
 
 
 class AgentCommandConsumer:
@@ -108,7 +85,8 @@ class AgentCommandConsumer:
 
     async def _apply(self, entry_id: str, fields: dict[str, str]) -> None:
         try:
-            await apply_command(self.operations, fields)
+            await apply(self.operations, fields.get("action", ""), fields.get("agent", ""),
+                        fields.get("reason", ""))
             self.applied += 1
             log.info("agent_command_applied", agent=fields.get("agent"),
                      action=fields.get("action"), source=fields.get("source", ""))

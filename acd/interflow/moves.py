@@ -1,17 +1,17 @@
 """What travels with a moved call, and the trunks' concurrent-call limits, in Redis.
 
-Transfer record: `acd:transfer:{<call id>}`, a hash with the call's context (area code,
-IDPEL, language, skill, priority, original enqueue time, sites visited, moves made) that
-the sending site writes before the caller is sent over the trunk and the receiving site
-reads when the caller arrives. Its own hash tag: it belongs to neither site's slot, and it
-expires after a day (a caller is long gone by then).
+Transfer record (`transfer_key`, acd/store/keys.py): a hash with the call's context (area
+code, IDPEL, language, skill, priority, original enqueue time, sites visited, moves made)
+that the sending site writes before the caller is sent over the trunk and the receiving
+site reads when the caller arrives. Its own hash tag: it belongs to neither site's slot,
+and it expires after a day (a caller is long gone by then).
 
-Trunk use: `acd:trunk:{<from>><to>}`, a sorted set of the interflowed calls now on that
-ordered pair of sites, scored by when they moved. Taking a slot is one small script (count
-and add atomically, so two processes cannot both take the last slot); a slot is given back
-when the moved call ends at home (its original channel hangs up) or the move fails.
-Entries older than `STALE_S` are dropped, so a process that died holding slots cannot
-block a trunk for good.
+Trunk use (`trunk_key`): a sorted set of the interflowed calls now on that ordered pair of
+sites, scored by when they moved. Taking a slot is one small script (count and add
+atomically, so two processes cannot both take the last slot:
+acd/interflow/lua/take_trunk.lua); a slot is given back when the moved call ends at home
+(its original channel hangs up) or the move fails. Entries older than `TRUNK_STALE_S` are
+dropped, so a process that died holding slots cannot block a trunk for good.
 """
 
 from __future__ import annotations
@@ -20,27 +20,17 @@ from collections.abc import Mapping
 
 from twisted.internet.defer import Deferred
 
-from acd.queues.keys import checked_id, checked_name
+from acd.store.keys import (
+    TRANSFER_TTL_S,
+    TRUNK_STALE_S,
+    checked_id,
+    transfer_key,
+    trunk_key,
+)
+from acd.store.lua import source
 from acd.store.redis import Client, RedisStore, text
 
-TRANSFER_TTL_S = 86_400
-STALE_S = 4 * 3600.0
-
-_TAKE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 1 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-return 1
-"""
-
-
-def transfer_key(call_id: str) -> str:
-    return f"acd:transfer:{{{checked_id(call_id, 'call id')}}}"
-
-
-def trunk_key(origin: str, target: str) -> str:
-    return f"acd:trunk:{{{checked_name(origin, 'site')}>{checked_name(target, 'site')}}}"
+_TAKE = source("acd.interflow", "take_trunk.lua")
 
 
 class MoveDesk:
@@ -73,7 +63,8 @@ class MoveDesk:
                    now: float) -> Deferred[bool]:
         """A slot on origin -> target for `call_id`: False when `limit` calls use it."""
         key = trunk_key(origin, target)
-        args = [str(limit), checked_id(call_id, "call id"), f"{now:.3f}", f"{now - STALE_S:.3f}"]
+        args = [str(limit), checked_id(call_id, "call id"), f"{now:.3f}",
+                f"{now - TRUNK_STALE_S:.3f}"]
 
         async def take(client: Client) -> bool:
             return bool(await client.eval(_TAKE, 1, key, *args))

@@ -1,13 +1,14 @@
 """What each site can do right now, published in Redis for the others (and supervisors).
 
-Every site's pln123 writes its `SiteStatus` as one JSON string under `acd:site-status:<site>`
-at least every `status_every_s`, with a TTL of `status_ttl_s`: a site whose key has expired
-(its pln123 is down or cut off from Redis) is down for everybody else, without anybody
-having to notice the failure. One key per site, no hash tag needed: it is read with one
-MGET per decision round, written with SET PX, and never used in a script.
+Every site's pln123 writes its `SiteStatus` as one JSON string under `status_key(site)`
+(acd/store/keys.py) at least every `status_every_s`, with a TTL of `status_ttl_s`: a site
+whose key has expired (its pln123 is down or cut off from Redis) is down for everybody
+else, without anybody having to notice the failure. One key per site, no hash tag needed:
+it is read with one MGET per decision round, written with SET PX, and never used in a
+script.
 
 Runtime overrides of the interflow threshold (the dashboard's action) live in the hash
-`acd:interflow:thresholds`, field `<site>` (every skill) or `<site>:<skill>`, value seconds.
+`THRESHOLDS_KEY`, field `<site>` (every skill) or `<site>:<skill>`, value seconds.
 """
 
 from __future__ import annotations
@@ -20,14 +21,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from acd.store.keys import THRESHOLDS_KEY, status_key
 from acd.store.redis import Client, RedisStore, text
-
-STATUS_PREFIX = "acd:site-status:"
-THRESHOLDS_KEY = "acd:interflow:thresholds"
-
-
-def status_key(site: str) -> str:
-    return STATUS_PREFIX + site
 
 
 @dataclass(frozen=True)

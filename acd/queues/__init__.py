@@ -1,6 +1,5 @@
 """Per-site queues, ready sets and matching in Redis (Lua), and the records they hold."""
 
-from acd.queues.keys import SiteKeys
 from acd.queues.records import (
     AgentRecord,
     CallRecord,
@@ -13,6 +12,7 @@ from acd.queues.records import (
     Reservation,
 )
 from acd.queues.store import CallAction, QueueStore
+from acd.store.keys import SiteKeys
 
 __all__ = [
     "AgentRecord",

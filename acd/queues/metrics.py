@@ -1,7 +1,8 @@
 """Queue figures exactly as DESIGN.md §6 defines them, from the counters the scripts keep.
 
-The Lua scripts count, atomically with each state change, per site and skill, into one
-hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes):
+The Lua script counts, atomically with each state change, per site and skill, into one
+hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes; the key
+layout and these numbers are in acd/store/keys.py):
 
     offered          calls enqueued (once per call; a requeue after no answer is not new)
     answered         calls an agent answered; answered_in_sl: of those, waited <= T
@@ -37,8 +38,8 @@ from dataclasses import dataclass, fields
 from twisted.internet.defer import Deferred
 
 from acd.agents.state import AgentStatus
-from acd.queues.keys import INTERVAL_S, MINUTE_S, SiteKeys
 from acd.settings import AcdSettings
+from acd.store.keys import INTERVAL_S, MINUTE_S, SiteKeys, queue_entry
 from acd.store.redis import Client, RedisStore, text
 
 LIVE_WINDOW_S = 900   # "live figures over a sliding 15 minutes"
@@ -203,7 +204,7 @@ class SiteMetrics:
             for raw in replies[: len(minutes)]:
                 total = total + Counters.from_hash({text(k): text(v) for k, v in raw.items()})
             waiting, queue, states = replies[len(minutes):]
-            oldest = min(((score % 1e13) / 1000 for _, score in queue), default=None)
+            oldest = min((queue_entry(score)[1] for _, score in queue), default=None)
             by_state: Counter[AgentStatus] = Counter()
             for agent_id, status in states.items():
                 if skill in self._skills.get(text(agent_id), ()):

@@ -10,10 +10,12 @@ Python handles the replies of the other; two batches in flight may run in either
 call that depends on another is only made once that one has replied). `max_batch` bounds
 how long one batch keeps Redis busy (~0.1-0.2 ms per operation).
 
-The script is called by SHA. After a Redis restart or failover the server's script cache
-is empty: a batch that got NOSCRIPT did not run, so the script is loaded and the batch
-sent again. EVALSHA goes through `execute_command` because redis-py's Cluster client
-refuses its `evalsha` method in pipelines; a single command needs no pipeline at all.
+The script is called by SHA, the SHA1 of the text Redis runs (the .lua sources with the key
+layout written in, lua.py): what `SCRIPT LOAD` of that text answers. After a Redis restart
+or failover the server's script cache is empty: a batch that got NOSCRIPT did not run, so
+the script is loaded and the batch sent again. EVALSHA goes through `execute_command`
+because redis-py's Cluster client refuses its `evalsha` method in pipelines; a single
+command needs no pipeline at all.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """One site's queues, ready sets, agents and call records in Redis, behind Deferreds.
 
-The store knows the key layout (keys.py) and the scripts (lua.py) and nothing about rules:
-which transition an agent event makes is `acd.agents.state.step`'s business, carried out
-here by `change()` only if the agent is still at the version it was computed from. The
-decisions (`offer`, `change`) go through the batching ScriptRunner; reads are plain
-commands for supervisors, announcements and tests.
+The store knows the key layout (acd/store/keys.py) and the script (lua.py) and nothing
+about rules: which transition an agent event makes is `acd.agents.state.step`'s business,
+carried out here by `change()` only if the agent is still at the version it was computed
+from. The decisions (`offer`, `change`) go through the batching ScriptRunner; reads are
+plain commands for supervisors, announcements and tests.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from twisted.internet.defer import Deferred, fail
 
 from acd.agents.state import AgentEvent, AgentState, AgentStatus
 from acd.intake import QueueRequest
-from acd.queues.keys import SiteKeys, checked_id, checked_name
 from acd.queues.records import (
     AgentRecord,
     CallRecord,
@@ -30,9 +29,10 @@ from acd.queues.records import (
 )
 from acd.queues.scripts import ScriptRunner
 from acd.settings import AcdSettings
+from acd.store.keys import SiteKeys, checked_id, checked_name, queue_entry
 from acd.store.redis import Client, RedisStore, text
 
-SEP = "\x1f"  # the ASCII unit separator: joins a script's arguments into one (lua.py)
+SEP = "\x1f"  # the ASCII unit separator: joins an operation's arguments (lua/dispatch.lua)
 
 
 def packable(value: str, what: str) -> str:
@@ -43,7 +43,7 @@ def packable(value: str, what: str) -> str:
 
 
 class CallAction:
-    """What an agent event does to the call the agent holds (agent_change's ARGV[13])."""
+    """What an agent event does to the call the agent holds (agent_change's A[13])."""
 
     NONE = ""
     ANSWER = "answer"      # reserved -> connected; counts answered, ASA, SL
@@ -66,7 +66,7 @@ class QueueStore:
                                repr(settings.service_level_s), repr(settings.escalation_s)])
 
     def _call(self, operation: str, now: float, args: list[str]) -> Deferred[Any]:
-        """Run `operation` with its arguments packed into one (see lua.py)."""
+        """Run `operation` with its arguments packed into one (see lua/dispatch.lua)."""
         return self.runner.call(operation, SEP.join([self._head, f"{now:.3f}", *args]))
 
     # -- decisions (Lua) -----------------------------------------------------------------
@@ -264,8 +264,7 @@ class QueueStore:
         async def read(client: Client) -> list[tuple[str, int, float]]:
             entries: list[Any] = await client.zrange(self.keys.queue(skill), 0, -1,
                                                      withscores=True)
-            return [(text(member), int(score // 1e13), round((score % 1e13) / 1000, 3))
-                    for member, score in entries]
+            return [(text(member), *queue_entry(score)) for member, score in entries]
 
         return self.redis.run(read)
 
@@ -281,6 +280,20 @@ class QueueStore:
         """Calls not yet abandoned or finished: what a restarted pln123 must re-adopt."""
         async def read(client: Client) -> set[str]:
             return {text(m) for m in await client.smembers(self.keys.live)}
+
+        return self.redis.run(read)
+
+    def waiting_channels(self) -> Deferred[dict[str, str]]:
+        """channel -> call id of the live calls still waiting (queued, or an agent rings)."""
+        async def read(client: Client) -> dict[str, str]:
+            call_ids = sorted(text(m) for m in await client.smembers(self.keys.live))
+            async with client.pipeline(transaction=False) as pipe:
+                for call_id in call_ids:
+                    pipe.hmget(self.keys.call(call_id), ["state", "channel"])
+                rows = await pipe.execute()
+            return {text(channel): call_id for call_id, (state, channel) in zip(
+                call_ids, rows, strict=True)
+                if channel and state is not None and text(state) in ("queued", "reserved")}
 
         return self.redis.run(read)
 

@@ -1,6 +1,7 @@
 """The known-outage board in Redis: what callers from an affected area hear before the menu.
 
-Layout (national, not per site: a notice is about area codes, whichever site answers):
+Layout (national, not per site: a notice is about area codes, whichever site answers;
+`OutageKeys` in acd/store/keys.py):
 
     <prefix>:{outages}:seq     INCR counter; outage ids are "o-<n>"
     <prefix>:{outages}:board   hash: outage id -> JSON {areas, message, restore_at,
@@ -14,7 +15,7 @@ a script) per caller to fetch the notices they point at. If boards ever grow pas
 hundred entries, an area index is the change to make here, behind the same interface.
 
 The `{outages}` hash tag keeps both keys in one Cluster slot, so posting (INCR + HSET in one
-script) stays atomic on every topology.
+script, acd/selfservice/lua/post_outage.lua) stays atomic on every topology.
 
 A notice is shown until it is cleared: `restore_at` is the estimate supervisors gave, not an
 expiry. A crew that is late does not make the outage go away, and silently dropping the
@@ -34,34 +35,22 @@ from twisted.internet.interfaces import IReactorTime
 from acd.selfservice import validation
 from acd.selfservice.models import Outage
 from acd.store.clock import timestamp
+from acd.store.keys import SELF_SERVICE_PREFIX, OutageKeys
+from acd.store.lua import source
 from acd.store.redis import Client, RedisStore, text
 
 log = structlog.get_logger("acd.selfservice.outages")
 
 FORMAT_VERSION = 1
 
-# KEYS[1] = seq, KEYS[2] = board; ARGV[1] = the outage's JSON. Returns the new id.
-_POST_SCRIPT = """
-local n = redis.call('INCR', KEYS[1])
-local id = 'o-' .. n
-redis.call('HSET', KEYS[2], id, ARGV[1])
-return id
-"""
-
-
-class OutageKeys:
-    """The board's keys under `prefix` (so a staging deployment can share a Redis)."""
-
-    def __init__(self, prefix: str = "pln"):
-        validation.matching(prefix, validation.NAME, "key prefix", "a short lower-case name")
-        self.seq = f"{prefix}:{{outages}}:seq"
-        self.board = f"{prefix}:{{outages}}:board"
+_POST_SCRIPT = source("acd.selfservice", "post_outage.lua")
 
 
 class RedisOutageBoard:
     """`OutageBoard` over Redis; times come from `clock`, never the wall clock."""
 
-    def __init__(self, store: RedisStore, clock: IReactorTime, *, prefix: str = "pln"):
+    def __init__(self, store: RedisStore, clock: IReactorTime, *,
+                 prefix: str = SELF_SERVICE_PREFIX):
         self.store = store
         self.clock = clock
         self.keys = OutageKeys(prefix)

@@ -1,7 +1,8 @@
 """Complaint tickets in Redis: a number the caller can write down, a stream for dispatch.
 
-Layout (national; the `{tickets}` hash tag keeps every key in one Cluster slot so that the
-MULTI below and the status script stay atomic on every topology):
+Layout (national, `TicketKeys` in acd/store/keys.py; the `{tickets}` hash tag keeps every
+key in one Cluster slot so that the MULTI below and the status script,
+acd/selfservice/lua/ticket_status.lua, stay atomic on every topology):
 
     <prefix>:{tickets}:seq           INCR counter; ticket number = 10000000 + counter
     <prefix>:{tickets}:t:<number>    hash: idpel, area_code, category, caller_number, site,
@@ -33,36 +34,17 @@ from twisted.internet.interfaces import IReactorTime
 from acd.selfservice import validation
 from acd.selfservice.models import Ticket
 from acd.store.clock import timestamp
+from acd.store.keys import SELF_SERVICE_PREFIX, TICKET_KEEP_S, TICKET_STREAM_MAXLEN, TicketKeys
+from acd.store.lua import source
 from acd.store.redis import Client, RedisStore, text
 
 log = structlog.get_logger("acd.selfservice.tickets")
 
 NUMBER_BASE = 10_000_000  # the first ticket is 10000001
-DEFAULT_STREAM_MAXLEN = 1_000_000
-DEFAULT_RETENTION_S = 90 * 24 * 3600
+DEFAULT_STREAM_MAXLEN = TICKET_STREAM_MAXLEN
+DEFAULT_RETENTION_S = TICKET_KEEP_S
 
-# KEYS[1] = the ticket's hash, KEYS[2] = the stream;
-# ARGV = status, time, stream maxlen, number. Returns 1 if the ticket exists, else 0.
-_STATUS_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
-           'event', 'status', 'number', ARGV[4], 'status', ARGV[1], 'at', ARGV[2])
-return 1
-"""
-
-
-class TicketKeys:
-    def __init__(self, prefix: str = "pln"):
-        validation.matching(prefix, validation.NAME, "key prefix", "a short lower-case name")
-        self.seq = f"{prefix}:{{tickets}}:seq"
-        self.stream = f"{prefix}:{{tickets}}:stream"
-        self._ticket = f"{prefix}:{{tickets}}:t:"
-
-    def ticket(self, number: str) -> str:
-        return self._ticket + number
+_STATUS_SCRIPT = source("acd.selfservice", "ticket_status.lua")
 
 
 class RedisTicketDesk:
@@ -73,7 +55,7 @@ class RedisTicketDesk:
         store: RedisStore,
         clock: IReactorTime,
         *,
-        prefix: str = "pln",
+        prefix: str = SELF_SERVICE_PREFIX,
         stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
         retention_s: int | None = DEFAULT_RETENTION_S,
     ):

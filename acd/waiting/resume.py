@@ -2,10 +2,8 @@
 
 Why in Redis and per site: the redial may reach another pln123 process of the same site
 (or the same process after a restart), so the place is kept where every process sees it,
-under the site's hash tag, and expires by itself after `abandon_resume_s`:
-
-    acd:{<site>}:resume:<skill>:<digits>   string "<priority> <enqueued_at> <until>
-                                           <call_id>", TTL abandon_resume_s
+under the site's hash tag (`SiteKeys.resume`, acd/store/keys.py), and expires by itself
+after `abandon_resume_s`: a string "<priority> <enqueued_at> <until> <call_id>".
 
 The key holds the caller number's digits only (so "+62 711-555" and "62711555" match) and
 the skill: a place in the billing queue means nothing in the outage queue, so a redial for
@@ -27,8 +25,8 @@ from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred, succeed
 
-from acd.queues.keys import SiteKeys
 from acd.queues.records import CallRecord
+from acd.store.keys import SiteKeys
 from acd.store.redis import Client, RedisStore, text
 
 
@@ -55,7 +53,7 @@ class ResumeStore:
         self.window_s = window_s
 
     def key(self, skill: str, number: str) -> str:
-        return f"{self.keys.prefix}resume:{skill}:{caller_digits(number)}"
+        return self.keys.resume(skill, caller_digits(number))
 
     def remember(self, call: CallRecord, now: float) -> Deferred[bool]:
         """Keep the abandoned call's place; False if its number cannot be resumed."""

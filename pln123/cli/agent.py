@@ -7,8 +7,9 @@ agent's site's command stream; that site's pln123 consumes and applies it.
 
 Stream contract (the ACD core consumes it):
 
-    key     acd:{<site>}:agent-commands      <site> = the agent's site in the roster; the
-                                             hash tag keeps it in the site's Cluster slot
+    key     SiteKeys.agent_commands          of the agent's site in the roster (layout in
+                                             acd/store/keys.py); the site's hash tag
+                                             keeps it in the site's Cluster slot
     XADD    id `*`, MAXLEN ~ 10000           a bounded queue of commands, not an audit log
     fields  agent   roster id, 3-8 digits            "1001"
             action  login | logout | pause | ready   "pause"
@@ -39,13 +40,14 @@ from twisted.internet.interfaces import IReactorTime
 
 from acd.settings import AgentSpec
 from acd.store import RedisStore, text, timestamp
+from acd.store.keys import AGENT_COMMANDS_MAXLEN, agent_commands_key
 from ivr.dialplan.features import ACTIONS, AgentCommand, BadAgentCommand, agent_command
 from pln123.cli._config import load_or_report
 from pln123.cli._reactor import run_with_store
 from pln123.config import Config
 
 PROG = "pln123 agent"
-STREAM_MAXLEN = 10_000
+STREAM_MAXLEN = AGENT_COMMANDS_MAXLEN
 SOURCE = "cli"
 _HELP = {
     "login": "log the agent in: offered calls for their skills once ready",
@@ -57,7 +59,7 @@ _HELP = {
 
 def stream_key(site: str) -> str:
     """The command stream of `site` (hash-tagged per site, like every ACD key)."""
-    return f"acd:{{{site}}}:agent-commands"
+    return agent_commands_key(site)
 
 
 def stream_fields(command: AgentCommand, at: float) -> dict[FieldT, EncodableT]:

@@ -3,14 +3,14 @@
 - Agent pause / unpause / log out: the agent's state machine belongs to the agent's site's
   pln123 (its Distributor sees feature codes, ring timeouts and these commands in one
   order), so the dashboard appends the command to the site's command stream
-  `acd:{<site>}:agent-commands` (the contract in `acd/agents/commands.py` and
+  (`SiteKeys.agent_commands`; the contract in `acd/agents/commands.py` and
   `pln123/cli/agent.py`, with `source` = `dashboard:<supervisor>`) and answers 202: queued.
 - The interflow threshold: `StatusBoard.set_threshold` (read by every site's router).
 - Outage notices: `RedisOutageBoard` (the IVR reads the board for every caller: at once).
 
-Every action is also appended to the audit stream of each site it concerns,
-`acd:{<site>}:audit`, as event `dashboard_<action>` with the supervisor's name.
-The caller has checked the role; here only the values are checked (ValueError).
+Every action is also appended to the audit stream of each site it concerns
+(`SiteKeys.audit`, acd/store/keys.py), as event `dashboard_<action>` with the supervisor's
+name. The caller has checked the role; here only the values are checked (ValueError).
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from twisted.internet.interfaces import IReactorTime
 
 from acd.agents.commands import commands_key
 from acd.interflow.status import StatusBoard
-from acd.queues.keys import SiteKeys, checked_name
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
 from acd.settings import AcdSettings
 from acd.store.clock import timestamp
+from acd.store.keys import AGENT_COMMANDS_MAXLEN, SiteKeys, checked_name
 from acd.store.redis import Client, RedisStore, text
 from pln123.web.views import DashboardSite
 
-COMMAND_MAXLEN = 10_000
+COMMAND_MAXLEN = AGENT_COMMANDS_MAXLEN
 REASON = re.compile(r"[0-9]{1,4}\Z")      # as after the *13 feature code
 AGENT_ACTIONS = {"pause": "pause", "unpause": "ready", "logout": "logout"}
 MAX_THRESHOLD_S = 3600.0

@@ -4,7 +4,7 @@ The REST resources, the Server-Sent Events feed and the Prometheus exporter all 
 same dicts, so a figure on the page, in `/api/` and in `/metrics` can never disagree.
 
 Sources (all in Redis, written by the sites' pln123 processes):
-- the queues, agents and call records of each site (`acd/queues/keys.py`), read directly;
+- the queues, agents and call records of each site (`acd/store/keys.py`), read directly;
 - the live 15-minute figures through `SiteMetrics.live` (DESIGN.md section 6);
 - today's figures: the 15-minute interval hashes since local midnight (completed intervals
   are re-read at most once a minute, the current one every time);
@@ -24,11 +24,11 @@ from twisted.internet.interfaces import IReactorTime
 
 from acd.agents.state import AgentStatus
 from acd.interflow.status import SiteStatus, StatusBoard, effective_threshold
-from acd.queues.keys import INTERVAL_S, SiteKeys
 from acd.queues.metrics import DEFAULT_AHT_S, Counters, LiveView, SiteMetrics, aht, ewt
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
 from acd.settings import AcdSettings
+from acd.store.keys import INTERVAL_S, SiteKeys, queue_entry
 from acd.store.redis import Client, RedisStore, text
 from pln123.web.figures import figures, finite, interflow, sl_colour
 
@@ -236,14 +236,14 @@ class ViewReader:
             for _skill, _position, call_id, _score in entries:
                 pipe.hmget(keys.call(call_id), _CALL_FIELDS)
             call_raws = await pipe.execute()
-        calls = []
+        calls: list[dict[str, Any]] = []
         for (skill, position, call_id, score), raw in zip(entries, call_raws, strict=True):
             values = dict(zip(_CALL_FIELDS, (text(v) if v is not None else "" for v in raw),
                               strict=True))
-            enqueued = (score % 1e13) / 1000
+            priority, enqueued = queue_entry(score)
             calls.append({
                 "call_id": call_id, "skill": skill, "position": position,
-                "priority": int(score // 1e13), "wait_s": round(max(0.0, now - enqueued), 3),
+                "priority": priority, "wait_s": round(max(0.0, now - enqueued), 3),
                 "area_code": values["area_code"], "region": values["region"],
                 "caller_number": values["caller_number"], "language": values["language"],
                 "callback": bool(values["callback"]),

@@ -12,9 +12,9 @@ from twisted.internet.task import Clock
 
 from acd.agents.commands import commands_key
 from acd.interflow.status import SiteStatus, SkillStatus, StatusBoard
-from acd.queues.keys import SiteKeys
 from acd.queues.store import QueueStore
 from acd.selfservice.outages import RedisOutageBoard
+from acd.store.keys import SiteKeys
 from tests.dashboard.harness import SETTINGS, TOKEN, Client, Running, call, start
 from tests.fixtures.redis_server import RedisServer
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from acd.queues.keys import INTERVAL_S
 from acd.queues.metrics import Counters, SiteMetrics
+from acd.store.keys import INTERVAL_S
 from acd.store.redis import RedisStore
 from tests.sim.harness import fcfs_waits, mmc_scenario
 from tools.simulation.erlang import ErlangA, erlang_c_asa, erlang_c_service_level

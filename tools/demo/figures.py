@@ -1,7 +1,7 @@
 """What the demo prints every few seconds: per-site totals read from the ACD's Redis counters.
 
-The same counters the dashboard reads (acd.queues.metrics: the 15-minute interval hashes
-`acd:{<site>}:m:<skill>:<interval>`), summed over every interval and skill, so the terminal
+The same counters the dashboard reads (acd.queues.metrics: the 15-minute interval hashes,
+`SiteKeys.interval` in acd/store/keys.py), summed over every interval and skill, so the terminal
 and the dashboard agree.
 """
 
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
+
+from acd.store.keys import SiteKeys
 
 FIELDS = ("offered", "answered", "abandoned", "interflow_in", "interflow_out")
 
@@ -28,13 +30,13 @@ class SiteFigures:
 
 def site_figures(client: redis.Redis, site: str) -> SiteFigures:
     totals = dict.fromkeys(FIELDS, 0)
-    prefix = f"acd:{{{site}}}:"
-    for key in client.scan_iter(match=f"{prefix}m:*", count=500):
+    keys = SiteKeys(site)
+    for key in client.scan_iter(match=keys.intervals_pattern, count=500):
         values = client.hmget(key, FIELDS)
         for name, value in zip(FIELDS, values, strict=True):
             totals[name] += int(value or 0)
     waiting = sum(int(client.zcard(key))
-                  for key in client.scan_iter(match=f"{prefix}queue:*", count=500))
+                  for key in client.scan_iter(match=keys.queues_pattern, count=500))
     return SiteFigures(site, waiting=waiting, **totals)
 
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 
 import redis
 
+from acd.store.keys import SiteKeys
+
 KINDS = ("answered", "callback", "turned_away", "abandoned", "waiting", "no_queue", "no_ivr")
 NOT_LOST = ("answered", "callback")
 
@@ -30,7 +32,7 @@ def records_by_number(client: redis.Redis, sites: Iterable[str]) -> dict[str, li
     """caller number -> its call records at every site."""
     found: dict[str, list[dict[str, str]]] = {}
     for site in sites:
-        for key in client.scan_iter(match=f"acd:{{{site}}}:call:*", count=1000):
+        for key in client.scan_iter(match=SiteKeys(site).calls_pattern, count=1000):
             fields = {str(k): str(v) for k, v in client.hgetall(key).items()}
             number = fields.get("caller_number", "")
             if number:

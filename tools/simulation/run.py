@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from acd.store.keys import patterns_starting
 from acd.store.redis import Client
 from tools.simulation.engine import Clocks, Progress, QuiescentStore, run_clocks
 from tools.simulation.sampling import arrivals
@@ -66,10 +67,9 @@ async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = PO
 
 async def forget(prefixes: Sequence[str], store: QuiescentStore) -> int:
     """Delete every key a world wrote (its prefix is in each key's name); the count."""
-    patterns = []
+    patterns: list[str] = []
     for prefix in prefixes:
-        patterns += [f"acd:{{{prefix}*", f"acd:site-status:{prefix}*",
-                     f"acd:transfer:{{{prefix}*", f"acd:trunk:{{{prefix}*"]
+        patterns += patterns_starting(prefix)
 
     async def delete(client: Client) -> int:
         removed = 0
