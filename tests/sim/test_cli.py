@@ -78,4 +78,25 @@ def test_a_bad_scenario_names_the_key_path(tmp_path: Path) -> None:
     scenario.write_text(SCENARIO.replace("count: 8", "count: -1"))
     done = _simulate("--scenario", str(scenario))
     assert done.returncode == 2
-    assert "sites.palembang.roster[0].count: must be an integer 0..2000" in done.stderr
+    assert "sites.palembang.roster[0].count: must be between 0 and 2000, not -1" in done.stderr
+
+
+def test_every_problem_of_a_bad_scenario_is_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(SCENARIO.replace("count: 8", "count: -1")
+                        .replace("threshold_s: 30", "threshold: 30"))
+    done = _simulate("--scenario", str(scenario))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"pln123 simulate: {scenario}: interflow.threshold: unknown key",
+        f"pln123 simulate: {scenario}: sites.palembang.roster[0].count: "
+        "must be between 0 and 2000, not -1",
+    ]
+
+
+def test_a_duplicate_key_names_its_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "twice.yaml"
+    scenario.write_text(SCENARIO + "seed: 12\n")
+    done = _simulate("--scenario", str(scenario))
+    assert done.returncode == 2
+    assert "duplicate key 'seed' (first at line 4)" in done.stderr

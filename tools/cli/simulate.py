@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as error:
-        print(f"{PROG}: {args.scenario}: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"{PROG}: {args.scenario}: {problem}", file=sys.stderr)
         return 2
     if args.seed is not None:
         scenario = replace(scenario, seed=args.seed)
@@ -62,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: --time-step must be between 0 and 10 s", file=sys.stderr)
         return 2
     out = args.out or Path("sim-out") / scenario.name
-    from tools.simulation.redis_server import EmbeddedRedis, RedisServerError
+    from tools.redis_server import RedisServerError, start_redis
 
     # SIGTERM unwinds like Ctrl-C: the embedded Redis is stopped on the way out.
     signal.signal(signal.SIGTERM, _terminated)
     if args.redis_url:
         return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel)
     try:
-        with EmbeddedRedis() as redis:
+        with start_redis(tcp=False, prefix="pln123-sim-") as redis:
             return _simulate(scenario, redis.url, out, args.time_step, args.parallel)
     except RedisServerError as error:
         print(f"{PROG}: {error}", file=sys.stderr)

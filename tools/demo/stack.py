@@ -18,12 +18,13 @@ from typing import Any
 
 import redis
 
+from acd.store.keys import SiteKeys
 from ivr.ami import variable_header
 from ivr.dialplan.features import agent_command
 from pln123.cli.agent import STREAM_MAXLEN, stream_fields, stream_key
 from tools.demo.processes import Child, ChildError, pln123_command
+from tools.redis_server import RedisServer, RedisServerError, start_redis
 from tools.sandbox import ADMIN_USER, DEFAULT_CACHE_DIR, Instance, RawAmi, Sandbox, SandboxError
-from tools.simulation.redis_server import EmbeddedRedis, RedisServerError
 
 Say = Callable[[str], None]
 
@@ -50,7 +51,7 @@ class Stack:
     say: Say = print
     sandbox: Sandbox | None = None
     instances: dict[str, Instance] = field(default_factory=dict)
-    redis_server: EmbeddedRedis | None = None
+    redis_server: RedisServer | None = None
     redis_url: str = ""
     serves: dict[str, Child] = field(default_factory=dict)
     dashboard: Child | None = None
@@ -88,7 +89,7 @@ class Stack:
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
             return
-        self.redis_server = EmbeddedRedis().__enter__()
+        self.redis_server = start_redis(tcp=False, prefix="pln123-demo-")
         self.redis_url = self.redis_server.url
         self.say(f"started redis-server (pid {self.redis_pid}) on {self.redis_url}")
 
@@ -127,8 +128,7 @@ class Stack:
                 raise StackError(f"pln123 serve --site {site} exited:\n{child.tail()}")
         if self.dashboard is not None and not self.dashboard.alive():
             raise StackError(f"pln123 dashboard exited:\n{self.dashboard.tail()}")
-        server = self.redis_server
-        if server is not None and (server.process is None or server.process.poll() is not None):
+        if self.redis_server is not None and not self.redis_server.alive():
             raise StackError("the embedded redis-server exited")
         for site, instance in self.instances.items():
             if not instance.is_running():
@@ -158,14 +158,12 @@ class Stack:
                 self.say(f"sandbox down: {error}")
             self.instances.clear()
         if self.redis_server is not None:
-            self.redis_server.stop()
+            self.redis_server.close()
 
     # -- what the demo and the load test do with it ---------------------------------------
     @property
     def redis_pid(self) -> int | None:
-        if self.redis_server is None or self.redis_server.process is None:
-            return None
-        return self.redis_server.process.pid
+        return None if self.redis_server is None else self.redis_server.pid
 
     def pids(self) -> dict[str, int]:
         """Every process of the stack by role ("asterisk:palembang", "serve:medan", ...)."""
@@ -220,5 +218,5 @@ class Stack:
 
     def agent_states(self, site: str) -> dict[str, str]:
         """agent id -> state, as the site's pln123 keeps it in Redis."""
-        states = self.client.hgetall(f"acd:{{{site}}}:agents")
+        states = self.client.hgetall(SiteKeys(site).agents)
         return {str(agent): str(state) for agent, state in states.items()}

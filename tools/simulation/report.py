@@ -83,7 +83,7 @@ def occupancy(world: Outcome, site: str) -> float | None:
 def mean_handle_s(scenario: Scenario) -> float:
     """Talk + wrap-up + mean ring: how long an agent is taken per answered call."""
     ring = sum(scenario.agents.ring_s) / 2
-    wrap = sum(m.share * scenario.acd.wrapup_s.get(m.skill, 10.0) for m in scenario.skills)
+    wrap = sum(m.share * scenario.acd.wrapup(m.skill) for m in scenario.skills)
     return scenario.handle.mean_s + wrap + ring
 
 

@@ -4,22 +4,37 @@ Why its own small format instead of the admin config: a scenario describes *dema
 per day per area code, the day's profile, surges, patience, redials) that the admin config
 has no place for, and it must be runnable without secrets or Asterisk addresses. Rosters
 use the admin config's shape (skills with levels 1-10 per agent), given as groups with a
-count and a shift. `load_scenario` returns plain frozen values; every problem is reported
-with its key path (`sites.palembang.roster[1].shift: ...`), like the admin config's.
+count and a shift. `load_scenario` returns plain frozen values.
+
+It is read like the admin config, with the same reader (pln123.config): a key written
+twice, an unknown key and a bad value are all refused, every problem at once, each with
+its key path (`sites.palembang.roster[1].shift[1]: must be between 0 and 24, not 25`).
+A value the file leaves out takes the model's default (scenario_model.py), which for the
+ACD's timings is the ACD's own.
 
 Times in the file are hours (`shift: [7, 15]`, `from_h`) or seconds (`*_s`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from acd.queues.keys import checked_name
+from acd.store.keys import checked_name
+from pln123.config.reader import (
+    ConfigError,
+    Problem,
+    Reader,
+    describe,
+    enumerate_at,
+    integer_at,
+    join,
+    number_at,
+    strings_at,
+)
+from pln123.config.yaml_file import read_yaml
 from tools.simulation.scenario_model import (
     DISTRIBUTIONS,
     HOURS,
@@ -35,349 +50,314 @@ from tools.simulation.scenario_model import (
     SiteSpec,
     SkillMix,
     Surge,
-    format_path,
 )
 
 __all__ = [
     "AcdTimings", "AgentBehaviour", "AreaTraffic", "Callers", "Distribution",
     "InterflowTimings", "RosterGroup", "Scenario", "ScenarioError", "SiteSpec", "SkillMix",
-    "Surge", "format_path", "load_scenario", "parse_scenario",
+    "Surge", "load_scenario", "parse_scenario",
 ]
+
+DEFAULT_START = "2018-10-15T00:00:00+07:00"
+MAX_HOURS = 24 * 14
+MAX_SITE_NAME = 20          # the run prefixes every site name with its tag
+_CALLERS = Callers()
+_DISTRIBUTION = Distribution()
+_GROUP = RosterGroup(0, {})
+_AGENTS = AgentBehaviour()
+_SKILL = SkillMix("-", 1.0)
+_FIELDS_ACD = ("service_level_s", "escalation_s", "ring_timeout_s", "announce_every_s",
+               "callback_offer_ewt_s", "abandon_resume_s")
+_FIELDS_INTERFLOW = ("threshold_s", "accept_s", "margin_s", "reevaluate_s")
 
 
 def load_scenario(path: str | Path) -> Scenario:
+    """The scenario in the file at `path`, or ScenarioError listing every problem."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ScenarioError(f"cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{path}: not valid YAML: {error}") from None
+        raw = read_yaml(path)
+    except ConfigError as error:
+        raise ScenarioError(error.problems) from None
     return parse_scenario(raw)
 
 
 def parse_scenario(raw: Any) -> Scenario:
-    top = _mapping(raw, ())
-    _known(top, ("name", "description", "start", "duration_h", "seed", "sites", "traffic",
-                 "profile", "surges", "skills", "handle_time", "callers", "agents", "acd",
-                 "interflow", "focus_region"), ())
-    sites_raw = _mapping(_need(top, "sites", ()), ("sites",))
-    sites = {name: _site(name, value, ("sites", name)) for name, value in sites_raw.items()}
-    if not sites:
-        raise ScenarioError("at least one site is needed", ("sites",))
-    if sum(s.role == "hub" for s in sites.values()) > 1:
-        raise ScenarioError("at most one site has role hub", ("sites",))
-    skills = _skills(_need(top, "skills", ()), ("skills",))
-    for site in sites.values():
-        for i, group in enumerate(site.roster):
-            for skill in group.skills:
-                if skill not in {s.skill for s in skills}:
-                    raise ScenarioError(f"skill {skill!r} is not under skills",
-                                        ("sites", site.name, "roster", i, "skills", skill))
-    traffic = _traffic(_need(top, "traffic", ()), sites)
-    profile = _profile(top.get("profile"))
-    surges = tuple(_surge(v, ("surges", i), sites)
-                   for i, v in enumerate(_list(top.get("surges", []), ("surges",))))
-    start = top.get("start", "2018-10-15T00:00:00+07:00")
-    focus = str(top.get("focus_region", next(iter(sites))))
-    if focus not in sites:
-        raise ScenarioError(f"{focus!r} is not a site", ("focus_region",))
-    seed = top.get("seed", 1)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ScenarioError("must be an integer", ("seed",))
+    """Validate parsed YAML: the scenario, or ScenarioError listing every problem."""
+    if not isinstance(raw, dict):
+        what = "the file is empty" if raw is None else "must be a mapping of sections"
+        raise ScenarioError([Problem("", what)])
+    problems: list[Problem] = []
+    top = Reader(raw, "", problems)
+    skills = _skills(top)
+    known_skills = {mix.skill for mix in skills} if skills else None
+    sites = _sites(top, known_skills)
+    traffic = _traffic(top, sites)
+    profile = _profile(top)
+    surges = tuple(_surge(Reader(value, path, problems), sites)
+                   for _index, value, path in top.entries("surges", required=False))
+    focus = top.text("focus_region", next(iter(sites), "-"))
+    if sites and focus not in sites:
+        top.error(f"{focus!r} is not a site", "focus_region")
+    seed = top.typed("seed", int, 1)
+    name = top.text("name", "scenario")
+    description = top.typed("description", str, "")
+    start = _start(top)
+    duration_h = top.number("duration_h", 24.0, 0.01, MAX_HOURS)
+    handle = _distribution(top.child("handle_time"))
+    callers = _callers(top.child("callers", required=False))
+    agents = _agents(top.child("agents", required=False))
+    acd = _acd(top.child("acd", required=False), known_skills)
+    interflow = _interflow(top.child("interflow", required=False), sites)
+    top.finish()
+    if problems:
+        raise ScenarioError(sorted(set(problems), key=lambda p: (p.path, p.message)))
     return Scenario(
-        name=_text(top.get("name", "scenario"), ("name",)),
-        description=_text(top.get("description", ""), ("description",)),
-        start_epoch=_start(start),
-        duration_h=_number(top.get("duration_h", 24), ("duration_h",), low=0.01, high=24 * 14),
-        seed=seed,
-        sites=sites,
-        traffic=traffic,
-        profile=profile,
-        surges=surges,
-        skills=skills,
-        handle=_distribution(_need(top, "handle_time", ()), ("handle_time",)),
-        callers=_callers(top.get("callers", {}), ("callers",)),
-        agents=_agents(top.get("agents", {}), ("agents",)),
-        acd=_acd(top.get("acd", {}), ("acd",), skills),
-        interflow=_interflow(top.get("interflow", {}), ("interflow",), sites),
-        focus_region=focus,
-    )
+        name=name, description=description or "", start_epoch=start, duration_h=duration_h,
+        seed=1 if seed is None else seed, sites=sites, traffic=traffic, profile=profile,
+        surges=surges, skills=skills, handle=handle, callers=callers, agents=agents,
+        acd=acd, interflow=interflow, focus_region=focus)
 
 
 # -- the sections ------------------------------------------------------------------------
 
 
-def _site(name: str, raw: Any, path: tuple[str | int, ...]) -> SiteSpec:
-    try:
-        checked_name(name, "site")
-    except ValueError as error:
-        raise ScenarioError(str(error), path) from None
-    if len(name) > 20:
-        raise ScenarioError("at most 20 characters (the run prefixes it)", path)
-    body = _mapping(raw, path)
-    _known(body, ("role", "roster"), path)
-    role = body.get("role", "site")
-    if role not in ("site", "hub"):
-        raise ScenarioError("must be site or hub", (*path, "role"))
-    groups = _list(_need(body, "roster", path), (*path, "roster"))
-    roster = tuple(_group(g, (*path, "roster", i)) for i, g in enumerate(groups))
-    return SiteSpec(name, role, roster)
-
-
-def _group(raw: Any, path: tuple[str | int, ...]) -> RosterGroup:
-    body = _mapping(raw, path)
-    _known(body, ("count", "skills", "shift"), path)
-    count = body.get("count")
-    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 2000:
-        raise ScenarioError("must be an integer 0..2000", (*path, "count"))
-    skills_raw = _mapping(_need(body, "skills", path), (*path, "skills"))
-    skills: dict[str, int] = {}
-    for skill, level in skills_raw.items():
-        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 10:
-            raise ScenarioError("skill level must be 1..10", (*path, "skills", str(skill)))
-        skills[str(skill)] = level
-    if not skills:
-        raise ScenarioError("at least one skill", (*path, "skills"))
-    shift_raw = _list(body.get("shift", [0, 24]), (*path, "shift"))
-    if len(shift_raw) != 2:
-        raise ScenarioError("must be [start_hour, end_hour]", (*path, "shift"))
-    start = _number(shift_raw[0], (*path, "shift", 0), low=0, high=24)
-    end = _number(shift_raw[1], (*path, "shift", 1), low=0, high=24)
-    return RosterGroup(count, skills, (start, end))
-
-
-def _skills(raw: Any, path: tuple[str | int, ...]) -> tuple[SkillMix, ...]:
-    body = _mapping(raw, path)
+def _skills(top: Reader) -> tuple[SkillMix, ...]:
+    """The skill mix; empty when it has a problem (its users then skip their checks)."""
+    before = len(top.problems)
     mix = []
-    for skill, value in body.items():
-        here = (*path, str(skill))
+    for skill, reader in top.items("skills"):
         try:
-            checked_name(str(skill), "skill")
+            checked_name(skill, "skill")
         except ValueError as error:
-            raise ScenarioError(str(error), here) from None
-        entry = _mapping(value, here)
-        _known(entry, ("share", "priority"), here)
-        share = _number(_need(entry, "share", here), (*here, "share"), low=0, high=1)
-        priority = entry.get("priority", 5)
-        if not isinstance(priority, int) or not 1 <= priority <= 9:
-            raise ScenarioError("must be an integer 1..9", (*here, "priority"))
-        mix.append(SkillMix(str(skill), share, priority))
+            reader.error(str(error))
+        share = reader.number("share", None, 0, 1)
+        priority = reader.integer("priority", _SKILL.priority, 1, 9)
+        reader.finish()
+        mix.append(SkillMix(skill, share, priority))
+    if len(top.problems) > before:
+        return ()
     total = sum(m.share for m in mix)
-    if not mix or abs(total - 1.0) > 1e-6:
-        raise ScenarioError(f"the shares must add up to 1 (they add up to {total:g})", path)
+    if not mix:
+        top.error("must name at least one skill", "skills")
+    elif abs(total - 1.0) > 1e-6:
+        top.error(f"the shares must add up to 1 (they add up to {total:g})", "skills")
     return tuple(mix)
 
 
-def _traffic(raw: Any, sites: Mapping[str, SiteSpec]) -> tuple[AreaTraffic, ...]:
-    path: tuple[str | int, ...] = ("traffic",)
-    body = _mapping(raw, path)
+def _sites(top: Reader, skills: Collection[str] | None) -> dict[str, SiteSpec]:
+    sites: dict[str, SiteSpec] = {}
+    hubs = []
+    for name, reader in top.items("sites"):
+        try:
+            checked_name(name, "site")
+        except ValueError as error:
+            reader.error(str(error))
+        else:
+            if len(name) > MAX_SITE_NAME:
+                reader.error(f"at most {MAX_SITE_NAME} characters (the run prefixes it)")
+        role = reader.text("role", "site")
+        if role not in ("site", "hub"):
+            reader.error(f"must be 'site' or 'hub', not {role!r}", "role")
+        elif role == "hub":
+            hubs.append(name)
+        roster = tuple(_group(Reader(value, path, top.problems), skills)
+                       for _index, value, path in reader.entries("roster"))
+        reader.finish()
+        sites[name] = SiteSpec(name, role, roster)
+    if isinstance(top.raw("sites"), dict) and not sites:
+        top.error("must name at least one site", "sites")
+    if len(hubs) > 1:
+        top.error(f"only one site can be the hub, not {', '.join(hubs)}", "sites")
+    return sites
+
+
+def _group(reader: Reader, skills: Collection[str] | None) -> RosterGroup:
+    count = reader.integer("count", None, 0, 2000)
+    levels: dict[str, int] = {}
+    section = reader.child("skills")
+    for skill, level, path in section.pairs():
+        if skills is not None and str(skill) not in skills:
+            reader.problems.append(Problem(path, f"{str(skill)!r} is not under skills"))
+        levels[str(skill)] = integer_at(level, path, reader.problems, 1, 10)
+    if reader.has("skills") and not section.broken and not levels:
+        section.error("must give at least one skill")
+    shift = _pair(reader, "shift", _GROUP.shift, "[start_hour, end_hour]", 24)
+    reader.finish()
+    return RosterGroup(count, levels, shift)
+
+
+def _pair(reader: Reader, key: str, default: tuple[float, float], what: str,
+           high: float, ordered: bool = False) -> tuple[float, float]:
+    """A pair of numbers in [0, high] at `key` (`ordered`: the second not below the first)."""
+    if not reader.has(key):
+        return default
+    value = reader.raw(key)
+    path = join(reader.path, key)
+    if isinstance(value, list) and len(value) != 2:
+        reader.error(f"must be {what}, not a list of {len(value)}", key)
+        return default
+    pair = [number_at(item, where, reader.problems, 0, high)
+            for _index, item, where in enumerate_at(value, path, reader.problems)]
+    if len(pair) != 2:
+        return default
+    if ordered and pair[1] < pair[0]:
+        reader.error(f"must be {what}, not [{pair[0]:g}, {pair[1]:g}]", key)
+    return pair[0], pair[1]
+
+
+def _traffic(top: Reader, sites: Mapping[str, SiteSpec]) -> tuple[AreaTraffic, ...]:
+    before = len(top.problems)
     out = []
-    seen: set[str] = set()
-    for site, codes in body.items():
-        here = (*path, str(site))
-        if site not in sites:
-            raise ScenarioError(f"{site!r} is not a site", here)
-        _mapping(codes, here)
-        for raw_code, calls in codes.items():
+    home: dict[str, str] = {}
+    for site, reader in top.items("traffic"):
+        if sites and site not in sites:
+            reader.error(f"{site!r} is not a site")
+        for raw_code, calls, path in reader.pairs():
             code = str(raw_code)
             if not isinstance(raw_code, str):
-                raise ScenarioError("quote area codes (\"0711\"): YAML reads 0711 as a number",
-                                    (*here, code))
-            if not code.isdigit() or not 2 <= len(code) <= 5 or code in seen:
-                raise ScenarioError("an area code: 2-5 digits, once", (*here, code))
-            seen.add(code)
-            out.append(AreaTraffic(code, str(site), _number(calls, (*here, code), low=0,
-                                                            high=10_000_000)))
-    if not out:
-        raise ScenarioError("at least one area code with calls", path)
+                reader.problems.append(Problem(path, f"{raw_code!r} is a number, not an area "
+                                                     "code: quote it (YAML reads 0711 as 457)"))
+            elif not code.isdigit() or not 2 <= len(code) <= 5:
+                reader.problems.append(Problem(path, f"{code!r} is not an area code "
+                                                     "(2-5 digits)"))
+            elif code in home:
+                reader.problems.append(Problem(path, f"{code} is already traffic of site "
+                                                     f"{home[code]!r}"))
+            else:
+                home[code] = site
+                out.append(AreaTraffic(code, site, number_at(calls, path, reader.problems,
+                                                             0, 10_000_000)))
+    if isinstance(top.raw("traffic"), dict) and not out and len(top.problems) == before:
+        top.error("must give at least one area code with calls", "traffic")
     return tuple(out)
 
 
-def _profile(raw: Any) -> tuple[float, ...]:
-    if raw is None:
-        return tuple(1.0 / HOURS for _ in range(HOURS))
-    values = _list(raw, ("profile",))
-    if len(values) != HOURS:
-        raise ScenarioError(f"24 hourly weights are needed (got {len(values)})", ("profile",))
-    weights = [_number(v, ("profile", i), low=0, high=1e9) for i, v in enumerate(values)]
+def _profile(top: Reader) -> tuple[float, ...]:
+    """24 hourly weights, normalised to sum 1 (uniform when the file gives none)."""
+    uniform = tuple(1.0 / HOURS for _ in range(HOURS))
+    value = top.raw("profile")
+    if value is None:
+        return uniform
+    before = len(top.problems)
+    weights = [number_at(item, path, top.problems, 0, 1e9)
+               for _index, item, path in top.entries("profile")]
+    if isinstance(value, list) and len(value) != HOURS:
+        top.error(f"must give {HOURS} hourly weights, not {len(value)}", "profile")
+    if len(top.problems) > before:
+        return uniform
     total = sum(weights)
     if total <= 0:
-        raise ScenarioError("the weights must not all be 0", ("profile",))
+        top.error("the weights must not all be 0", "profile")
+        return uniform
     return tuple(w / total for w in weights)
 
 
-def _surge(raw: Any, path: tuple[str | int, ...], sites: Mapping[str, SiteSpec]) -> Surge:
-    body = _mapping(raw, path)
-    _known(body, ("region", "from_h", "to_h", "factor"), path)
-    region = str(_need(body, "region", path))
-    if region not in sites:
-        raise ScenarioError(f"{region!r} is not a site (a region is named by its site)",
-                            (*path, "region"))
-    start = _number(_need(body, "from_h", path), (*path, "from_h"), low=0, high=24 * 14)
-    end = _number(_need(body, "to_h", path), (*path, "to_h"), low=start, high=24 * 14)
-    return Surge(region, start, end,
-                 _number(_need(body, "factor", path), (*path, "factor"), low=0, high=1000))
+def _surge(reader: Reader, sites: Mapping[str, SiteSpec]) -> Surge:
+    region = reader.text("region")
+    if region and sites and region not in sites:
+        reader.error(f"{region!r} is not a site (a region is named by its site)", "region")
+    start = reader.number("from_h", None, 0, MAX_HOURS)
+    end = reader.number("to_h", None, start, MAX_HOURS)
+    factor = reader.number("factor", None, 0, 1000)
+    reader.finish()
+    return Surge(region, start, end, factor)
 
 
-def _distribution(raw: Any, path: tuple[str | int, ...]) -> Distribution:
-    body = _mapping(raw, path)
-    _known(body, ("distribution", "mean_s", "cv"), path)
-    kind = body.get("distribution", "exponential")
+def _start(top: Reader) -> float:
+    """The virtual clock's start: an ISO date and time with its UTC offset."""
+    value = top.raw("start", DEFAULT_START)
+    example = f"an ISO date and time with offset, e.g. {DEFAULT_START}"
+    # Unquoted, YAML reads a timestamp itself (a datetime, or a date without the time).
+    if not isinstance(value, str | datetime | date):
+        top.error(f"must be {example}, not {describe(value)}", "start")
+        return 0.0
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        top.error(f"must be {example}, not {value!r}", "start")
+        return 0.0
+    if moment.tzinfo is None:
+        top.error("needs a UTC offset, e.g. +07:00", "start")
+        return 0.0
+    return moment.timestamp()
+
+
+def _distribution(reader: Reader) -> Distribution:
+    kind = reader.text("distribution", _DISTRIBUTION.kind)
     if kind not in DISTRIBUTIONS:
-        raise ScenarioError(f"one of {', '.join(DISTRIBUTIONS)}", (*path, "distribution"))
-    mean = _number(_need(body, "mean_s", path), (*path, "mean_s"), low=0.001, high=1e7)
-    cv = _number(body.get("cv", 1.0), (*path, "cv"), low=0.01, high=10)
+        reader.error(f"{kind!r} is not one of {', '.join(DISTRIBUTIONS)}", "distribution")
+    mean = reader.number("mean_s", None, 0.001, 1e7)
+    cv = reader.number("cv", _DISTRIBUTION.cv, 0.01, 10)
+    reader.finish()
     if kind == "exponential":
         cv = 1.0
     return Distribution(kind, mean, 0.0 if kind == "fixed" else cv)
 
 
-def _callers(raw: Any, path: tuple[str | int, ...]) -> Callers:
-    body = _mapping(raw, path)
-    _known(body, ("patience", "redial", "callback"), path)
+def _callers(reader: Reader) -> Callers:
     patience = None
-    if body.get("patience") is not None:
-        patience = _distribution(body["patience"], (*path, "patience"))
-    redial = _mapping(body.get("redial", {}), (*path, "redial"))
-    _known(redial, ("probability", "delay", "max_attempts"), (*path, "redial"))
-    callback = _mapping(body.get("callback", {}), (*path, "callback"))
-    _known(callback, ("accept", "answer"), (*path, "callback"))
-    attempts = redial.get("max_attempts", 10)
-    if not isinstance(attempts, int) or not 1 <= attempts <= 100:
-        raise ScenarioError("must be an integer 1..100", (*path, "redial", "max_attempts"))
-    delay = Distribution("exponential", 120.0)
-    if "delay" in redial:
-        delay = _distribution(redial["delay"], (*path, "redial", "delay"))
-    return Callers(
-        patience=patience,
-        redial_probability=_number(redial.get("probability", 0.0),
-                                   (*path, "redial", "probability"), low=0, high=1),
-        redial_delay=delay,
-        max_attempts=attempts,
-        callback_accept=_number(callback.get("accept", 0.0), (*path, "callback", "accept"),
-                                low=0, high=1),
-        callback_answer=_number(callback.get("answer", 0.9), (*path, "callback", "answer"),
-                                low=0, high=1),
-    )
+    if reader.raw("patience") is not None:   # absent or null: nobody hangs up
+        patience = _distribution(reader.child("patience"))
+    redial = reader.child("redial", required=False)
+    probability = redial.number("probability", _CALLERS.redial_probability, 0, 1)
+    delay = _CALLERS.redial_delay
+    if redial.has("delay"):
+        delay = _distribution(redial.child("delay"))
+    attempts = redial.integer("max_attempts", _CALLERS.max_attempts, 1, 100)
+    redial.finish()
+    callback = reader.child("callback", required=False)
+    accept = callback.number("accept", _CALLERS.callback_accept, 0, 1)
+    answer = callback.number("answer", _CALLERS.callback_answer, 0, 1)
+    callback.finish()
+    reader.finish()
+    return Callers(patience=patience, redial_probability=probability, redial_delay=delay,
+                   max_attempts=attempts, callback_accept=accept, callback_answer=answer)
 
 
-def _agents(raw: Any, path: tuple[str | int, ...]) -> AgentBehaviour:
-    body = _mapping(raw, path)
-    _known(body, ("ring_s", "no_answer", "no_answer_pause_s"), path)
-    ring = _list(body.get("ring_s", [2, 5]), (*path, "ring_s"))
-    if len(ring) != 2:
-        raise ScenarioError("must be [shortest, longest]", (*path, "ring_s"))
-    lo = _number(ring[0], (*path, "ring_s", 0), low=0, high=60)
-    hi = _number(ring[1], (*path, "ring_s", 1), low=lo, high=60)
-    return AgentBehaviour(
-        (lo, hi),
-        _number(body.get("no_answer", 0.0), (*path, "no_answer"), low=0, high=1),
-        _number(body.get("no_answer_pause_s", 60.0), (*path, "no_answer_pause_s"), low=0,
-                high=86400))
+def _agents(reader: Reader) -> AgentBehaviour:
+    ring = _pair(reader, "ring_s", _AGENTS.ring_s, "[shortest, longest]", 60, ordered=True)
+    no_answer = reader.number("no_answer", _AGENTS.no_answer, 0, 1)
+    pause = reader.number("no_answer_pause_s", _AGENTS.no_answer_pause_s, 0, 86400)
+    reader.finish()
+    return AgentBehaviour(ring, no_answer, pause)
 
 
-def _acd(raw: Any, path: tuple[str | int, ...], skills: Sequence[SkillMix]) -> AcdTimings:
-    body = _mapping(raw, path)
-    names = ("service_level_s", "escalation_s", "ring_timeout_s", "announce_every_s",
-             "callback_offer_ewt_s", "abandon_resume_s")
-    _known(body, (*names, "queues", "waiting_room"), path)
-    values = {n: _number(body[n], (*path, n), low=0, high=1e7) for n in names if n in body}
-    queues = _mapping(body.get("queues", {}), (*path, "queues"))
+def _acd(reader: Reader, skills: Collection[str] | None) -> AcdTimings:
+    # Only what the file gives: the rest keeps AcdTimings' defaults (the ACD's own).
+    timings = {name: reader.number(name, None, 0, 1e7) for name in _FIELDS_ACD
+               if reader.has(name)}
     wrapup: dict[str, float] = {}
     max_wait: dict[str, float] = {}
-    for skill, q in queues.items():
-        here = (*path, "queues", str(skill))
-        if skill not in {s.skill for s in skills}:
-            raise ScenarioError(f"skill {skill!r} is not under skills", here)
-        entry = _mapping(q, here)
-        _known(entry, ("wrapup_s", "max_wait_s"), here)
-        if "wrapup_s" in entry:
-            wrapup[str(skill)] = _number(entry["wrapup_s"], (*here, "wrapup_s"), low=0,
-                                         high=3600)
-        if "max_wait_s" in entry:
-            max_wait[str(skill)] = _number(entry["max_wait_s"], (*here, "max_wait_s"),
-                                           low=1, high=1e7)
-    room = body.get("waiting_room", True)
-    if not isinstance(room, bool):
-        raise ScenarioError("must be true or false", (*path, "waiting_room"))
-    return AcdTimings(**values, wrapup_s=wrapup, max_wait_s=max_wait, waiting_room=room)
+    for skill, entry in reader.items("queues", required=False):
+        if skills is not None and skill not in skills:
+            entry.error(f"{skill!r} is not under skills")
+        if entry.has("wrapup_s"):
+            wrapup[skill] = entry.number("wrapup_s", None, 0, 3600)
+        if entry.has("max_wait_s"):
+            max_wait[skill] = entry.number("max_wait_s", None, 1, 1e7)
+        entry.finish()
+    room = reader.typed("waiting_room", bool, True)
+    reader.finish()
+    return AcdTimings(**timings, wrapup_s=wrapup, max_wait_s=max_wait,
+                      waiting_room=room is not False)
 
 
-def _interflow(raw: Any, path: tuple[str | int, ...], sites: Mapping[str, SiteSpec]
-               ) -> InterflowTimings:
-    body = _mapping(raw, path)
-    floats = ("threshold_s", "accept_s", "margin_s", "reevaluate_s")
-    _known(body, (*floats, "max_moves", "trunk_limit", "order"), path)
-    values: dict[str, Any] = {n: _number(body[n], (*path, n), low=0, high=1e6)
-                              for n in floats if n in body}
+def _interflow(reader: Reader, sites: Mapping[str, SiteSpec]) -> InterflowTimings:
+    # Only what the file gives: the rest keeps InterflowTimings' (the ACD's) defaults.
+    values: dict[str, Any] = {name: reader.number(name, None, 0, 1e6)
+                              for name in _FIELDS_INTERFLOW if reader.has(name)}
     for name in ("max_moves", "trunk_limit"):
-        if name in body:
-            value = body[name]
-            if not isinstance(value, int) or not 0 <= value <= 10_000:
-                raise ScenarioError("must be an integer 0..10000", (*path, name))
-            values[name] = value
+        if reader.has(name):
+            values[name] = reader.integer(name, None, 0, 10_000)
     order: dict[str, tuple[str, ...]] = {}
-    for site, targets in _mapping(body.get("order", {}), (*path, "order")).items():
-        here = (*path, "order", str(site))
-        if site not in sites:
-            raise ScenarioError(f"{site!r} is not a site", here)
-        listed = tuple(str(t) for t in _list(targets, here))
-        for i, target in enumerate(listed):
-            if target not in sites or target == site:
-                raise ScenarioError(f"{target!r} is not another site", (*here, i))
+    section = reader.child("order", required=False)
+    for site, targets, path in section.pairs():
+        if sites and str(site) not in sites:
+            section.problems.append(Problem(path, f"{str(site)!r} is not a site"))
+        listed = tuple(strings_at(targets, path, section.problems))
+        for index, target in enumerate(listed):
+            if sites and (target not in sites or target == site):
+                section.problems.append(Problem(join(path, index),
+                                                f"{target!r} is not another site"))
         order[str(site)] = listed
+    reader.finish()
     return InterflowTimings(**values, order=order)
-
-
-# -- plain checks ------------------------------------------------------------------------
-
-
-def _mapping(raw: Any, path: Sequence[str | int]) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ScenarioError("must be a mapping", path)
-    return {str(k): v for k, v in raw.items()}
-
-
-def _list(raw: Any, path: Sequence[str | int]) -> list[Any]:
-    if not isinstance(raw, list):
-        raise ScenarioError("must be a list", path)
-    return raw
-
-
-def _need(body: Mapping[str, Any], key: str, path: Sequence[str | int]) -> Any:
-    if key not in body:
-        raise ScenarioError("is missing", (*path, key))
-    return body[key]
-
-
-def _known(body: Mapping[str, Any], keys: Sequence[str], path: Sequence[str | int]) -> None:
-    for key in body:
-        if key not in keys:
-            raise ScenarioError(f"unknown key (known: {', '.join(keys)})", (*path, key))
-
-
-def _number(raw: Any, path: Sequence[str | int], *, low: float, high: float) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
-        raise ScenarioError("must be a number", path)
-    if not low <= raw <= high:
-        raise ScenarioError(f"must be between {low:g} and {high:g}", path)
-    return float(raw)
-
-
-def _text(raw: Any, path: Sequence[str | int]) -> str:
-    if not isinstance(raw, str):
-        raise ScenarioError("must be text", path)
-    return raw
-
-
-def _start(raw: Any) -> float:
-    from datetime import datetime
-
-    try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise ScenarioError("an ISO date and time with offset, e.g. "
-                            "2018-10-15T00:00:00+07:00", ("start",)) from None
-    if moment.tzinfo is None:
-        raise ScenarioError("needs a UTC offset, e.g. +07:00", ("start",))
-    return moment.timestamp()

@@ -1,31 +1,29 @@
 """The values a scenario holds (scenario.py parses them), frozen and plain.
 
-Kept apart from the parser so the simulator's other modules can name them without it.
+Kept apart from the parser so the simulator's other modules can name them without it. The
+ACD's timings a scenario may omit default to the ACD's own (`acd.settings`), so a
+simulation and a contact centre configured alike run alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from acd.settings import AcdSettings, InterflowRule, InterflowSettings, QueueSettings
+from pln123.config.reader import ConfigError
 
 HOURS = 24
 DISTRIBUTIONS = ("exponential", "lognormal", "gamma", "fixed")
 
-
-class ScenarioError(ValueError):
-    """A scenario problem, with the key path it was found at."""
-
-    def __init__(self, message: str, path: Sequence[str | int] = ()):
-        self.path = tuple(path)
-        self.message = message
-        super().__init__(f"{format_path(self.path)}: {message}" if self.path else message)
+_ACD = AcdSettings()
+_QUEUE = QueueSettings("-")
+_RULE = InterflowRule()
+_INTERFLOW = InterflowSettings()
 
 
-def format_path(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+class ScenarioError(ConfigError, ValueError):
+    """An invalid scenario: every problem found, each with its key path."""
 
 
 @dataclass(frozen=True)
@@ -99,25 +97,31 @@ class AgentBehaviour:
 
 @dataclass(frozen=True)
 class AcdTimings:
-    service_level_s: float = 20.0
-    escalation_s: float = 30.0
-    ring_timeout_s: float = 15.0
-    announce_every_s: float = 30.0
-    callback_offer_ewt_s: float = 120.0
-    abandon_resume_s: float = 300.0
-    wrapup_s: Mapping[str, float] = field(default_factory=dict)
-    max_wait_s: Mapping[str, float] = field(default_factory=dict)
+    service_level_s: float = _ACD.service_level_s
+    escalation_s: float = _ACD.escalation_s
+    ring_timeout_s: float = _ACD.ring_timeout_s
+    announce_every_s: float = _ACD.announce_every_s
+    callback_offer_ewt_s: float = _ACD.callback_offer_ewt_s
+    abandon_resume_s: float = _ACD.abandon_resume_s
+    wrapup_s: Mapping[str, float] = field(default_factory=dict)     # skill -> s
+    max_wait_s: Mapping[str, float] = field(default_factory=dict)   # skill -> s
     waiting_room: bool = True                  # announcements, callback offers, max wait
+
+    def wrapup(self, skill: str) -> float:
+        return self.wrapup_s.get(skill, _QUEUE.wrapup_s)
+
+    def max_wait(self, skill: str) -> float:
+        return self.max_wait_s.get(skill, _QUEUE.max_wait_s)
 
 
 @dataclass(frozen=True)
 class InterflowTimings:
-    threshold_s: float = 60.0
-    accept_s: float = 60.0
-    margin_s: float = 15.0
-    reevaluate_s: float = 5.0
-    max_moves: int = 2
-    trunk_limit: int = 30
+    threshold_s: float = _RULE.threshold_s
+    accept_s: float = _RULE.accept_s
+    margin_s: float = _RULE.margin_s
+    reevaluate_s: float = _INTERFLOW.reevaluate_s
+    max_moves: int = _INTERFLOW.max_moves
+    trunk_limit: int = _INTERFLOW.trunk_limit
     order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
