@@ -23,6 +23,10 @@ class QueueWatcher(Protocol):
         """The caller hung up (Distributor.abandon): stop looking after the call."""
         ...
 
+    def adopted(self, call_id: str) -> None:
+        """After a restart: a queued call whose caller this process holds again."""
+        ...
+
 
 class UnknownAgent(KeyError):
     """The agent id is not in this site's roster."""

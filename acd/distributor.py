@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import structlog
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -72,11 +72,12 @@ class Distributor:
         self.roster = Roster(site, settings)
         self._observer = observer
         self._max_retries = max_retries
-        self.watcher = watcher   # may also be set after construction (it may need us)
+        self.watcher = watcher
         self._resume = resume
         self._wrapups = WrapUpTimers(clock, self._wrapup_over)
         self._busy = 0           # Redis operations started and not yet processed
         self._ringing: set[str] = set()  # call ids whose ring this process awaits
+        self._recovered = False
         self.callbacks = CallbackRetries(queues, clock, settings.callback_retry_s,
                                          track=self._db, follow=self._follow_offer)
         self._log = log.bind(site=site)
@@ -119,6 +120,7 @@ class Distributor:
                            resumed_from=place.call_id if place else None)
             if isinstance(offer, Queued) and self.watcher is not None:
                 self.watcher.queued(request, position)
+            self._follow_caller(request.call_id, request.channel)
             return QueuePlacement(request.call_id, self.site, request.skill, position)
 
         return Deferred.fromCoroutine(enqueue())
@@ -130,7 +132,32 @@ class Distributor:
         position = offer.position if isinstance(offer, Queued) else 0
         if isinstance(offer, Queued) and self.watcher is not None:
             self.watcher.queued(request, position)
+        self._follow_caller(request.call_id, request.channel)
         return QueuePlacement(request.call_id, self.site, request.skill, position)
+
+    def queued_channels(self) -> Deferred[dict[str, str]]:
+        """channel -> call id of this site's waiting calls (queued or ringing an agent)."""
+        return self._db(self.queues.waiting_channels())
+
+    def adopt(self, call_id: str, channel: str) -> None:
+        """After a restart, a call this process holds the caller's channel of again: the
+        watcher looks after it, and its hang-up while queued is an abandon."""
+        if self.watcher is not None:
+            self.watcher.adopted(call_id)
+        self._follow_caller(call_id, channel)
+
+    def _follow_caller(self, call_id: str, channel: str) -> None:
+        """A hang-up while the call is queued is an abandon. Watched on the channel's end,
+        which also comes once a talk is over: then `abandon` finds nothing queued and
+        changes nothing (a hang-up while an agent rings is the ring's outcome)."""
+        def ended(_: object) -> None:
+            self.abandon(call_id).addErrback(self._not_abandoned, call_id)
+
+        self.telephony.when_call_ends(call_id, channel).addCallback(ended)
+
+    def _not_abandoned(self, failure: Failure, call_id: str) -> None:
+        self._log.warning("acd_abandon_failed", call_id=call_id,
+                          error=failure.getErrorMessage())
 
     def abandon(self, call_id: str) -> Deferred[bool]:
         """The caller hung up while queued: out of the queue, counted abandoned (True).
@@ -207,6 +234,15 @@ class Distributor:
                     self._wrapups.arm(agent_id, record.version, left)
 
         return Deferred.fromCoroutine(resume())
+
+    def recover_once(self) -> Deferred[None]:
+        """`recover` on this process's first AMI login only (a resync hook)."""
+        if self._recovered:
+            return succeed(None)
+        self._recovered = True
+        return self.recover().addErrback(
+            lambda failure: self._log.error("acd_recover_failed",
+                                            error=failure.getErrorMessage()))
 
     def recover(self) -> Deferred[None]:
         """After a restart: take over what the old process was following for this site.

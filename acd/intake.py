@@ -38,10 +38,35 @@ class QueuePlacement:
 
 
 class CallIntake(Protocol):
-    """Implemented by the ACD; called once per caller who asks for an agent."""
+    """Implemented by the ACD; called once per caller who asks for an agent.
+
+    From then on the ACD follows the caller's channel itself (a hang-up while queued is
+    an abandon), so the IVR hands over and forgets.
+    """
 
     def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]: ...
 
-    def abandon(self, call_id: str) -> Deferred[bool]:
-        """The caller hung up while queued; True if the call was still waiting."""
+    def queued_channels(self) -> Deferred[dict[str, str]]:
+        """channel -> call id of the calls waiting at this site: after a restart, the
+        callers Asterisk still holds that the ACD already queued."""
+        ...
+
+    def adopt(self, call_id: str, channel: str) -> None:
+        """Follow a queued call again after a restart (announcements, hang-up)."""
+        ...
+
+
+# The kinds of arrival the dialplan marks in the AGI arguments (ivr.dialplan.names).
+ARRIVAL_MOVED = "moved"        # moved here from another site
+ARRIVAL_RETURNED = "returned"  # back home: the trunk call of its move failed
+ARRIVALS = (ARRIVAL_MOVED, ARRIVAL_RETURNED)
+
+
+class Arrivals(Protocol):
+    """Callers who come to this site's AsyncAGI from another site's trunk (moved here) or
+    back from one (the move failed), with the call id their AGI arguments carry."""
+
+    def arrive(self, kind: str, call_id: str, channel: str) -> Deferred[bool]:
+        """Queued at their place (True), or unknown here: False, a new caller for the
+        menus."""
         ...

@@ -82,9 +82,14 @@ class Telephony(Protocol):
 
         True once the caller is on its way: the target site's pln123 then finds the call in
         Redis (acd.interflow) and queues it; if the trunk call fails, the caller comes back
-        and the home site is told through `Distributor.arrive` (returned). False if the move
-        could not even start (the caller is still here, nothing changed).
+        into this site's AsyncAGI as a returned caller (acd.interflow.arrivals). False if
+        the move could not even start (the caller is still here, nothing changed).
         """
+        ...
+
+    def hold(self, caller_channel: str, language: str = "") -> Deferred[bool]:
+        """Music on hold for a caller the ACD takes over outside the IVR (arriving from
+        another site), speaking `language` from now on if given; False if gone."""
         ...
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:

@@ -32,6 +32,11 @@ class Roster:
             raise UnknownAgent(f"no agent {agent_id!r} at site {self.site!r}")
         return spec
 
+    def phone(self, agent_id: str) -> str | None:
+        """The endpoint of the agent's phone (None: not an agent of this site)."""
+        spec = self.active.get(agent_id) or self.retired.get(agent_id)
+        return spec.endpoint if spec is not None else None
+
     def may_log_in(self, agent_id: str) -> AgentSpec:
         if agent_id in self.retired:
             raise UnknownAgent(f"agent {agent_id!r} was removed from site {self.site!r}'s "

@@ -98,6 +98,9 @@ class InterflowMonitor:
         if watch is not None:
             self._cancel(watch)
 
+    def adopted(self, call_id: str) -> None:
+        self.watch(call_id, new=False)
+
     @property
     def watching(self) -> frozenset[str]:
         return frozenset(self._watches)
@@ -214,4 +217,8 @@ class Watchers:
     def left(self, call_id: str) -> None:
         for watcher in self.watchers:
             watcher.left(call_id)
+
+    def adopted(self, call_id: str) -> None:
+        for watcher in self.watchers:
+            watcher.adopted(call_id)
 

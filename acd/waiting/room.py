@@ -124,6 +124,13 @@ class WaitingRoom:
 
     # -- restart ---------------------------------------------------------------------------
 
+    def adopted(self, call_id: str) -> None:
+        """QueueWatcher: a call this process holds again after a restart (`adopt`)."""
+        self._background.spawn(self._adopt_quietly(call_id))
+
+    async def _adopt_quietly(self, call_id: str) -> None:
+        await self.adopt(call_id)
+
     def adopt(self, call_id: str) -> Deferred[bool]:
         """After a restart: look after a call this process re-adopted the channel of.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -330,12 +330,16 @@ class AsyncAGIRouter:
         clock: IReactorTime,
         on_session: Callable[[AGISession], object],
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        *,
+        sessions: MutableMapping[str, AGISession] | None = None,
     ):
         self.ami = ami
         self.clock = clock
         self.on_session = on_session
         self.command_timeout = command_timeout
-        self.sessions: dict[str, AGISession] = {}
+        # channel -> its session; given by whoever must find a caller's session before the
+        # router exists (the call control the menus' services are built on)
+        self.sessions: MutableMapping[str, AGISession] = {} if sessions is None else sessions
         self._ids = itertools.count(1)
         self._prefix = f"agi-{secrets.token_hex(3)}"
         self._subscriptions: list[Subscription] = [

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -27,7 +27,7 @@ from twisted.internet.defer import Deferred, DeferredList, FirstError
 from twisted.internet.interfaces import IReactorTime
 
 from acd.telephony import Callback, Connection, RingOutcome
-from ivr.ami.agi import AGIError, AsyncAGIRouter
+from ivr.ami.agi import AGIError, AGISession
 from ivr.ami.errors import AMIError
 from ivr.ami.message import Message
 from ivr.ami.service import AMIService
@@ -46,11 +46,11 @@ CALLBACK_CALLER_ID = "PLN123 <123>"
 
 
 class AMITelephony:
-    def __init__(self, ami: AMIService, router: AsyncAGIRouter, clock: IReactorTime, *,
-                 callback_dial: str):
+    def __init__(self, ami: AMIService, sessions: Mapping[str, AGISession],
+                 clock: IReactorTime, *, callback_dial: str):
         self.ami = ami
         self.callback_dial = callback_dial
-        self.router = router
+        self.sessions = sessions  # the AsyncAGI router's: channel -> its AGI session
         self.clock = clock
         self._prefix = f"pln123-{secrets.token_hex(3)}"
         self._ids = itertools.count(1)
@@ -172,7 +172,7 @@ class AMITelephony:
 
     async def _announce(self, caller_channel: str, position: int, ewt_s: float | None,
                         language: str) -> None:
-        session = self.router.sessions.get(caller_channel)
+        session = self.sessions.get(caller_channel)
         if session is None:
             return
         prompts = ["queue-position", *say_number(min(position, 999), language)]
@@ -199,7 +199,7 @@ class AMITelephony:
         Asterisk dropped AsyncAGI), the channel is hung up over AMI as well: the ACD has
         already taken the call out of its queue, so nobody else would ever end it.
         """
-        session = self.router.sessions.get(caller_channel)
+        session = self.sessions.get(caller_channel)
         if session is not None:
             files = [*prompts, *(say_digits(digits, language) if digits else [])]
             try:
@@ -221,7 +221,7 @@ class AMITelephony:
         nobody to call back). Once 1 was pressed the answer is yes even if the read-back
         fails (the caller hung up: they asked to be called back).
         """
-        session = self.router.sessions.get(caller_channel)
+        session = self.sessions.get(caller_channel)
         number = _digits(session.caller_number) if session is not None else ""
         if session is None or not number:
             return None
@@ -329,6 +329,21 @@ class AMITelephony:
             bound.warning("acd_move_failed", error=str(error))
             return False
         bound.info("acd_moving", channel=caller_channel)
+        return True
+
+    def hold(self, caller_channel: str, language: str = "") -> Deferred[bool]:
+        return Deferred.fromCoroutine(self._hold(caller_channel, language))
+
+    async def _hold(self, caller_channel: str, language: str) -> bool:
+        session = self.sessions.get(caller_channel)
+        if session is None:
+            return False
+        try:
+            await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
+            if language:
+                await session.set_variable("CHANNEL(language)", language)
+        except AGIError:
+            return False
         return True
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:

@@ -36,12 +36,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from acd.agents.operations import ACTIONS as ACTIONS  # the ACD's verbs
+from acd.agents.operations import AgentAction as AgentAction
 from ivr.dialplan.names import SITE_NAME
 
-AgentAction = Literal["login", "logout", "pause", "ready"]
-ACTIONS: tuple[AgentAction, ...] = ("login", "logout", "pause", "ready")
 FEATURE_CODES: dict[AgentAction, str] = {
     "login": "*11",
     "logout": "*12",

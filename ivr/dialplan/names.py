@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 
+from acd.intake import ARRIVAL_MOVED as ARRIVAL_MOVED  # the ACD's words, in the dialplan
+from acd.intake import ARRIVAL_RETURNED as ARRIVAL_RETURNED
 from ivr.dialplan.errors import DialplanError
 
 IVR_CONTEXT = "pln123-ivr"
 AGENT_CONNECT_CONTEXT = "pln123-agent-connect"
 TRUNK_IN_CONTEXT = "pln123-trunk-in"
-# Multi-site (issue 5). pln123 moves a waiting caller by setting CALL_VARIABLE (the call id,
+# Multi-site. pln123 moves a waiting caller by setting CALL_VARIABLE (the call id,
 # 12 hex digits) on the channel and redirecting it to OVERFLOW_OUT_CONTEXT, extension = the
 # target site's name, priority 1. That context dials the target's trunk with extension
 # `ovf-<call id>`; the target's TRUNK_IN_CONTEXT runs
@@ -29,8 +31,6 @@ MOVED_PREFIX = "ovf-"
 HUB_IVR_PREFIX = "ivr-"
 AGI_ARG_ARRIVAL = "agi_arg_3"   # "moved" (arrived from another site) or "returned"
 AGI_ARG_CALL = "agi_arg_4"      # the call id of a moved or returned call
-ARRIVAL_MOVED = "moved"
-ARRIVAL_RETURNED = "returned"
 HEARTBEAT_FAMILY = "pln123"
 HEARTBEAT_KEY = "heartbeat"     # epoch seconds of pln123's last beat, written with DBPut
 # Agents' phones: one context of feature codes per site, one shared Gosub that identifies

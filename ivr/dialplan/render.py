@@ -34,7 +34,6 @@ from ivr.dialplan.multisite import (
     trunk_in_context,
 )
 from ivr.dialplan.names import (
-    AGENT_CONNECT_CONTEXT,
     AGENT_FEATURE_CONTEXT,
     AGI_ARG_AREA_CODE,
     AGI_ARG_SITE,
@@ -62,8 +61,6 @@ from ivr.dialplan.names import (
     local_context,
 )
 from ivr.settings import Site, TelephonyConfig
-
-ACD_ISSUE = "#4"  # fills the agent-connect context
 
 FEATURE_CODE = re.compile(r"\*[0-9]{2}")  # what a feature code may be: *11
 ACTION = re.compile(r"[a-z]{2,10}")  # an agent action as the UserEvent carries it
@@ -100,8 +97,6 @@ def render_site(config: TelephonyConfig, site_name: str) -> str:
         heartbeat_context(config),
         _agent_features(name),
         _agent_feature(),
-        _placeholder(AGENT_CONNECT_CONTEXT, "the ACD issue", ACD_ISSUE,
-                     "where pln123 will originate the agent's leg"),
         overflow_out_context(config, site),
         trunk_in_context(config, site, language),
     ]
@@ -159,15 +154,12 @@ def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
          f"only. Raises UserEvent({USER_EVENT}) with the fields {', '.join(FIELDS)} for "
          f"pln123's AMI user (read class user), plays {CONFIRM_SOUND} and returns; without "
          f"an agent id it plays {REFUSE_SOUND} and raises nothing."),
-        (AGENT_CONNECT_CONTEXT,
-         f"PLACEHOLDER until the ACD issue ({ACD_ISSUE}) fills it: the agent's leg. "
-         "Hangs up whatever is dialled."),
         (OVERFLOW_OUT_CONTEXT,
          f"Moving a waiting caller to another site: pln123 sets {CALL_VARIABLE} (the call id) "
          "with AMI Setvar and redirects the caller here, extension = the target site "
          f"({', '.join(others) or 'none'}), priority 1. Each dials that site's IAX2 peer with "
          f"{MOVED_PREFIX}<call id> for up to {dial_timeout(config)} s "
-         "(acd.interflow.trunk_dial_timeout_s). Answered: hangs up when the far end does. "
+         "(asterisk.trunk_dial_timeout_s). Answered: hangs up when the far end does. "
          "Not answered: back to pln123 here as AGI(agi:async,<area code>,"
          f"{site.name},{ARRIVAL_RETURNED},<call id>), then hangs up."),
         (TRUNK_IN_CONTEXT,
@@ -286,17 +278,6 @@ def _agent_feature() -> list[str]:
         " same => n,Return()",
         f" same => n(refused),Playback({refuse})",
         " same => n,Return()",
-    ]
-
-
-def _placeholder(context: str, issue: str, number: str, purpose: str) -> list[str]:
-    """Valid dialplan that does nothing yet, so the context exists when its issue lands."""
-    return [
-        *_comment(f"PLACEHOLDER: {purpose}. Filled by {issue} ({number}); until then it "
-                  "hangs up.", "; "),
-        f"[{context}]",
-        f"exten => _X.,1,NoOp(pln123 placeholder {context} until issue {number.lstrip('#')})",
-        " same => n,Hangup()",
     ]
 
 

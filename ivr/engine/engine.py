@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -36,8 +35,6 @@ class IVREngine:
         self.timezone = ZoneInfo(timezone)
         self.active: dict[str, CallSession] = {}
         self.finished: deque[CallSession] = deque(maxlen=keep_finished)
-        # Told about every caller handed to the ACD (the site watches them for hang-ups).
-        self.on_handed_off: Callable[[CallSession], None] | None = None
 
     def on_session(self, channel: CallChannel) -> Deferred[str]:
         """Serve one caller; the Deferred fires with the outcome when the IVR is done."""
@@ -51,8 +48,6 @@ class IVREngine:
     def _finished(self, outcome: object, session: CallSession) -> object:
         self.active.pop(session.call_id, None)
         self.finished.append(session)
-        if outcome == "queued" and self.on_handed_off is not None:
-            self.on_handed_off(session)
         return outcome
 
     def reconfigure(self, config: TelephonyConfig) -> None:

@@ -8,11 +8,14 @@ from pathlib import Path
 from pln123.config import Config, ConfigError, load_config
 
 
-def load_or_report(path: Path) -> Config | None:
-    """The config at `path`, or None after printing every problem on stderr."""
+def load_or_report(path: Path, consequence: str = "") -> Config | None:
+    """The config at `path`, or None after printing every problem on stderr, then a count
+    (`N problem(s)`, followed by `; <consequence>` when the verb says what it skipped)."""
     try:
         return load_config(path)
     except ConfigError as error:
         for problem in error.problems:
             print(f"{path}: {problem}", file=sys.stderr)
+        tail = f"; {consequence}" if consequence else ""
+        print(f"{path}: {len(error.problems)} problem(s){tail}", file=sys.stderr)
         return None

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from pln123.config import ConfigError, load_config
+from pln123.cli._config import load_or_report
 
 
 def register(commands: Any) -> None:
@@ -19,12 +18,8 @@ def register(commands: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.file)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"{args.file}: {problem}", file=sys.stderr)
-        print(f"{args.file}: {len(error.problems)} problem(s)", file=sys.stderr)
+    config = load_or_report(args.file)
+    if config is None:
         return 1
     areas = sum(len(site.area_codes) for site in config.sites.values())
     print(f"{args.file}: valid — {len(config.sites)} sites, {areas} area codes, "

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.web.http import Request as HTTPRequest
 from twisted.web.server import Site
 
@@ -61,6 +61,25 @@ def dashboard_resource(config: Config, store: RedisStore, clock: IReactorTime) -
         utc_offset_s=settings.utc_offset_s)
 
 
+def listen_dashboard(config: Config, store: RedisStore, reactor: Any, host: str,
+                     port: int) -> IListeningPort:
+    """The dashboard for every site of `config` listening on host:port, over TLS when the
+    config gives a certificate. Raises OSError/ValueError (files) or CannotListenError."""
+    settings = config.dashboard
+    if settings is None:
+        raise ValueError(f"{config.path} has no dashboard: section")
+    site = QuietSite(dashboard_resource(config, store, reactor))  # type: ignore[no-untyped-call]
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        from twisted.internet import ssl
+
+        pem = settings.tls_cert.read_bytes() + b"\n" + settings.tls_key.read_bytes()
+        options = ssl.PrivateCertificate.loadPEM(pem).options()
+        listening: IListeningPort = reactor.listenSSL(port, site, options, interface=host)
+    else:
+        listening = reactor.listenTCP(port, site, interface=host)
+    return listening
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
@@ -85,20 +104,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
     reactor: Any = _reactor
     store = RedisStore(args.redis_url or config.redis.url, config.redis.read_password())
     try:
-        resource = dashboard_resource(config, store, reactor)
+        listen_dashboard(config, store, reactor, host, port)
     except (OSError, ValueError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
-    site = QuietSite(resource)  # type: ignore[no-untyped-call]
-    if settings.secure:
-        from twisted.internet import ssl
-
-        assert settings.tls_cert is not None and settings.tls_key is not None
-        pem = settings.tls_cert.read_bytes() + b"\n" + settings.tls_key.read_bytes()
-        options = ssl.PrivateCertificate.loadPEM(pem).options()
-        reactor.listenSSL(port, site, options, interface=host)
-    else:
-        reactor.listenTCP(port, site, interface=host)
     scheme = "https" if settings.secure else "http"
     print(f"{PROG}: serving {len(config.sites)} sites on {scheme}://{host}:{port}/",
           file=sys.stderr, flush=True)

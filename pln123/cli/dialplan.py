@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ivr.dialplan import DialplanError, render_all, render_site
-from pln123.config import Config, ConfigError, load_config
+from pln123.cli._config import load_or_report
+from pln123.config import Config
 
 
 def register(commands: Any) -> None:
@@ -75,13 +76,7 @@ def render_dialplan(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path) -> Config | None:
-    try:
-        return load_config(path)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
-        print(f"{path}: {len(error.problems)} problem(s); nothing rendered", file=sys.stderr)
-        return None
+    return load_or_report(path, "nothing rendered")
 
 
 def _usage(message: str) -> int:

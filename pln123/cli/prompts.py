@@ -23,7 +23,7 @@ from ivr.prompts.build import (
 )
 from ivr.prompts.errors import PromptError
 from ivr.prompts.render import RenderJob
-from pln123.config import ConfigError, load_config
+from pln123.cli._config import load_or_report
 
 
 def register(commands: Any) -> None:
@@ -48,12 +48,8 @@ def register(commands: Any) -> None:
 
 
 def build_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
-        print(f"{args.config}: invalid; run: pln123 config check {args.config}", file=sys.stderr)
+    config = load_or_report(args.config, "nothing built")
+    if config is None:
         return 1
     only = None
     if args.only is not None:

@@ -1,6 +1,6 @@
 """`pln123 serve --config FILE --site NAME`: the production process for one site.
 
-It builds the site's call centre (pln123.site.SiteCallCentre) from the validated config,
+It builds the site's call centre (pln123.site.build_site) from the validated config,
 mounts the supervisors' dashboard when the config has a `dashboard:` section (unless
 `--no-dashboard`: several `serve` processes on one host would fight over its port; run
 one with the dashboard, or `pln123 dashboard` apart), and runs until SIGTERM/SIGINT
@@ -78,12 +78,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from twisted.internet.error import CannotListenError
 
     from acd.store.redis import RedisStore
+    from pln123.cli.dashboard import listen_dashboard
     from pln123.logs import configure_logging
     from pln123.serve.runtime import ServeRuntime
     from pln123.serve.systemd import SystemdNotifier
     from pln123.serve.twistedlog import route_twisted_logs
-    from pln123.site import SiteCallCentre
-    from pln123.siteivr import AMITarget
+    from pln123.site import AMITarget, build_site
 
     configure_logging(args.log_level)
     route_twisted_logs()
@@ -93,11 +93,11 @@ def run_serve(args: argparse.Namespace) -> int:
         store = RedisStore(args.redis_url or config.redis.url, config.redis.read_password())
     except (ValueError, OSError) as error:
         return _fail(ExitCode.BAD_CONFIG, f"redis: {error}")
-    centre = SiteCallCentre(config, args.site, store, reactor, ami=target)
+    centre = build_site(config, args.site, store, reactor, ami=target)
     listeners = []
     if listen is not None:
         try:
-            listeners.append(_listen_dashboard(config, store, reactor, *listen))
+            listeners.append(listen_dashboard(config, store, reactor, *listen))
         except (CannotListenError, OSError, ValueError) as error:
             return _fail(ExitCode.CANNOT_START, f"dashboard on {listen[0]}:{listen[1]}: "
                                                 f"{error}")
@@ -106,18 +106,3 @@ def run_serve(args: argparse.Namespace) -> int:
     reactor.callWhenRunning(runtime.start)
     reactor.run(installSignalHandlers=False)  # the runtime handles SIGTERM/SIGINT/SIGHUP
     return int(runtime.exit_code)
-
-
-def _listen_dashboard(config: Any, store: Any, reactor: Any, host: str, port: int) -> Any:
-    """The dashboard for all the config's sites, as `pln123 dashboard` serves it."""
-    from pln123.cli.dashboard import QuietSite, dashboard_resource
-
-    settings = config.dashboard
-    site = QuietSite(dashboard_resource(config, store, reactor))  # type: ignore[no-untyped-call]
-    if settings.secure:
-        from twisted.internet import ssl
-
-        pem = settings.tls_cert.read_bytes() + b"\n" + settings.tls_key.read_bytes()
-        options = ssl.PrivateCertificate.loadPEM(pem).options()
-        return reactor.listenSSL(port, site, options, interface=host)
-    return reactor.listenTCP(port, site, interface=host)

@@ -1,12 +1,12 @@
 """One site's `pln123 serve` process: start, readiness, SIGHUP reload, SIGTERM drain, exit.
 
-`SiteCallCentre` (pln123.site) is the site's call path; this wraps it in what an operator
+`CallCentre` (pln123.site) is the site's call path; this wraps it in what an operator
 and systemd need (docs/operations.md, "pln123 serve"):
 
 * READY=1 once the AMI login and a Redis PING both succeeded; WATCHDOG=1 while the
   reactor turns and neither link has been down for `UNHEALTHY_AFTER_S`.
 * SIGHUP: RELOADING=1, the config file read again and validated; a valid one is applied
-  with `SiteCallCentre.reload` (see pln123.serve.reload for what applies live), a broken one
+  with `CallCentre.reload` (see pln123.serve.reload for what applies live), a broken one
   is refused with its key-path problems logged, and the running config stays. READY=1.
 * SIGTERM/SIGINT: STOPPING=1, then the drain: the site's status is withdrawn (other sites
   stop sending calls) and its AstDB heartbeat deleted (Asterisk sends new callers to the
@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from acd.store.redis import RedisStore
@@ -37,13 +37,12 @@ from pln123.config import ConfigError, load_config
 from pln123.config.model import Config
 from pln123.serve.reload import ReloadRefused, plan_reload
 from pln123.serve.systemd import SystemdNotifier
-from pln123.site import SiteCallCentre
+from pln123.site import CallCentre
 
 log = structlog.get_logger("pln123.serve")
 
 REDIS_PROBE_S = 5.0          # a PING this often: readiness and the watchdog's health
 UNHEALTHY_AFTER_S = 30.0     # AMI or Redis down this long: stop feeding systemd's watchdog
-RING_GRACE_S = 5.0           # beyond the ring timeout, for a ring's outcome to arrive
 STOP_TIMEOUT_S = 5.0         # for the status withdrawal, the DBDel, the AMI logoff
 
 
@@ -58,7 +57,7 @@ class ExitCode(enum.IntEnum):
 
 
 class ServeRuntime:
-    def __init__(self, centre: SiteCallCentre, store: RedisStore, reactor: Any,
+    def __init__(self, centre: CallCentre, store: RedisStore, reactor: Any,
                  config_path: Path, notifier: SystemdNotifier, *,
                  listeners: list[IListeningPort] | None = None,
                  load: Callable[[Path], Config] = load_config):
@@ -97,7 +96,7 @@ class ServeRuntime:
                             error=str(error))
         if self.draining:
             return
-        self.centre.ivr.ami.add_resync_hook(self._ami_logged_in)
+        self.centre.ami.add_resync_hook(self._ami_logged_in)
         self.centre.startService()
         self._probe.start(REDIS_PROBE_S, now=False)
         self.notifier.start_watchdog(healthy=self.healthy)
@@ -146,7 +145,7 @@ class ServeRuntime:
     def _maybe_ready(self) -> None:
         if self.ready or self.draining:
             return
-        if self.centre.ivr.ami.protocol is None or self._redis_ok_at is None:
+        if self.centre.ami.protocol is None or self._redis_ok_at is None:
             return
         self.ready = True
         self.notifier.ready(f"site {self.centre.site_name}: serving")
@@ -156,7 +155,7 @@ class ServeRuntime:
         """For the watchdog: the reactor runs (or we would not be asked), and neither AMI
         nor Redis has been unreachable for longer than UNHEALTHY_AFTER_S."""
         now = self.clock.seconds()
-        if self.centre.ivr.ami.protocol is not None:
+        if self.centre.ami.protocol is not None:
             self._ami_seen = now
         redis_seen = self._started_at if self._redis_ok_at is None else self._redis_ok_at
         return (now - self._ami_seen <= UNHEALTHY_AFTER_S
@@ -222,23 +221,9 @@ class ServeRuntime:
         self.notifier.stopping()
         self.notifier.status(f"site {self.centre.site_name}: draining")
         self._log.info("serve_draining", signal=why)
-        centre = self.centre
-        # No new calls: down for the other sites, new callers to the hub (no heartbeat).
-        await self._bounded(centre.status.stop(), "status_withdraw")
-        await self._bounded(centre.heartbeat.stop(), "heartbeat_delete")
-        if centre.room is not None:
-            centre.room.stop()
-        if centre.interflow is not None:
-            centre.interflow.stop()
-        centre.acd.stop()
-        # A ring in progress ends (answered and bridged, or back to its place) first.
-        deadline = self.clock.seconds() + centre.config.acd.ring_timeout_s + RING_GRACE_S
-        while centre.acd.ringing and self.clock.seconds() < deadline:
-            await deferLater(self.clock, 0.1, lambda: None)
-        if centre.acd.ringing:
-            self._log.warning("serve_drain_rings_left", calls=sorted(centre.acd.ringing))
+        report = await self.centre.stop(step_timeout_s=STOP_TIMEOUT_S)
+        if not report.clean:
             self.exit_code = ExitCode.DRAIN_TIMEOUT
-        await self._bounded(centre.stopService(), "site_stop")
         for port in self.listeners:
             await self._bounded(port.stopListening(), "dashboard_stop")
         if self._probe.running:

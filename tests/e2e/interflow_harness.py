@@ -1,4 +1,4 @@
-"""Several sites' pln123 (SiteCallCentre) on their own sandbox Asterisk, one shared Redis.
+"""Several sites' pln123 (CallCentre) on their own sandbox Asterisk, one shared Redis.
 
 What `pln123 serve` runs per site, in the test process: each Centre logs in to its own
 instance's AMI; the instances are joined by their rendered IAX2 trunks
@@ -18,8 +18,7 @@ from acd.settings import AgentSpec, InterflowRule, QueueSettings
 from acd.store.redis import RedisStore
 from ivr.ami import AMIService, variable_header
 from pln123.config import Config, load_config
-from pln123.site import SiteCallCentre
-from pln123.siteivr import AMITarget
+from pln123.site import AMITarget, CallCentre, build_site
 from tests.e2e.ami_helpers import clock, connect
 from tests.fixtures.redis_server import RedisServer
 from tools.sandbox import Instance
@@ -56,19 +55,19 @@ class Centre:
         self.config = config
         self.redis_url = redis_url
         self.store: RedisStore | None = None
-        self.centre: SiteCallCentre | None = None
+        self.centre: CallCentre | None = None
         # sandbox-admin: for events pln123's rendered user does not receive (AGIExec*).
         self._admin: AMIService | None = None
 
     async def start(self) -> Centre:
         self.store = RedisStore(self.redis_url)
         await self.store.start()
-        self.centre = SiteCallCentre(
+        self.centre = build_site(
             self.config, self.name, self.store, clock(),
             ami=AMITarget("127.0.0.1", self.instance.ami_port, "pln123",
                           self.instance.pln123_secret))
         self.centre.startService()
-        await self.centre.ivr.ami.when_connected()
+        await self.centre.ami.when_connected()
         self._admin = await connect(self.instance, user="sandbox-admin", events="call,agi")
         return self
 
@@ -78,7 +77,7 @@ class Centre:
         return self._admin
 
     @property
-    def site(self) -> SiteCallCentre:
+    def site(self) -> CallCentre:
         assert self.centre is not None
         return self.centre
 
@@ -97,21 +96,21 @@ class Centre:
         """A caller dialling <area code>123 at this site (menu: 0 = an agent)."""
         area = AREA[self.name]
         values = {"DTMF": dtmf, "PAUSE": "1", "HOLD": "60", **variables}
-        await self.site.ivr.ami.send_action("Originate", {
+        await self.site.ami.send_action("Originate", {
             "Channel": f"Local/{area}123@pln123-inbound-{self.name}",
             "Context": "test-caller", "Exten": "s", "Priority": "1",
             "CallerID": f'"Pelanggan" <{number}>', "Async": "true",
             "Variable": variable_header(values)})
 
     def call_id_of(self, number: str) -> str | None:
-        engine = self.site.ivr.engine
+        engine = self.site.engine
         for session in [*engine.active.values(), *engine.finished]:
             if session.channel.env.get("agi_callerid") == number:
                 return session.call_id
         return None
 
     def sessions_for_area(self, area: str) -> list[Any]:
-        engine = self.site.ivr.engine
+        engine = self.site.engine
         return [s for s in [*engine.active.values(), *engine.finished]
                 if s.area.code == area]
 

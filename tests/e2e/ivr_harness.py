@@ -1,5 +1,8 @@
-"""A site's real IVR (SiteIVR) against the sandbox Asterisk and a real Redis, and scripted
-callers dialling area code + 123 into the site's rendered dialplan."""
+"""A site's real IVR against the sandbox Asterisk and a real Redis, and scripted callers
+dialling area code + 123 into the site's rendered dialplan.
+
+The IVR is wired as `pln123.site.build_site` wires it (AMI link, menu engine, AsyncAGI
+router), with an in-memory intake standing in for the ACD behind the hand-off."""
 
 from __future__ import annotations
 
@@ -10,15 +13,28 @@ from typing import Any
 from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.store.redis import RedisStore
-from ivr.ami import AMIService, variable_header
+from ivr.ami import AMICredentials, AMIService, AsyncAGIRouter, variable_header
+from ivr.ami.endpoint import ami_endpoint
+from ivr.engine.engine import IVREngine
 from ivr.engine.session import CallSession, IVRServices
 from pln123.config import Config
-from pln123.siteivr import AMITarget, SiteIVR
 from tests.e2e.ami_helpers import clock, poll, reactor
 from tests.unit.ivr_fakes import MemoryIntake  # the ACD side of the hand-off (issue 4)
 from tools.sandbox import Instance
 
 _caller_numbers = itertools.count(81100000001)
+
+
+@dataclass
+class SiteIVR:
+    """The IVR's pieces of a site: its AMI link, the AsyncAGI router and the menu engine."""
+
+    ami: AMIService
+    router: AsyncAGIRouter
+    engine: IVREngine
+
+    async def stopService(self) -> None:
+        await self.ami.stopService()
 
 
 @dataclass
@@ -95,11 +111,12 @@ async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIV
     intake = MemoryIntake()
     outages = RedisOutageBoard(store, clock())
     tickets = RedisTicketDesk(store, clock())
-    ivr = SiteIVR(
-        config, site.site, lambda _telephony: IVRServices(intake, outages, tickets), clock(),
-        ami=AMITarget("127.0.0.1", site.ami_port, "pln123", site.pln123_secret),
-    )
-    ivr.startService()
+    link = AMIService(ami_endpoint(clock(), "127.0.0.1", site.ami_port, None),
+                      AMICredentials("pln123", site.pln123_secret), clock())
+    engine = IVREngine(config, site.site, IVRServices(intake, outages, tickets), clock())
+    ivr = SiteIVR(link, AsyncAGIRouter(link, link.dispatcher, clock(), engine.on_session),
+                  engine)
+    link.startService()
     await ivr.ami.when_connected()
     return RunningIVR(site, ivr, store, intake, outages, tickets)
 

@@ -15,8 +15,7 @@ from acd.settings import AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
 from ivr.ami import AMIService, variable_header
 from pln123.config import Config, load_config
-from pln123.site import SiteCallCentre
-from pln123.siteivr import AMITarget
+from pln123.site import AMITarget, CallCentre, build_site
 from tests.e2e.ami_helpers import clock, connect, poll
 from tests.fixtures.redis_server import RedisServer
 from tools.sandbox import Instance
@@ -42,7 +41,7 @@ def agent(agent_id: str, context: str) -> AgentSpec:
 
 
 class Centre:
-    def __init__(self, site: Instance, centre: SiteCallCentre, store: RedisStore,
+    def __init__(self, site: Instance, centre: CallCentre, store: RedisStore,
                  admin: AMIService):
         self.site = site
         self.centre = centre
@@ -59,7 +58,7 @@ class Centre:
             self.bridged.append(channel)
 
     async def call(self, number: str, dtmf: str = "0", pause: float = 1.0) -> None:
-        await self.centre.ivr.ami.send_action("Originate", {
+        await self.centre.ami.send_action("Originate", {
             "Channel": "Local/0711123@pln123-inbound-palembang",
             "Context": "test-caller", "Exten": "s", "Priority": "1",
             "CallerID": f'"Pelanggan" <{number}>', "Async": "true",
@@ -67,14 +66,14 @@ class Centre:
         })
 
     def channel_of(self, number: str) -> str | None:
-        engine = self.centre.ivr.engine
+        engine = self.centre.engine
         for session in [*engine.active.values(), *engine.finished]:
             if session.channel.env.get("agi_callerid") == number:
                 return session.channel.channel
         return None
 
     def queued(self) -> int:
-        return sum(1 for s in self.centre.ivr.engine.finished if s.outcome == "queued")
+        return sum(1 for s in self.centre.engine.finished if s.outcome == "queued")
 
     async def stop(self) -> None:
         await self.centre.stopService()
@@ -85,11 +84,11 @@ class Centre:
 async def start(config: Config, site: Instance, redis: RedisServer) -> Centre:
     store = RedisStore(redis.url)
     await store.start()
-    centre = SiteCallCentre(
+    centre = build_site(
         config, "palembang", store, clock(),
         ami=AMITarget("127.0.0.1", site.ami_port, "pln123", site.pln123_secret))
     centre.startService()
-    await centre.ivr.ami.when_connected()
+    await centre.ami.when_connected()
     admin = await connect(site, user="sandbox-admin", events="call,agi")
     return Centre(site, centre, store, admin)
 
@@ -104,7 +103,7 @@ async def test_callers_reach_the_agent_in_the_order_they_queued(
         for count, number in enumerate(numbers, start=1):
             await c.call(number)
             await poll(lambda n=count: c.queued() == n, 20, f"{number} in the queue")
-        await c.centre.acd.login("1001")
+        await c.centre.acd.distributor.login("1001")
         await poll(lambda: len(c.bridged) == 3, 40, "three callers served one by one")
         assert c.bridged == [c.channel_of(n) for n in numbers]
     finally:
@@ -117,12 +116,12 @@ async def test_ring_no_answer_requeues_at_the_head_and_pauses_the_agent(
     config = config_with_agents(agent("1002", "test-noanswer"), agent("1003", "test-agent"))
     c = await start(config, asterisk_site, fresh_redis)
     try:
-        await c.centre.acd.login("1002")
+        await c.centre.acd.distributor.login("1002")
         await c.call("0811000201")
         await poll(lambda: c.queued() == 1, 20, "the caller handed to the ACD")
 
         async def state_of(agent_id: str) -> Any:
-            return (await c.centre.queues.agent(agent_id)).state
+            return (await c.centre.acd.queues.agent(agent_id)).state
 
         for _ in range(60):  # ring timeout 5 s; poll with a deadline
             state = await state_of("1002")
@@ -130,11 +129,11 @@ async def test_ring_no_answer_requeues_at_the_head_and_pauses_the_agent(
                 break
             await _sleep(0.2)
         assert state.status is AgentStatus.PAUSED and state.reason == "no answer"
-        call_id = c.centre.ivr.engine.finished[-1].call_id
-        assert await c.centre.queues.position(call_id) == 1  # back at the head
+        call_id = c.centre.engine.finished[-1].call_id
+        assert await c.centre.acd.queues.position(call_id) == 1  # back at the head
         await c.call("0811000202")
         await poll(lambda: c.queued() == 2, 20, "a second caller behind")
-        await c.centre.acd.login("1003")
+        await c.centre.acd.distributor.login("1003")
         await poll(lambda: len(c.bridged) >= 1, 20, "the first caller served first")
         assert c.bridged[0] == c.channel_of("0811000201")
     finally:

@@ -20,7 +20,7 @@ async def dial(c: Centre, number: str, *, pause: float, hangup_after: float | No
     variables = {"DTMF": "0", "PAUSE": f"{pause:g}", "HOLD": "60"}
     if hangup_after is not None:
         variables["HANGUP_AFTER"] = f"{hangup_after:g}"
-    await c.centre.ivr.ami.send_action("Originate", {
+    await c.centre.ami.send_action("Originate", {
         "Channel": "Local/0711123@pln123-inbound-palembang",
         "Context": "test-caller", "Exten": "s", "Priority": "1",
         "CallerID": f'"Pelanggan" <{number}>', "Async": "true",
@@ -35,19 +35,19 @@ async def test_redial_within_the_window_gets_the_old_place_back(
     try:
         await dial(c, "0811000401", pause=1, hangup_after=14)
         await poll(lambda: c.queued() == 1, 20, "the first caller queued")
-        first_call = c.centre.ivr.engine.finished[-1].call_id
+        first_call = c.centre.engine.finished[-1].call_id
         await dial(c, "0811000402", pause=1)
         await poll(lambda: c.queued() == 2, 20, "the second caller queued behind")
-        second_call = c.centre.ivr.engine.finished[-1].call_id
-        assert await c.centre.queues.position(second_call) == 2
+        second_call = c.centre.engine.finished[-1].call_id
+        assert await c.centre.acd.queues.position(second_call) == 2
         # The first caller hangs up (abandoned), then redials from the same number.
         await poll_position_gone(c, first_call)
         await dial(c, "0811000401", pause=1)
         await poll(lambda: c.queued() == 3, 20, "the redial queued")
-        redial = c.centre.ivr.engine.finished[-1]
+        redial = c.centre.engine.finished[-1]
         assert redial.channel.env.get("agi_callerid") == "0811000401"
-        assert await c.centre.queues.position(redial.call_id) == 1
-        assert await c.centre.queues.position(second_call) == 2
+        assert await c.centre.acd.queues.position(redial.call_id) == 1
+        assert await c.centre.acd.queues.position(second_call) == 2
     finally:
         await c.stop()
 
@@ -58,7 +58,7 @@ async def poll_position_gone(c: Centre, call_id: str) -> None:
     from tests.e2e.ami_helpers import reactor
 
     for _ in range(150):
-        if await c.centre.queues.position(call_id) is None:
+        if await c.centre.acd.queues.position(call_id) is None:
             return
         await deferLater(reactor, 0.2, lambda: None)
     raise AssertionError("the first caller never left the queue")

@@ -6,7 +6,7 @@ them (`manager show user`, `pjsip show endpoints`). Then the rendered pln123 use
 least privilege over AMI: `Command` is refused, what pln123 needs (Originate, DBPut,
 Getvar, CoreShowChannels, AGI) works, the events pln123 reads arrive and the others do not.
 Last, AMI over TLS: the rendered `[general]` opens a TLS listener that pln123's own AMI
-client (`pln123.siteivr.ami_endpoint`) logs in through, checking the certificate.
+client (`ivr.ami.endpoint.ami_endpoint`) logs in through, checking the certificate.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ivr.ami import AMICredentials, AMIService
+from ivr.ami.endpoint import ami_endpoint
 from ivr.asterisk.manager import ACTIONS, EVENTS, MANAGER_FILE, render_manager
 from ivr.asterisk.pjsip import PJSIP_FILE, read_agent_secrets, render_pjsip
 from pln123.config import Config, load_config
 from pln123.config.asterisk import AmiTLS
-from pln123.siteivr import ami_endpoint
 from tests.e2e.ami_helpers import clock, reactor, within
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tools.sandbox import Instance, RawAmi

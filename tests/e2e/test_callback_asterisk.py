@@ -30,7 +30,7 @@ async def test_accepted_callback_rings_the_agent_then_calls_the_caller_back(
     config = replace(config, acd=replace(config.acd, callback_offer_ewt_s=0.0,
                                          callback_dial="Local/{number}@test-answer"))
     c = await start(config, asterisk_site, fresh_redis)
-    ami = c.centre.ivr.ami
+    ami = c.centre.ami
     offers: list[str] = []
     bridged: list[str] = []
 
@@ -49,24 +49,24 @@ async def test_accepted_callback_rings_the_agent_then_calls_the_caller_back(
         caller = offers[0]
         await ami.send_action("PlayDTMF", {"Channel": caller.replace(";2", ";1"),
                               "Digit": "1", "Duration": "250"})
-        session = next(s for s in [*c.centre.ivr.engine.active.values(),
-                                   *c.centre.ivr.engine.finished]
+        session = next(s for s in [*c.centre.engine.active.values(),
+                                   *c.centre.engine.finished]
                        if s.channel.channel == caller)
         call_id = session.call_id
         for _ in range(150):
-            record = await c.centre.queues.call(call_id)
+            record = await c.centre.acd.queues.call(call_id)
             if record is not None and record.fields.get("callback") and session.channel.ended:
                 break
             await _sleep(0.2)
         assert record is not None and record.fields.get("callback") == NUMBER
         assert session.channel.ended               # hung up after the confirmation
         assert record.state is CallState.QUEUED    # ... and not abandoned: the place is kept
-        assert await c.centre.queues.position(call_id) == 1
-        await c.centre.acd.login("1001")
+        assert await c.centre.acd.queues.position(call_id) == 1
+        await c.centre.acd.distributor.login("1001")
         await poll(lambda: any("test-answer" in ch for ch in bridged), 20,
                    "the caller called back and bridged with the agent")
         for _ in range(100):                      # the agent talks 3 s and hangs up
-            record = await c.centre.queues.call(call_id)
+            record = await c.centre.acd.queues.call(call_id)
             if record is not None and record.state is CallState.FINISHED:
                 break
             await _sleep(0.2)

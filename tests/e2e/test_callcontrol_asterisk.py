@@ -21,7 +21,7 @@ class Rig:
         self.admin = admin  # BridgeEnter is not sent to pln123's rendered user
         self.sessions: list[AGISession] = []
         self.router = AsyncAGIRouter(service, service.dispatcher, clock(), self.sessions.append)
-        self.telephony = AMITelephony(service, self.router, clock(),
+        self.telephony = AMITelephony(service, self.router.sessions, clock(),
                                       callback_dial="Local/{number}@test-answer")
         self.bridged: list[str] = []
         admin.dispatcher.subscribe("BridgeEnter",

@@ -52,9 +52,9 @@ async def test_full_palembang_overflows_to_medan_then_jakarta_each_answered_once
     c = await centres(asterisk_sandbox, fresh_redis, config)
     pal, medan, jak = c["palembang"], c["medan"], c["jakarta"]
     try:
-        await pal.site.acd.login("1001")
-        await medan.site.acd.login("2001")
-        await jak.site.acd.login("3001")
+        await pal.site.acd.distributor.login("1001")
+        await medan.site.acd.distributor.login("2001")
+        await jak.site.acd.distributor.login("3001")
         await pal.call("0811000501")                     # P1: palembang's agent, 25 s
         await poll(lambda: pal.call_id_of("0811000501") is not None, 20, "P1 in the IVR")
         p1 = pal.call_id_of("0811000501")
@@ -83,7 +83,7 @@ async def test_full_palembang_overflows_to_medan_then_jakarta_each_answered_once
         assert answered_at(records(fresh_redis, p3)) == ["jakarta"]
         m1, m2 = medan.call_id_of("0811000601"), medan.call_id_of("0811000602")
         assert m1 is not None and m2 is not None
-        await medan.site.acd.login("2002")              # medan's callers served in order
+        await medan.site.acd.distributor.login("2002")  # medan's callers served in order
         await poll_answered(fresh_redis, m1, 30)
         await poll_answered(fresh_redis, m2, 30)
         first = float(records(fresh_redis, m1)["medan"]["answered_at"])

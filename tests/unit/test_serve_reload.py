@@ -20,8 +20,7 @@ from pln123.config.model import Config
 from pln123.serve.reload import ReloadRefused, plan_reload
 from pln123.serve.runtime import ServeRuntime
 from pln123.serve.systemd import SystemdNotifier
-from pln123.site import SiteCallCentre
-from pln123.siteivr import AMITarget
+from pln123.site import AMITarget, CallCentre, build_site
 from tests.fixtures.redis_server import RedisServer
 from tests.property.acd_helpers import agent, settings, start_acd, virtual_clock
 from tests.property.fake_telephony import FakeTelephony
@@ -128,11 +127,11 @@ def test_a_config_without_this_site_is_refused(config_file: Path) -> None:
 # -- the site's pieces ------------------------------------------------------------------
 
 
-def centre_for(config: Config, clock: Clock) -> SiteCallCentre:
+def centre_for(config: Config, clock: Clock) -> CallCentre:
     """Built, never started: no AMI connection, no Redis command."""
     store = RedisStore("redis://127.0.0.1:1/0")
-    return SiteCallCentre(config, "palembang", store, clock,
-                          ami=AMITarget("127.0.0.1", 1, "pln123", "secret-secret"))
+    return build_site(config, "palembang", store, clock,
+                      ami=AMITarget("127.0.0.1", 1, "pln123", "secret-secret"))
 
 
 def test_reload_hands_the_new_settings_to_every_piece(config_file: Path) -> None:
@@ -147,14 +146,14 @@ def test_reload_hands_the_new_settings_to_every_piece(config_file: Path) -> None
     centre = centre_for(old, Clock())
     centre.reload(new)
     assert centre.config is new
-    assert centre.ivr.engine.config is new
-    assert centre.acd.settings is new.acd
-    assert centre.room is not None and centre.room.settings.announce_every_s == 15
-    assert centre.interflow is not None
-    assert centre.interflow.settings.interflow.default.threshold_s == 1
-    assert centre.mover is not None and centre.mover.settings is new.acd
-    assert centre.status.settings.interflow.status_every_s == 2
-    assert centre.metrics.settings is new.acd
+    assert centre.engine.config is new
+    acd = centre.acd
+    assert acd.distributor.settings is new.acd
+    assert acd.room is not None and acd.room.settings.announce_every_s == 15
+    assert acd.interflow.settings.interflow.default.threshold_s == 1
+    assert acd.mover.settings is new.acd
+    assert acd.status.settings.interflow.status_every_s == 2
+    assert acd.metrics.settings is new.acd
 
 
 def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
@@ -162,7 +161,7 @@ def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
     clock = Clock()
     old = load_config(config_file)
     centre = centre_for(old, clock)
-    runtime = ServeRuntime(centre, centre.store, clock, config_file,
+    runtime = ServeRuntime(centre, centre.acd.queues.redis, clock, config_file,
                            SystemdNotifier(clock, environ={}))
     data = shipped_data()
     data["acd"]["announce_every_s"] = -1

@@ -84,6 +84,9 @@ class SimTelephony:
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         return succeed(caller_channel in self.channels)
 
+    def hold(self, caller_channel: str, language: str = "") -> Deferred[bool]:
+        return succeed(caller_channel in self.channels)
+
     # -- rings -----------------------------------------------------------------------------
 
     def connect(self, connection: Connection) -> Deferred[RingOutcome]:
@@ -164,7 +167,7 @@ class SimTelephony:
                     attempt.patience.cancel()
                 self.book.set_state(attempt, "callback")
             else:
-                limit = self.scenario.acd.max_wait_s.get(attempt.arrival.skill.skill, 900.0)
+                limit = self.scenario.acd.max_wait(attempt.arrival.skill.skill)
                 waited = self.clock.seconds() - attempt.enqueued_at
                 self.book.finish(attempt, "max_wait" if waited >= limit - 1e-6
                                  else "turned_away")

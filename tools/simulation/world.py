@@ -2,15 +2,16 @@
 
 Why a "world" per policy: the isolated and the pln123 policy run side by side in one
 process against one Redis, each with its own `Clock`, its own site names (a prefix per
-world: `acd:{i3fa2-palembang}:...`, so neither world, nor anything else in that Redis, sees
-the other's keys) and its own callers' book, but the same arrivals.
+world: `i3fa2-palembang`, in each of its keys' hash tags, so neither world, nor anything
+else in that Redis, sees the other's keys) and its own callers' book, but the same
+arrivals.
 
-Per site it builds what the composition root builds (pln123/site.py) minus Asterisk: a
-`QueueStore` (the Lua scripts), `SiteMetrics`, the `Distributor` with its `ResumeStore`,
-and the `WaitingRoom` (announcements, callback offers, the maximum wait). With interflow
-(policy pln123) also the interflow pieces (acd/interflow): the `StatusPublisher`, the
-`InterflowMonitor` beside the WaitingRoom as the Distributor's watchers, and a `CallMover`
-whose `arrive` takes callers the simulated trunk delivers.
+Per site it builds the site's ACD with `acd.site.build_acd`, the function the server's
+composition root uses, on the simulated telephony: the Lua scripts, the `Distributor`, the
+`WaitingRoom` (announcements, callback offers, the maximum wait; left out if the scenario
+says so), and the interflow pieces, which act only under the pln123 policy (its settings
+enable interflow and its sites publish their status); the mover's `arrive` takes callers
+the simulated trunk delivers.
 
 Agents follow their roster group's shift: logged in (ready) at its start, logged out at its
 end (after their call, if on one: the ACD's pending logout). A ring nobody answers pauses
@@ -28,16 +29,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
 from acd.agents.state import AgentStatus, Transition
-from acd.distributor import Distributor
 from acd.intake import QueuePlacement, QueueRequest
-from acd.interflow.monitor import InterflowMonitor, Watchers
-from acd.interflow.mover import CallMover
-from acd.interflow.moves import MoveDesk
-from acd.interflow.publisher import StatusPublisher
-from acd.interflow.status import StatusBoard
-from acd.queues.keys import MINUTE_S
 from acd.queues.metrics import LIVE_WINDOW_S, Counters, LiveView, SiteMetrics
-from acd.queues.store import QueueStore
 from acd.settings import (
     AcdSettings,
     AgentSpec,
@@ -45,9 +38,9 @@ from acd.settings import (
     InterflowSettings,
     QueueSettings,
 )
+from acd.site import AcdSite, build_acd
+from acd.store.keys import MINUTE_S, queue_entry
 from acd.store.redis import Client, RedisStore, text
-from acd.waiting.resume import ResumeStore
-from acd.waiting.room import WaitingRoom
 from tools.simulation.callers import Callers
 from tools.simulation.calls import Attempt, CallBook
 from tools.simulation.engine import EventClock
@@ -58,6 +51,7 @@ from tools.simulation.telephony import SimTelephony
 log = structlog.get_logger("tools.simulation")
 
 POLICIES = ("isolated", "pln123")
+DEFAULT_LANGUAGE = "id"  # every simulated caller speaks it (tools.simulation.callers)
 SAMPLE_EVERY_S = 60.0
 STATUS_EVERY_S = 10.0   # the sites publish their status this often (production: 1 s)
 METRICS_SHARE_S = STATUS_EVERY_S  # a skill's live figures: one read per this, per site
@@ -128,7 +122,7 @@ class SharedMetrics(SiteMetrics):
         for start in starts[1:]:
             total = total + self._closed[(skill, start)]
         waiting, queue, states = replies[1 + len(missing):]
-        oldest = min(((score % 1e13) / 1000 for _, score in queue), default=None)
+        oldest = min((queue_entry(score)[1] for _, score in queue), default=None)
         by_state: Counter[AgentStatus] = Counter()
         for agent_id, status in states.items():
             if skill in self._skills.get(text(agent_id), ()):
@@ -147,18 +141,6 @@ class Outcome:
     t0: float
     book: CallBook
     agent_time: AgentTime
-
-
-@dataclass
-class SiteStack:
-    name: str
-    prefixed: str
-    queues: QueueStore
-    distributor: Distributor
-    room: WaitingRoom | None
-    mover: CallMover | None = None
-    monitor: InterflowMonitor | None = None
-    publisher: StatusPublisher | None = None
 
 
 @dataclass
@@ -193,8 +175,8 @@ def settings_for(scenario: Scenario, prefix: str, interflow: bool) -> AcdSetting
                 agents.append(AgentSpec(agent_id, f"Agent {agent_id}", p + site.name,
                                         f"SIM/{agent_id}", dict(group.skills)))
     acd = scenario.acd
-    queues = {mix.skill: QueueSettings(mix.skill, wrapup_s=acd.wrapup_s.get(mix.skill, 10.0),
-                                       max_wait_s=acd.max_wait_s.get(mix.skill, 900.0),
+    queues = {mix.skill: QueueSettings(mix.skill, wrapup_s=acd.wrapup(mix.skill),
+                                       max_wait_s=acd.max_wait(mix.skill),
                                        max_wait_fallback="callback")
               for mix in scenario.skills}
     flow = scenario.interflow
@@ -239,32 +221,15 @@ class World:
 
     # -- building ----------------------------------------------------------------------------
 
-    def _stack(self, name: str) -> SiteStack:
+    def _stack(self, name: str) -> AcdSite:
         site = self.prefix + name
         s = self.settings
-        queues = QueueStore(self.store, site, s)
-        metrics = SharedMetrics(self.store, site, s, share_s=METRICS_SHARE_S)
-        resume = ResumeStore(self.store, site, s.abandon_resume_s)
-        distributor = Distributor(site, s, queues, self.telephony, self.clock,
-                                  observer=lambda a, t: self._observed(name, a, t),
-                                  resume=resume)
-        room = None
-        if self.scenario.acd.waiting_room:
-            room = WaitingRoom(site, s, queues, metrics, self.telephony, self.clock)
-        stack = SiteStack(name, site, queues, distributor, room)
-        if self.policy == "pln123":
-            board, desk = StatusBoard(self.store), MoveDesk(self.store)
-            stack.mover = CallMover(site, s, queues, desk, self.telephony, self.clock,
-                                    carry_out=distributor.carry_out)
-            stack.monitor = InterflowMonitor(
-                site, s, queues, metrics, board, desk, stack.mover, self.clock,
-                turn_away=room.turn_away if room is not None else None,
-                shared_read_s=STATUS_EVERY_S)  # statuses change only this often here
-            stack.publisher = StatusPublisher(site, s, tuple(s.queues), metrics, board,
-                                              self.clock, lambda: True)
-        watchers = [w for w in (room, stack.monitor) if w is not None]
-        distributor.watcher = Watchers(*watchers) if watchers else None
-        return stack
+        return build_acd(site, s, tuple(s.queues), self.store, self.telephony, self.clock,
+                         languages=(DEFAULT_LANGUAGE,), default_language=DEFAULT_LANGUAGE,
+                         metrics=SharedMetrics(self.store, site, s, share_s=METRICS_SHARE_S),
+                         observer=lambda a, tr: self._observed(name, a, tr),
+                         waiting_room=self.scenario.acd.waiting_room,
+                         shared_read_s=STATUS_EVERY_S)  # statuses change only this often
 
     def start(self, arrivals: Sequence[Arrival]) -> None:
         """Shifts, first arrivals, sampling and the status publishers on the clock."""
@@ -275,9 +240,9 @@ class World:
                     n += 1
                     agent_id = f"{list(self.scenario.sites).index(name) + 1}{n:04d}"
                     self._shift(name, agent_id, group)
-        for stack in self.sites.values():
-            if stack.publisher is not None:
-                stack.publisher.start()
+        if self.policy == "pln123":
+            for stack in self.sites.values():
+                stack.status.start()
         self.clock.callLater(0, self._sample)
         self._feed(iter(arrivals))
 
@@ -323,10 +288,7 @@ class World:
         return self.sites[site].distributor.abandon(call_id)
 
     def _arrive(self, site: str, attempt: Attempt) -> None:
-        mover = self.sites[site].mover
-        if mover is None:
-            return
-        d = mover.arrive(attempt.call_id, attempt.channel)
+        d = self.sites[site].mover.arrive(attempt.call_id, attempt.channel)
         d.addErrback(self._logged, "sim_arrive_failed")
 
     def _login(self, site: str, agent_id: str) -> None:
@@ -369,10 +331,4 @@ class World:
         """Cancel every timer of the ACD's pieces (what is in Redis stays for the report)."""
         self.agent_time.close(self.clock.seconds())
         for stack in self.sites.values():
-            stack.distributor.stop()
-            if stack.room is not None:
-                stack.room.stop()
-            if stack.monitor is not None:
-                stack.monitor.stop()
-            if stack.publisher is not None:
-                await stack.publisher.stop()
+            await stack.quiesce()
