@@ -15,7 +15,7 @@ call waits `callback_retry_s` out of line (acd/callbacks.py), `callback_attempts
 Time is the injected `clock` (timestamps and the wrap-up timers); nothing reads the wall
 clock. What lives only here (the ringing Deferreds, the wrap-up timers) is re-creatable:
 `resume()` re-arms wrap-up ends from Redis after a restart; re-adopting calls that were
-ringing or talking needs telephony's resync (issue 4 item 6).
+ringing or talking is `recover()`'s, with telephony's help.
 """
 
 from __future__ import annotations

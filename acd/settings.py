@@ -28,7 +28,7 @@ class QueueSettings:
 
 @dataclass(frozen=True)
 class InterflowRule:
-    """When a call may leave its site for another, per site and skill (issue 5, Avaya's
+    """When a call may leave its site for another, per site and skill (Avaya's
     Look-Ahead Interflow with Best Service Routing's adjust-by as the model)."""
 
     threshold_s: float = 60.0        # home EWT above this: look for a better site
@@ -76,7 +76,7 @@ class InterflowSettings:
 
 @dataclass(frozen=True)
 class AcdSettings:
-    service_level_s: float = 20.0    # DESIGN.md §6: answered within T
+    service_level_s: float = 20.0    # the service level's T: answered within it
     escalation_s: float = 30.0       # waited this long: the most skilled agent first
     ring_timeout_s: float = 15.0     # agent's phone rings this long, then ring-no-answer
     announce_every_s: float = 30.0   # position / EWT announcements while waiting

@@ -1,4 +1,4 @@
-"""Multi-site routing (issue 5): site status, the interflow policy, moving calls, admission.
+"""Multi-site routing: site status, the interflow policy, moving calls, admission.
 
 `status` publishes and reads what each site can do now; `policy` decides, as a pure
 function, whether and where a waiting call should move; `moves` carries a call's context

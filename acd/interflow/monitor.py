@@ -2,7 +2,7 @@
 
 A QueueWatcher beside the WaitingRoom: every call this process queues (or re-adopts, or
 receives from another site) is evaluated at once and then every `reevaluate_s` while it
-waits, with fresh inputs: its EWT at its position here (DESIGN.md §6), the other sites'
+waits, with fresh inputs: its EWT at its position here, the other sites'
 published statuses, the runtime threshold overrides and the trunks in use. `policy.decide`
 decides; `CallMover` moves. Inputs shared by all calls are read at most once a second.
 

@@ -28,7 +28,7 @@ def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
     """A skill's figures as other sites see them; EWT for a new caller (at the end).
 
     The new caller is served at once while ready agents outnumber the callers ahead of it
-    (EWT 0); otherwise it waits for the completions ahead of it (DESIGN.md §6)."""
+    (EWT 0); otherwise it waits for the completions ahead of it."""
     agents = view.agents
     ahead = view.waiting + 1 - agents.get(AgentStatus.READY, 0)
     staffed = sum(n for status, n in agents.items() if status is not AgentStatus.LOGGED_OUT)

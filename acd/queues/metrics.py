@@ -1,4 +1,4 @@
-"""Queue figures exactly as DESIGN.md §6 defines them, from the counters the scripts keep.
+"""Queue figures as docs/architecture.md defines them, from the counters the scripts keep.
 
 The Lua script counts, atomically with each state change, per site and skill, into one
 hash per 15-minute interval (kept 31 days) and one per minute (kept 17 minutes; the key

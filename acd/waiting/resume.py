@@ -11,7 +11,7 @@ another skill starts afresh and leaves the entry for a later redial. `claim` is 
 two redials racing on two processes cannot both take the place. Withheld or empty numbers
 (no digits) are never remembered.
 
-`<until>` is the end of the window on the injected clock (DESIGN.md §4: time is injected;
+`<until>` is the end of the window on the injected clock (time is injected:
 the simulator runs a day in seconds), checked on claim; the key's TTL, on Redis's clock,
 only bounds how long the entry takes up memory.
 

@@ -10,7 +10,7 @@ simply no longer queued and the room lets it go (a ring-no-answer puts it back: 
 agent's phone rings the call is still watched, silently).
 
 One timer per call (the injected clock; no sleeps) fires on entry and every
-`announce_every_s`: position (1 = next) and EWT (DESIGN.md §6: Avaya-style from the
+`announce_every_s`: position (1 = next) and EWT (Avaya-style from the
 position and the service rate of the agents staffed for the skill, rounded up to whole
 minutes; None, i.e. position only, when nobody is staffed). The timer also fires at
 `enqueued_at + max_wait_s`; a call still queued then is taken out of the queue in the same

@@ -35,7 +35,7 @@ ACTIONS: dict[str, str | None] = {
     "Setvar": "call",
     "Getvar": "call",
     "CoreShowChannels": "reporting",  # resync after a reconnect
-    "DBPut": "system",               # issue 5: pln123's heartbeat in AstDB for the dialplan
+    "DBPut": "system",               # pln123's heartbeat in AstDB for the dialplan
     "DBDel": "system",               # ... and its removal on a clean stop
 }
 

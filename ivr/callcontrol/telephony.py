@@ -177,7 +177,7 @@ class AMITelephony:
             return
         prompts = ["queue-position", *say_number(min(position, 999), language)]
         if ewt_s is not None:
-            minutes = max(1, -(-int(ewt_s) // 60))  # rounded up (DESIGN.md §6)
+            minutes = max(1, -(-int(ewt_s) // 60))  # rounded up: never promise less
             prompts += ["queue-wait", *say_number(min(minutes, 999), language), "queue-minutes"]
         try:
             for prompt in prompts:

@@ -1,4 +1,4 @@
-"""The multi-site contexts (issue 5): the heartbeat check, overflow out, trunk arrivals.
+"""The multi-site contexts: the heartbeat check, overflow out, trunk arrivals.
 
 pln123 writes epoch seconds into its Asterisk's AstDB (HEARTBEAT_FAMILY/HEARTBEAT_KEY)
 every second or so. The dialplan reads it without pln123's help, so a site whose pln123 is

@@ -1,7 +1,7 @@
 """One Redis job from a CLI command: the asyncio reactor, a started store, an exit status.
 
 The CLI verbs that touch Redis (`pln123 outage`, `pln123 agent`) use the same `RedisStore`
-as the server, which needs Twisted on the asyncio reactor (DESIGN.md section 4). Installing
+as the server, which needs Twisted on the asyncio reactor (docs/architecture.md). Installing
 that reactor, starting and closing the store, and turning Redis failures into exit
 statuses is the same for every verb, so it lives here once: a verb supplies `work`, an
 `async` function of the started store and the reactor that returns the exit status.

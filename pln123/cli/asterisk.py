@@ -8,8 +8,6 @@ passwords), so they are created 0640 and replaced atomically; nothing rendered i
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.asterisk.errors import RenderError
+from ivr.asterisk.iax import render_iax
 from ivr.asterisk.manager import render_manager
 from ivr.asterisk.pjsip import read_agent_secrets, render_pjsip
 from ivr.dialplan import DialplanError
@@ -67,11 +66,6 @@ def render_asterisk(args: argparse.Namespace) -> int:
         print(f"{args.config}: no site {args.site!r} (sites: {', '.join(config.sites)})",
               file=sys.stderr)
         return 2
-    if args.only is None and not has_trunk_renderer():
-        # TODO(issue 8): ivr/asterisk/iax.py is being written; until then say so and go on.
-        print("warning: trunks not rendered: this pln123 has no trunk renderer yet "
-              "(ivr/asterisk/iax.py)", file=sys.stderr)
-        parts.remove("trunks")
     try:
         files = render_files(config, args.site, parts)
     except RenderError as error:
@@ -101,24 +95,12 @@ def render_files(config: Config, site: str, parts: list[str]) -> dict[str, str]:
     return files
 
 
-def has_trunk_renderer() -> bool:
-    return importlib.util.find_spec("ivr.asterisk.iax") is not None
-
-
 def _trunks(config: Config, site: str) -> dict[str, str]:
-    """The inter-site trunks, from ivr/asterisk/iax.py (written alongside this module)."""
+    """The inter-site trunks (ivr/asterisk/iax.py)."""
     try:
-        module = importlib.import_module("ivr.asterisk.iax")
-    except ModuleNotFoundError as error:
-        if error.name != "ivr.asterisk.iax":
-            raise
-        raise RenderError("this pln123 has no trunk renderer yet (ivr/asterisk/iax.py); "
-                          "render with --only manager,pjsip") from error
-    try:
-        text = module.render_iax(config, site)
+        return {TRUNKS_FILE: render_iax(config, site)}
     except DialplanError as error:
         raise RenderError(str(error)) from error
-    return {TRUNKS_FILE: str(text)}
 
 
 def write_private(path: Path, text: str) -> None:

@@ -1,7 +1,7 @@
 """The `acd:` section and the `agents:` roster of the admin config, as `acd.settings` values.
 
-Kept apart from `loader.py` because the ACD's settings grow with its issue (#4) while the
-IVR's stay put. Both sections are optional: a config without them gets the ACD's defaults
+Kept apart from `loader.py`: the ACD's settings grow with the ACD while the IVR's stay
+put. Both sections are optional: a config without them gets the ACD's defaults
 and an empty roster, so IVR-only deployments and older files keep loading.
 
 Agent ids are the numbers agents' phones identify themselves by (the feature codes send

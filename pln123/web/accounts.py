@@ -1,6 +1,6 @@
 """Supervisor accounts: who may log in, and what each role may see and do.
 
-Roles (DESIGN.md section 2): `national` watches and acts on every site; `site:<name>`
+Roles: `national` watches and acts on every site; `site:<name>`
 watches every site (interflow makes the neighbours' queues their business too) but acts
 only on its own; the wallboard is a read-only viewer that cannot act at all.
 

@@ -30,7 +30,7 @@ log = structlog.get_logger("pln123.web.exporter")
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 STATES = ("ready", "on_call", "wrap_up", "paused", "logged_in")
 RATIOS = (("service_level", "pln123_service_level_ratio",
-           "Answered within T / answered (DESIGN.md 6); absent with no answered call"),
+           "Answered within T / answered; absent with no answered call"),
           ("service_level_2", "pln123_service_level2_ratio",
            "(Answered + abandoned within T) / (answered + abandoned)"),
           ("abandon_rate", "pln123_abandon_ratio", "Hung up while queued / calls queued"),

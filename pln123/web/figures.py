@@ -1,4 +1,4 @@
-"""The dashboard's figures from `Counters`, with DESIGN.md section 6's formulas.
+"""The dashboard's figures from `Counters`, with the metric definitions' formulas.
 
 Every ratio comes from `acd.queues.metrics` (the one definition the IVR's EWT and the
 tests share); this module only names them for JSON and Prometheus. `interflow_in` and
@@ -13,7 +13,7 @@ from typing import Any
 
 from acd.queues.metrics import Counters, abandon_rate, asa, service_level, service_level_2
 
-# Shown on the dashboard's help and in docs/dashboard.md: DESIGN.md section 6, verbatim.
+# Shown on the dashboard's help and in docs/dashboard.md, as docs/architecture.md words them.
 DEFINITIONS = {
     "service_level": "answered within T (default 20 s) / answered, per interval",
     "service_level_2": "(answered within T + abandoned within T) / (answered + abandoned)",

@@ -5,7 +5,7 @@ same dicts, so a figure on the page, in `/api/` and in `/metrics` can never disa
 
 Sources (all in Redis, written by the sites' pln123 processes):
 - the queues, agents and call records of each site (`acd/store/keys.py`), read directly;
-- the live 15-minute figures through `SiteMetrics.live` (DESIGN.md section 6);
+- the live 15-minute figures through `SiteMetrics.live`;
 - today's figures: the 15-minute interval hashes since local midnight (completed intervals
   are re-read at most once a minute, the current one every time);
 - each site's live status (`acd.interflow.status`): absent means the site is down;

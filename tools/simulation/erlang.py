@@ -7,8 +7,8 @@ with `erlang_c_*`, and with exponential patience with `ErlangA`. The report also
 for the fully pooled bound: every agent of every site answering every call.
 
 Conventions: `agents` = c, `load` = offered traffic a = lambda * AHT in Erlangs, `aht_s`
-the mean handle time, `t_s` the service-level threshold T. The service level is DESIGN.md
-section 6's: answered within T / answered.
+the mean handle time, `t_s` the service-level threshold T. The service level is the
+dashboard's: answered within T / answered.
 
 Erlang A (Palm's model: exponential patience with mean 1/theta) is solved exactly on its
 birth-death chain, truncated where the stationary probabilities fall below 1e-15 of the

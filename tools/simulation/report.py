@@ -1,8 +1,8 @@
 """The figures of a run: per-site table, the pooled Erlang C bound, the summary line.
 
-Definitions are DESIGN.md section 6's, applied to the simulator's book (calls.py), per
-*home site*, i.e. per region of the callers (an interflowed caller counts for the region
-they called from, wherever they were answered):
+Definitions are the dashboard's (acd/queues/metrics.py), applied to the simulator's book
+(calls.py), per *home site*, i.e. per region of the callers (an interflowed caller counts
+for the region they called from, wherever they were answered):
 
 - offered: call attempts (a redial is a new attempt, as the ACD counts it);
 - SL: answered within T / answered; ASA: mean wait of answered calls, ring included;
