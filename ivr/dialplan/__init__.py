@@ -1,5 +1,5 @@
 """Asterisk dialplans rendered from the admin config: area code + 123 entry points, the one
-AsyncAGI hand-off, agents' feature codes, and the contexts the ACD and multi-site issues fill.
+AsyncAGI hand-off, agents' feature codes, and the multi-site contexts (heartbeat, trunks).
 
 `render_site(config, site)` gives the include file for one site; `names` holds the context
 names and AGI argument keys pln123 and the dialplan share; `features` the feature codes and

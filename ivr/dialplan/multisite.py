@@ -110,7 +110,7 @@ def ivr_context(config: TelephonyConfig, site: Site, language: str) -> list[str]
     site_variable = checked(SITE_VARIABLE, _VARIABLE, "variable")
     hub = hub_for(config, site)
     lines = [
-        "; The AsyncAGI hand-off; later issues add their checks before AGI, here only.",
+        "; The AsyncAGI hand-off; any check before AGI belongs here, and only here.",
         "; ARG1 = area code, ARG2 = site: pln123 sees them as agi_arg_1 and agi_arg_2.",
     ]
     if hub is not None:

@@ -24,7 +24,8 @@ def register(commands: Any) -> None:
         "dialplan",
         help="render the Asterisk dialplans from the admin config",
         description="Render each site's Asterisk include file: area code + 123 entry points, "
-        "the AsyncAGI hand-off and the contexts later issues fill. See dialplans/README.md.",
+        "the AsyncAGI hand-off, agents' feature codes and the multi-site contexts. See "
+        "dialplans/README.md.",
     )
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
     render = verbs.add_parser(
