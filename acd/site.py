@@ -35,6 +35,8 @@ from acd.telephony import Telephony
 from acd.waiting.resume import ResumeStore
 from acd.waiting.room import WaitingRoom
 
+LIVE_SHARE_S = 1.0  # a skill's live figures: one read a second serves every caller of it
+
 
 @dataclass(frozen=True)
 class AcdSite:
@@ -102,15 +104,15 @@ def build_acd(site: str, settings: AcdSettings, skills: tuple[str, ...], store: 
               languages: tuple[str, ...], default_language: str,
               tickets: TicketDesk | None = None,
               telephony_up: Callable[[], bool] = lambda: True,
-              metrics: SiteMetrics | None = None,
+              live_share_s: float = LIVE_SHARE_S,
               waiting_room: bool = True,
               observer: Observer | None = None,
               shared_read_s: float = SHARED_READ_S) -> AcdSite:
     """The site's ACD. `telephony_up` tells the published status whether calls can be
-    carried out now; the simulator passes its own `metrics` and `observer`, may leave the
-    waiting room out, and shares interflow reads for its status interval."""
+    carried out now; the simulator passes an `observer`, may leave the waiting room out,
+    and shares live figures and interflow reads for its status interval."""
     queues = QueueStore(store, site, settings)
-    metrics = metrics or SiteMetrics(store, site, settings)
+    metrics = SiteMetrics(store, site, settings, share_s=live_share_s)
     room = (WaitingRoom(site, settings, queues, metrics, telephony, clock, tickets=tickets)
             if waiting_room else None)
     desk = MoveDesk(store)

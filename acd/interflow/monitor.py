@@ -139,8 +139,7 @@ class InterflowMonitor:
         if position is None:
             return True
         now = timestamp(self.clock)
-        view = await self._shared(f"view:{record.skill}",
-                                  lambda: self.metrics.live(record.skill, now))
+        view = await self.metrics.live(record.skill, now)
         home_ewt = ewt(position, view.serving, aht(view.counters) or self.metrics.default_aht_s)
         candidates = self.settings.interflow.candidates(self.site)
         statuses: dict[str, SiteStatus | None] = dict(await self._shared(

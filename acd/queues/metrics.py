@@ -35,7 +35,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
 
 from acd.agents.state import AgentStatus
 from acd.settings import AcdSettings
@@ -44,6 +45,7 @@ from acd.store.redis import Client, RedisStore, text
 
 LIVE_WINDOW_S = 900   # "live figures over a sliding 15 minutes"
 DEFAULT_AHT_S = 180.0  # EWT before any call was handled in the window
+CLOSED_AFTER_S = 2.0   # a minute bucket this long over gets no more counts: kept, not re-read
 SERVING = (AgentStatus.READY, AgentStatus.RESERVED, AgentStatus.ON_CALL, AgentStatus.WRAP_UP)
 
 
@@ -162,15 +164,28 @@ class LiveView:
 
 
 class SiteMetrics:
-    """Reads one site's counters, queues and agents for the dashboard and EWT."""
+    """Reads one site's counters, queues and agents for the dashboard and EWT.
+
+    The live figures are kept incrementally: a minute bucket that closed more than
+    `CLOSED_AFTER_S` ago never changes again (the scripts count into the minute of their
+    `now`; the grace covers processes whose clocks differ by a little), so it is read once
+    and kept until it leaves the window, and a live read fetches only the current minute,
+    the queue and the agents. `share_s` (0: every read goes to Redis) lets every caller of
+    the same skill within that many seconds share one read: the announcements, the status
+    publisher and EWT all ask for the same figures at once.
+    """
 
     def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
-                 default_aht_s: float = DEFAULT_AHT_S):
+                 default_aht_s: float = DEFAULT_AHT_S, share_s: float = 0.0):
         self.store = store
         self.keys = SiteKeys(site)
         self.settings = settings
         self.default_aht_s = default_aht_s
+        self.share_s = share_s
         self._skills = {a.id: set(a.skills) for a in settings.agents_at(site)}
+        self._views: dict[str, tuple[float, LiveView]] = {}
+        self._reading: dict[str, list[Deferred[LiveView]]] = {}
+        self._closed: dict[tuple[str, int], Counters] = {}
 
     def reconfigure(self, settings: AcdSettings) -> None:
         """A reloaded config (SIGHUP): agents added to the roster count in the next EWT."""
@@ -188,31 +203,60 @@ class SiteMetrics:
         return self.store.run(read)
 
     def live(self, skill: str, now: float) -> Deferred[LiveView]:
+        """The skill's live view at `now` (one read shared within `share_s`)."""
+        cached = self._views.get(skill)
+        if cached is not None and 0 <= now - cached[0] < self.share_s:
+            return succeed(cached[1])
+        waiter: Deferred[LiveView] = Deferred()
+        if skill in self._reading:  # a read is on its way: share it
+            self._reading[skill].append(waiter)
+            return waiter
+        self._reading[skill] = [waiter]
+
+        def share(view: LiveView | Failure) -> None:
+            waiters = self._reading.pop(skill, [])
+            if not isinstance(view, Failure):
+                self._views[skill] = (now, view)
+            for d in waiters:
+                if isinstance(view, Failure):
+                    d.errback(view)
+                else:
+                    d.callback(view)
+
+        self.store.run(lambda client: self._read(client, skill, now)).addBoth(share)
+        return waiter
+
+    async def _read(self, client: Client, skill: str, now: float) -> LiveView:
         last = int(now // MINUTE_S * MINUTE_S)
-        minutes = [self.keys.minute(skill, last - i * MINUTE_S)
-                   for i in range(LIVE_WINDOW_S // MINUTE_S)]
-
-        async def read(client: Client) -> LiveView:
-            async with client.pipeline(transaction=False) as pipe:
-                for key in minutes:
-                    pipe.hgetall(key)
-                pipe.zcard(self.keys.queue(skill))
-                pipe.zrange(self.keys.queue(skill), 0, -1, withscores=True)
-                pipe.hgetall(self.keys.agents)
-                replies = await pipe.execute()
-            total = Counters()
-            for raw in replies[: len(minutes)]:
-                total = total + Counters.from_hash({text(k): text(v) for k, v in raw.items()})
-            waiting, queue, states = replies[len(minutes):]
-            oldest = min((queue_entry(score)[1] for _, score in queue), default=None)
-            by_state: Counter[AgentStatus] = Counter()
-            for agent_id, status in states.items():
-                if skill in self._skills.get(text(agent_id), ()):
-                    by_state[AgentStatus(text(status))] += 1
-            return LiveView(skill, total, int(waiting),
-                            0.0 if oldest is None else max(0.0, now - oldest), by_state)
-
-        return self.store.run(read)
+        starts = [last - i * MINUTE_S for i in range(LIVE_WINDOW_S // MINUTE_S)]
+        closed_before = now - CLOSED_AFTER_S
+        fresh = [t for t in starts
+                 if (skill, t) not in self._closed or t + MINUTE_S > closed_before]
+        async with client.pipeline(transaction=False) as pipe:
+            for start in fresh:
+                pipe.hgetall(self.keys.minute(skill, start))
+            pipe.zcard(self.keys.queue(skill))
+            pipe.zrange(self.keys.queue(skill), 0, -1, withscores=True)
+            pipe.hgetall(self.keys.agents)
+            replies = await pipe.execute()
+        read = {start: Counters.from_hash({text(k): text(v) for k, v in raw.items()})
+                for start, raw in zip(fresh, replies[: len(fresh)], strict=True)}
+        for start, counters in read.items():
+            if start + MINUTE_S <= closed_before:
+                self._closed[(skill, start)] = counters
+        for key in [k for k in self._closed if k[0] == skill and k[1] < starts[-1]]:
+            del self._closed[key]
+        total = Counters()
+        for start in starts:
+            total = total + (read[start] if start in read else self._closed[(skill, start)])
+        waiting, queue, states = replies[len(fresh):]
+        oldest = min((queue_entry(score)[1] for _, score in queue), default=None)
+        by_state: Counter[AgentStatus] = Counter()
+        for agent_id, status in states.items():
+            if skill in self._skills.get(text(agent_id), ()):
+                by_state[AgentStatus(text(status))] += 1
+        return LiveView(skill, total, int(waiting),
+                        0.0 if oldest is None else max(0.0, now - oldest), by_state)
 
     def expected_wait(self, skill: str, position: int, now: float) -> Deferred[float]:
         """EWT (s) for the caller at `position` in `skill`'s queue; math.inf if unstaffed."""

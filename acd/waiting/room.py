@@ -48,7 +48,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from acd.background import Background
 from acd.intake import QueueRequest
-from acd.queues.metrics import LiveView, SiteMetrics, aht, announced_ewt, ewt
+from acd.queues.metrics import SiteMetrics, aht, announced_ewt, ewt
 from acd.queues.records import CallRecord, CallState
 from acd.queues.store import QueueStore
 from acd.selfservice.models import TicketDesk
@@ -59,7 +59,6 @@ from acd.telephony import Telephony
 log = structlog.get_logger("acd.waiting")
 
 TICKET_CATEGORY = "max_wait"
-VIEW_REUSE_S = 1.0   # callers announced within a second share one read of the skill's figures
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,6 @@ class WaitingRoom:
         self.tickets = tickets
         self.prompts = prompts or FarewellPrompts()
         self._watches: dict[str, _Watch] = {}
-        self._views: dict[str, tuple[float, LiveView]] = {}
         self._log = log.bind(site=site)
         self._background = Background(self._log, "waiting_failed")
 
@@ -214,7 +212,7 @@ class WaitingRoom:
         position = await self.queues.position(watch.call_id)
         if position is None:
             return  # reserved between the two reads
-        view = await self._view(skill, now)
+        view = await self.metrics.live(skill, now)
         expected = ewt(position, view.serving, aht(view.counters) or self.metrics.default_aht_s)
         told = announced_ewt(expected)
         if self._watches.get(watch.call_id) is not watch:
@@ -247,15 +245,6 @@ class WaitingRoom:
         await self.telephony.farewell(watch.channel, [self.prompts.callback_done],
                                       watch.language)
         return True
-
-    async def _view(self, skill: str, now: float) -> LiveView:
-        """The skill's live figures, shared by the announcements of the same second."""
-        cached = self._views.get(skill)
-        if cached is not None and 0 <= now - cached[0] < VIEW_REUSE_S:
-            return cached[1]
-        view = await self.metrics.live(skill, now)
-        self._views[skill] = (now, view)
-        return view
 
     # -- the maximum wait ------------------------------------------------------------------
 

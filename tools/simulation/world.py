@@ -20,17 +20,16 @@ the agent (the ACD's rule); they are ready again after `agents.no_answer_pause_s
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import structlog
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from acd.agents.state import AgentStatus, Transition
+from acd.agents.state import Transition
 from acd.intake import QueuePlacement, QueueRequest
-from acd.queues.metrics import LIVE_WINDOW_S, Counters, LiveView, SiteMetrics
 from acd.settings import (
     AcdSettings,
     AgentSpec,
@@ -39,8 +38,7 @@ from acd.settings import (
     QueueSettings,
 )
 from acd.site import AcdSite, build_acd
-from acd.store.keys import MINUTE_S, queue_entry
-from acd.store.redis import Client, RedisStore, text
+from acd.store.redis import RedisStore
 from tools.simulation.callers import Callers
 from tools.simulation.calls import Attempt, CallBook
 from tools.simulation.engine import EventClock
@@ -55,80 +53,6 @@ DEFAULT_LANGUAGE = "id"  # every simulated caller speaks it (tools.simulation.ca
 SAMPLE_EVERY_S = 60.0
 STATUS_EVERY_S = 10.0   # the sites publish their status this often (production: 1 s)
 METRICS_SHARE_S = STATUS_EVERY_S  # a skill's live figures: one read per this, per site
-
-
-class SharedMetrics(SiteMetrics):
-    """`SiteMetrics.live` for the simulator: shared and incremental, same figures.
-
-    Why: in production the WaitingRoom, the interflow monitor and the status publisher each
-    read a skill's live figures at most once a (real) second, which is cheap; a simulated
-    day has 86,400 such seconds per site, and the read (fifteen minute buckets, the queue,
-    the agents) became the simulator's main cost. So here one read per `share_s` of
-    virtual time serves all three (their inputs are up to that much older), and the
-    fourteen closed minute buckets are kept (a closed minute never changes again: the
-    scripts count into the minute of `now`, and the simulated clock only moves on once
-    every write of the moment is done); only the current minute is read again.
-    """
-
-    def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
-                 share_s: float):
-        super().__init__(store, site, settings)
-        self.share_s = share_s
-        self._views: dict[str, tuple[float, LiveView]] = {}
-        self._reading: dict[str, list[Deferred[LiveView]]] = {}
-        self._closed: dict[tuple[str, int], Counters] = {}
-
-    def live(self, skill: str, now: float) -> Deferred[LiveView]:
-        cached = self._views.get(skill)
-        if cached is not None and 0 <= now - cached[0] < self.share_s:
-            return succeed(cached[1])
-        waiter: Deferred[LiveView] = Deferred()
-        if skill in self._reading:
-            self._reading[skill].append(waiter)
-            return waiter
-        self._reading[skill] = [waiter]
-
-        def share(view: LiveView | Failure) -> None:
-            waiters = self._reading.pop(skill, [])
-            if not isinstance(view, Failure):
-                self._views[skill] = (now, view)
-            for d in waiters:
-                if isinstance(view, Failure):
-                    d.errback(view)
-                else:
-                    d.callback(view)
-
-        self.store.run(lambda client: self._read(client, skill, now)).addBoth(share)
-        return waiter
-
-    async def _read(self, client: Client, skill: str, now: float) -> LiveView:
-        last = int(now // MINUTE_S * MINUTE_S)
-        starts = [last - i * MINUTE_S for i in range(LIVE_WINDOW_S // MINUTE_S)]
-        missing = [t for t in starts[1:] if (skill, t) not in self._closed]
-        async with client.pipeline(transaction=False) as pipe:
-            for start in (last, *missing):
-                pipe.hgetall(self.keys.minute(skill, start))
-            pipe.zcard(self.keys.queue(skill))
-            pipe.zrange(self.keys.queue(skill), 0, -1, withscores=True)
-            pipe.hgetall(self.keys.agents)
-            replies = await pipe.execute()
-        minutes = [Counters.from_hash({text(k): text(v) for k, v in raw.items()})
-                   for raw in replies[: 1 + len(missing)]]
-        for start, counters in zip(missing, minutes[1:], strict=True):
-            self._closed[(skill, start)] = counters
-        for key in [k for k in self._closed if k[0] == skill and k[1] < starts[-1]]:
-            del self._closed[key]
-        total = minutes[0]
-        for start in starts[1:]:
-            total = total + self._closed[(skill, start)]
-        waiting, queue, states = replies[1 + len(missing):]
-        oldest = min((queue_entry(score)[1] for _, score in queue), default=None)
-        by_state: Counter[AgentStatus] = Counter()
-        for agent_id, status in states.items():
-            if skill in self._skills.get(text(agent_id), ()):
-                by_state[AgentStatus(text(status))] += 1
-        return LiveView(skill, total, int(waiting),
-                        0.0 if oldest is None else max(0.0, now - oldest), by_state)
 
 
 @dataclass
@@ -226,7 +150,7 @@ class World:
         s = self.settings
         return build_acd(site, s, tuple(s.queues), self.store, self.telephony, self.clock,
                          languages=(DEFAULT_LANGUAGE,), default_language=DEFAULT_LANGUAGE,
-                         metrics=SharedMetrics(self.store, site, s, share_s=METRICS_SHARE_S),
+                         live_share_s=METRICS_SHARE_S,
                          observer=lambda a, tr: self._observed(name, a, tr),
                          waiting_room=self.scenario.acd.waiting_room,
                          shared_read_s=STATUS_EVERY_S)  # statuses change only this often
