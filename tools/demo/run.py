@@ -16,7 +16,6 @@ Ctrl-C or SIGTERM stops everything by PID (pln123 processes, the dashboard, Aste
 from __future__ import annotations
 
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import yaml
 from pln123.config import Config
 from tools.demo.config import SHIPPED_CONFIG, agents_on, write_overlay
 from tools.demo.figures import format_figures, site_figures
-from tools.demo.stack import Say, Stack, StackError, StackSettings
+from tools.demo.stack import Say, Stack, StackError, StackSettings, work_folder
 from tools.demo.traffic import Caller, Surge, Traffic
 from tools.sandbox import DEFAULT_CACHE_DIR
 
@@ -84,13 +83,7 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
 
 def run_demo(options: DemoOptions, say: Say = print) -> int:
     """Run until the duration ends (0), a signal (0) or a failure (1)."""
-    temporary = None
-    if options.workdir is None:
-        temporary = tempfile.TemporaryDirectory(prefix="pln123-demo-")
-        workdir = Path(temporary.name)
-    else:
-        workdir = options.workdir
-        workdir.mkdir(parents=True, exist_ok=True)
+    workdir, temporary = work_folder(options.workdir, "pln123-demo-")
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT,
                                                                      signal.SIGTERM)}
     config = write_overlay(workdir / "demo.yaml", demo_overrides())

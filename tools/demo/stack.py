@@ -10,6 +10,7 @@ dashboard. Stop order is the reverse, every step by PID, and it runs whatever fa
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,17 @@ from tools.redis_server import RedisServer, RedisServerError, start_redis
 from tools.sandbox import ADMIN_USER, DEFAULT_CACHE_DIR, Instance, RawAmi, Sandbox, SandboxError
 
 Say = Callable[[str], None]
+
+
+def work_folder(given: Path | None,
+                prefix: str) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """The stack's working folder: `given` (created if missing), or a new temporary one
+    that the caller removes (returned too) when the run is over."""
+    if given is not None:
+        given.mkdir(parents=True, exist_ok=True)
+        return given, None
+    temporary = tempfile.TemporaryDirectory(prefix=prefix)
+    return Path(temporary.name), temporary
 
 
 class StackError(RuntimeError):

@@ -17,7 +17,6 @@ decision latency come from tools.loadtest.observer; outcomes from tools.loadtest
 from __future__ import annotations
 
 import signal
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 from pln123.config import Config
 from tools.demo.config import write_overlay
 from tools.demo.processes import cpu_seconds
-from tools.demo.stack import Say, Stack, StackError, StackSettings
+from tools.demo.stack import Say, Stack, StackError, StackSettings, work_folder
 from tools.loadtest.observer import Observer
 from tools.loadtest.outcomes import classify, lost, records_by_number
 from tools.loadtest.report import LoadReport
@@ -87,13 +86,7 @@ def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
     unknown = [s for s in options.sites if s not in shipped_sites]
     if unknown:
         raise StackError(f"no site {', '.join(unknown)} in {SHIPPED_CONFIG}")
-    temporary = None
-    if options.workdir is None:
-        temporary = tempfile.TemporaryDirectory(prefix="pln123-loadtest-")
-        workdir = Path(temporary.name)
-    else:
-        workdir = options.workdir
-        workdir.mkdir(parents=True, exist_ok=True)
+    workdir, temporary = work_folder(options.workdir, "pln123-loadtest-")
     config = write_overlay(workdir / "loadtest.yaml", load_overrides(options, shipped_sites))
     stack = Stack(StackSettings(config=workdir / "loadtest.yaml", sites=options.sites,
                                 workdir=workdir, namespace=options.namespace,
