@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -47,12 +48,11 @@ from acd.queues.store import CallAction, QueueStore
 from acd.settings import AcdSettings
 from acd.store.clock import timestamp
 from acd.telephony import Callback, Connection, RingOutcome, Telephony
-from acd.waiting.resume import ResumeStore
 
 log = structlog.get_logger("acd.distributor")
 
 T = TypeVar("T")
-Observer = Callable[[str, Transition], None]
+Observer = Callable[[str, str, Transition], None]  # (agent's site, agent id, transition)
 
 
 class Distributor:
@@ -61,7 +61,8 @@ class Distributor:
     def __init__(self, site: str, settings: AcdSettings, queues: QueueStore,
                  telephony: Telephony, clock: IReactorTime, *,
                  observer: Observer | None = None, max_retries: int = 8,
-                 watcher: QueueWatcher | None = None, resume: ResumeStore | None = None):
+                 watcher: QueueWatcher | None = None,
+                 hand_over: Callable[[Reservation], None] | None = None):
         if queues.site != site:
             raise ValueError(f"the queue store serves {queues.site!r}, not {site!r}")
         self.site = site
@@ -73,7 +74,9 @@ class Distributor:
         self._observer = observer
         self._max_retries = max_retries
         self.watcher = watcher
-        self._resume = resume
+        # Where a reservation for another site's call goes (this site's agent took it):
+        # None, the script's ring request reaches that site's processes through Redis.
+        self._hand_over = hand_over
         self._wrapups = WrapUpTimers(clock, self._wrapup_over)
         self._busy = 0           # Redis operations started and not yet processed
         self._ringing: set[str] = set()  # call ids whose ring this process awaits
@@ -92,6 +95,7 @@ class Distributor:
         """
         self.roster.update(settings)
         self.settings = settings
+        self.queues.reconfigure(settings)
         self.callbacks.delay_s = settings.callback_retry_s
 
     # -- CallIntake ----------------------------------------------------------------------
@@ -102,22 +106,11 @@ class Distributor:
         Position 0 means "an agent's phone is ringing for you"; 1 is next in line.
         """
         async def enqueue() -> QueuePlacement:
-            now = self._now()
-            place = None
-            if self._resume is not None:
-                place = await self._db(self._resume.claim(request.skill,
-                                                          request.caller_number, now))
-            if place is None:
-                offer = await self._db(self.queues.offer(request, now))
-            else:  # a redial within the abandon-resume window: the old place in line
-                offer = await self._db(self.queues.offer(
-                    replace(request, priority=min(request.priority, place.priority)), now,
-                    enqueued_at=place.enqueued_at, resumed_from=place.call_id))
+            offer = await self._db(self.queues.offer(request, self._now()))
             self._follow_offer(offer)
             position = offer.position if isinstance(offer, Queued) else 0
             self._log.info("call_offered", call_id=request.call_id, skill=request.skill,
-                           outcome=type(offer).__name__.lower(), position=position,
-                           resumed_from=place.call_id if place else None)
+                           outcome=type(offer).__name__.lower(), position=position)
             if isinstance(offer, Queued) and self.watcher is not None:
                 self.watcher.queued(request, position)
             self._follow_caller(request.call_id, request.channel)
@@ -167,22 +160,12 @@ class Distributor:
         abandoned call's place is kept for a redial (abandon-resume), if configured.
         """
         async def abandon() -> bool:
-            now = self._now()
-            removed = await self._db(self.queues.remove_call(call_id, now))
+            removed = await self._db(self.queues.remove_call(call_id, self._now()))
             if self.watcher is not None:
                 self.watcher.left(call_id)
-            if removed and self._resume is not None:
-                record = await self._db(self.queues.call(call_id))
-                if record is not None:
-                    await self._db(self._resume.remember(record, now)).addErrback(
-                        self._not_remembered, call_id)
             return removed
 
         return Deferred.fromCoroutine(abandon())
-
-    def _not_remembered(self, failure: Failure, call_id: str) -> bool:
-        self._log.error("resume_not_kept", call_id=call_id, error=failure.getErrorMessage())
-        return False
 
     # -- agent operations ----------------------------------------------------------------
 
@@ -247,31 +230,39 @@ class Distributor:
     def recover(self) -> Deferred[None]:
         """After a restart: take over what the old process was following for this site.
 
-        An agent on a call: wait for that call's end again (or end it now if the caller's
-        channel is gone), so the agent is not left on a call forever. An agent whose phone
-        was ringing: the ring's outcome died with the old process, so the call goes back
-        to its place and the agent is paused, as for a ring-no-answer. Several processes
+        This site rings for its own calls, whoever the agent (a loan included), and follows
+        their talks. A call of this site whose agent was ringing: the ring's outcome died
+        with the old process, so the call goes back to its place and the agent is paused,
+        as for a ring-no-answer. A call talking: wait for its end again (or end it now if
+        the caller's channel is gone), so the agent is not left on a call forever. This
+        site's agents lent to another site are that site's to follow. Several processes
         may recover at once: each change is a compare-and-set, the second one is stale.
         """
         async def recover() -> None:
-            for agent_id in self.roster.known():
-                record = await self._db(self.queues.agent(agent_id))
-                if not record.call:
+            live: set[str] = await self._db(self.queues.live_calls())
+            for call_id in sorted(live):
+                call = await self._db(self.queues.call(call_id))
+                if call is None or not call.agent:
+                    continue
+                agent_site = call.fields.get("agent_site") or self.site
+                record = await self._db(self.queues.agent(call.agent, self._other(agent_site)))
+                if record.call != call_id:
                     continue
                 if record.state.status is AgentStatus.ON_CALL:
-                    self._spawn(self._follow_talk(record))
+                    self._spawn(self._follow_talk(record, agent_site))
                 elif (record.state.status is AgentStatus.RESERVED
-                      and record.call not in self._ringing):
+                      and call_id not in self._ringing):
                     try:
-                        await self._change(agent_id, AgentEvent.RING_NO_ANSWER, known=record,
-                                           call_id=record.call, action=CallAction.REQUEUE)
+                        await self._change(call.agent, AgentEvent.RING_NO_ANSWER,
+                                           known=record, call_id=call_id,
+                                           action=CallAction.REQUEUE, agent_site=agent_site)
                     except StaleEvent:
                         pass  # another process took it over first
             await self.callbacks.recover()
 
         return Deferred.fromCoroutine(recover())
 
-    async def _follow_talk(self, record: AgentRecord) -> None:
+    async def _follow_talk(self, record: AgentRecord, agent_site: str) -> None:
         call = await self._db(self.queues.call(record.call))
         channel = call.fields.get("channel", "") if call is not None else ""
         skill = call.skill if call is not None else record.last_skill
@@ -281,11 +272,11 @@ class Distributor:
                 await ends
         try:
             ended = await self._change(record.agent_id, AgentEvent.CALL_END, known=record,
-                                       call_id=record.call, action=CallAction.FINISH)
+                                       call_id=record.call, action=CallAction.FINISH,
+                                       agent_site=agent_site)
         except StaleEvent:
             return
-        if ended.status is AgentStatus.WRAP_UP:
-            self._wrapups.arm(record.agent_id, ended.version, self.settings.queue(skill).wrapup_s)
+        self._wrap_up(record.agent_id, agent_site, ended, skill)
 
     def stop(self) -> None:
         """Cancel the wrap-up timers (Redis keeps the agents in wrap-up for `resume`)."""
@@ -317,53 +308,108 @@ class Distributor:
 
     async def _change(self, agent_id: str, event: AgentEvent, reason: str = "", *,
                       known: AgentRecord | None = None, call_id: str = "",
-                      action: str = CallAction.NONE, **extra: Any) -> Changed:
-        """Apply `event` to the agent: the table decides, Redis applies if unchanged since."""
-        record = known if known is not None else await self._db(self.queues.agent(agent_id))
+                      action: str = CallAction.NONE, agent_site: str = "",
+                      **extra: Any) -> Changed:
+        """Apply `event` to the agent: the table decides, Redis applies if unchanged since.
+
+        `agent_site`: the agent's site when it is another of the pool (a lent agent's ring
+        and talk are followed by the call's site, this one)."""
+        other = self._other(agent_site)
+        record = (known if known is not None
+                  else await self._db(self.queues.agent(agent_id, other)))
         for _attempt in range(self._max_retries):
             if action and record.call != call_id:
                 raise StaleEvent(f"agent {agent_id} no longer holds call {call_id}")
             after = step(record.state, event, reason)
             result = await self._db(self.queues.change(
                 agent_id, record.version, event, after, self._now(), call_action=action,
-                call_id=call_id, **extra))
+                call_id=call_id, agent_site=other, **extra))
             if isinstance(result, Changed):
                 now_in = AgentState(AgentStatus.RESERVED) if result.reservation else after
                 result = replace(result, state=now_in)
-                self._applied(agent_id, record.state, event, after, result, call_id)
+                self._applied(agent_id, agent_site or self.site, record.state, event, after,
+                              result, call_id)
                 return result
             if result.stale:
                 raise StaleEvent(f"agent {agent_id} no longer holds call {call_id}")
-            record = await self._db(self.queues.agent(agent_id))
+            record = await self._db(self.queues.agent(agent_id, other))
         raise ConcurrentChange(f"agent {agent_id}: {self._max_retries} attempts lost to "
                                "concurrent changes")
 
-    def _applied(self, agent_id: str, before: AgentState, event: AgentEvent,
-                 after: AgentState, result: Changed, call_id: str) -> None:
+    def _applied(self, agent_id: str, agent_site: str, before: AgentState,
+                 event: AgentEvent, after: AgentState, result: Changed, call_id: str) -> None:
         self._log.info("agent_changed", agent_id=agent_id, call_id=call_id or None,
-                       agent_event=str(event), before=str(before), after=str(result.status))
+                       agent_site=agent_site, agent_event=str(event), before=str(before),
+                       after=str(result.status))
         if self._observer is not None:
-            self._observer(agent_id, Transition(before, event, after))
+            self._observer(agent_site, agent_id, Transition(before, event, after))
             if result.reservation is not None:
                 reserved = step(after, AgentEvent.RESERVE)
-                self._observer(agent_id, Transition(after, AgentEvent.RESERVE, reserved))
+                self._observer(agent_site, agent_id,
+                               Transition(after, AgentEvent.RESERVE, reserved))
         if result.reservation is not None:
-            self._spawn(self._ring(result.reservation))
+            self._ring_if_ours(result.reservation)
         if result.requeued is not None:
             self._follow_offer(result.requeued)
+
+    def follow(self, offer: Offer) -> None:
+        """An offer made outside this Distributor's own operations (the pool keeper's
+        loans): ring it if the call is this site's, else hand it to the call's site."""
+        self._follow_offer(offer)
 
     def _follow_offer(self, offer: Offer) -> None:
         if isinstance(offer, Reservation):
             if self._observer is not None:
-                self._observer(offer.agent_id, Transition(
+                self._observer(offer.agent_site or self.site, offer.agent_id, Transition(
                     AgentState(AgentStatus.READY), AgentEvent.RESERVE,
                     AgentState(AgentStatus.RESERVED)))
-            self._spawn(self._ring(offer))
+            self._ring_if_ours(offer)
+
+    def _ring_if_ours(self, res: Reservation) -> None:
+        """Ring for a call of this site; another site's call (this site's agent became
+        ready and took it) is rung by that site, which holds the caller: handed over."""
+        if (res.call_site or self.site) == self.site:
+            self._spawn(self._ring(res))
+        elif self._hand_over is not None:
+            self._hand_over(res)
+
+    def take_over(self, res: Reservation) -> None:
+        """Ring a reservation another site's agent made for a call of this site."""
+        if res.call_site != self.site:
+            raise ValueError(f"call {res.call_id} is {res.call_site}'s, not {self.site}'s")
+        self._spawn(self._ring(res))
+
+    def ring_requested(self, call_id: str, agent_id: str, agent_site: str,
+                       version: int) -> Deferred[None]:
+        """Another site's agent took a call of this site when they became ready: ring them,
+        if the reservation still stands (the agent still holds the call at that version).
+        Fires once the ring has started, not when it is decided."""
+        async def ring() -> None:
+            other = self._other(agent_site)
+            record = await self._db(self.queues.agent(agent_id, other))
+            call = await self._db(self.queues.call(call_id))
+            if (call is None or record.call != call_id or record.version != version
+                    or record.state.status is not AgentStatus.RESERVED
+                    or call_id in self._ringing):
+                self._log.info("ring_request_stale", call_id=call_id, agent_id=agent_id)
+                return
+            fields = call.fields
+            endpoint = await self._db(self.queues.agent_endpoint(agent_id, other))
+            self.take_over(Reservation(
+                call_id, agent_id, version, endpoint, fields.get("channel", ""),
+                fields.get("caller_number", ""), call.skill, fields.get("callback", ""),
+                agent_site, self.site, fields.get("region", ""), fields.get("idpel", "")))
+
+        return Deferred.fromCoroutine(ring())
 
     async def _ring(self, res: Reservation) -> None:
         """Ring the agent for the call and act on the outcome."""
+        site = res.agent_site or self.site
+        label = " ".join(part for part in (res.region, res.idpel) if part)
         connection = Connection(res.call_id, res.channel, res.agent_id, res.endpoint,
-                                self.settings.ring_timeout_s, res.caller_number)
+                                self.settings.ring_timeout_s, res.caller_number,
+                                agent_site=site if site != self.site else "",
+                                caller_label=label)
         self._ringing.add(res.call_id)
         try:
             if res.callback:
@@ -376,34 +422,41 @@ class Distributor:
             self._ringing.discard(res.call_id)
         outcome = placed.outcome
         known = AgentRecord(res.agent_id, AgentState(AgentStatus.RESERVED), res.agent_version,
-                            res.call_id, None, None)
+                            res.call_id, None, None, call_site=self.site)
+        change = partial(self._change, res.agent_id, known=known, call_id=res.call_id,
+                         agent_site=site)
         if outcome is RingOutcome.CALLER_NO_ANSWER or (res.callback and
                                                        outcome is RingOutcome.CALLER_GONE):
             await self._callback_missed(res, known)
             return
         if outcome is RingOutcome.NO_ANSWER:
-            await self._change(res.agent_id, AgentEvent.RING_NO_ANSWER, known=known,
-                               call_id=res.call_id, action=CallAction.REQUEUE)
+            await change(AgentEvent.RING_NO_ANSWER, action=CallAction.REQUEUE)
+            return
+        if outcome is RingOutcome.TRUNK_FAILED:
+            await change(AgentEvent.TRUNK_FAILED, action=CallAction.TRUNK_FAILED,
+                         keep_idle=True)
             return
         if outcome is RingOutcome.CALLER_GONE:
-            await self._change(res.agent_id, AgentEvent.CALLER_GONE_WHILE_RINGING,
-                               known=known, call_id=res.call_id, action=CallAction.ABANDON,
-                               keep_idle=True)
+            await change(AgentEvent.CALLER_GONE_WHILE_RINGING, action=CallAction.ABANDON,
+                         keep_idle=True)
             return
         # Watch for the end first: a hang-up during the writes below must not be missed.
         ends = self.telephony.when_call_ends(res.call_id, placed.caller_channel)
-        answered = await self._change(res.agent_id, AgentEvent.ANSWER, known=known,
-                                      call_id=res.call_id, action=CallAction.ANSWER)
+        answered = await change(AgentEvent.ANSWER, action=CallAction.ANSWER)
         if placed.caller_channel != res.channel:  # a callback: the caller's new channel
             await self._db(self.queues.set_channel(res.call_id, placed.caller_channel))
         await ends
-        talking = AgentRecord(res.agent_id, AgentState(AgentStatus.ON_CALL), answered.version,
-                              res.call_id, None, None)
+        talking = replace(known, state=AgentState(AgentStatus.ON_CALL),
+                          version=answered.version)
         ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,
-                                   call_id=res.call_id, action=CallAction.FINISH)
+                                   call_id=res.call_id, action=CallAction.FINISH,
+                                   agent_site=site)
+        self._wrap_up(res.agent_id, site, ended, res.skill)
+
+    def _wrap_up(self, agent_id: str, agent_site: str, ended: Changed, skill: str) -> None:
         if ended.status is AgentStatus.WRAP_UP:
-            self._wrapups.arm(res.agent_id, ended.version,
-                             self.settings.queue(res.skill).wrapup_s)
+            self._wrapups.arm(agent_id, ended.version, self.settings.queue(skill).wrapup_s,
+                              agent_site)
 
     async def _callback_missed(self, res: Reservation, known: AgentRecord) -> None:
         """The agent answered, the called-back caller did not: the agent is ready again at
@@ -414,7 +467,8 @@ class Distributor:
         last = tries + 1 >= self.settings.callback_attempts
         await self._change(res.agent_id, AgentEvent.CALLER_GONE_WHILE_RINGING, known=known,
                            call_id=res.call_id, keep_idle=True,
-                           action=CallAction.CALLBACK_FAIL if last else CallAction.CALLBACK_RETRY)
+                           action=CallAction.CALLBACK_FAIL if last else CallAction.CALLBACK_RETRY,
+                           agent_site=res.agent_site or self.site)
         self._log.info("callback_missed", call_id=res.call_id, attempt=tries + 1, last=last)
         if not last:
             self.callbacks.arm(res.call_id)
@@ -424,14 +478,19 @@ class Distributor:
                         error=failure.getErrorMessage())
         return RingOutcome.NO_ANSWER
 
-    def _wrapup_over(self, agent_id: str, version: int) -> None:
+    def _wrapup_over(self, agent_id: str, version: int, agent_site: str) -> None:
         async def done() -> None:
-            record = await self._db(self.queues.agent(agent_id))
+            record = await self._db(self.queues.agent(agent_id, self._other(agent_site)))
             if record.version != version or record.state.status is not AgentStatus.WRAP_UP:
                 return  # the agent moved on (paused, ready, logged out) meanwhile
-            await self._change(agent_id, AgentEvent.WRAPUP_DONE, known=record)
+            await self._change(agent_id, AgentEvent.WRAPUP_DONE, known=record,
+                               agent_site=agent_site)
 
         self._spawn(done())
+
+    def _other(self, site: str) -> str:
+        """`site` if it is another site of the pool, else "" (the store's own)."""
+        return site if site and site != self.site else ""
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -54,19 +54,3 @@ class CallIntake(Protocol):
     def adopt(self, call_id: str, channel: str) -> None:
         """Follow a queued call again after a restart (announcements, hang-up)."""
         ...
-
-
-# The kinds of arrival the dialplan marks in the AGI arguments (ivr.dialplan.names).
-ARRIVAL_MOVED = "moved"        # moved here from another site
-ARRIVAL_RETURNED = "returned"  # back home: the trunk call of its move failed
-ARRIVALS = (ARRIVAL_MOVED, ARRIVAL_RETURNED)
-
-
-class Arrivals(Protocol):
-    """Callers who come to this site's AsyncAGI from another site's trunk (moved here) or
-    back from one (the move failed), with the call id their AGI arguments carry."""
-
-    def arrive(self, kind: str, call_id: str, channel: str) -> Deferred[bool]:
-        """Queued at their place (True), or unknown here: False, a new caller for the
-        menus."""
-        ...

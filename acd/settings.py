@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from acd.store.keys import AUTO
+
 
 @dataclass(frozen=True)
 class AgentSpec:
@@ -26,52 +28,92 @@ class QueueSettings:
     max_wait_fallback: str = "callback"  # "callback" | "ticket"
 
 
-@dataclass(frozen=True)
-class InterflowRule:
-    """When a call may leave its site for another, per site and skill (Avaya's
-    Look-Ahead Interflow with Best Service Routing's adjust-by as the model)."""
-
-    threshold_s: float = 60.0        # home EWT above this: look for a better site
-    accept_s: float = 60.0           # a site takes calls in only while its own EWT is under this
-    margin_s: float = 15.0           # a candidate must beat home EWT by this many seconds
-    margin_pct: float = 0.0          # ... and by this percentage of home EWT (both must hold)
 
 
 @dataclass(frozen=True)
-class InterflowSettings:
-    """Multi-site routing: who may take whose calls, how often it is re-checked, the limits.
+class AutoReserve:
+    """The `auto` reserve: r = min(r_net, r_sl), from the lending site's own counters.
 
-    `order` lists, per site, the sibling sites it may send calls to, in preference order; the
-    hub (config role `hub`) is appended as the last resort by `candidates()`. A call moves at
-    most `max_moves` times and never to a site it has visited.
+    r_net = floor(net / 2), net = the loans the site made minus its own callers other sites
+    answered, counted over the last `net_window_s` and since the last moment one of its free
+    agents found nobody waiting anywhere: a one-way drain (a surge elsewhere) grows it,
+    mutual pooling (a normal day: loans both ways, demand clearing every few minutes)
+    keeps it near 0. r_sl steps every `every_s` by one, within 0..`most`: up while the
+    site's own callers' service level over the live window is under `sl_low` (with at
+    least `min_answered` answered), down while it is at least `sl_high` or too few calls
+    were answered to judge. Lending stops as soon as it starts to cost the lender's own
+    callers, and comes back when it does not (docs/multisite.md has the measurements).
+    """
+
+    every_s: float = 300.0
+    sl_low: float = 0.90
+    sl_high: float = 0.93
+    min_answered: int = 10
+    most: int = 12
+    net_window_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class PoolingSettings:
+    """National pooling: which sites lend each other agents, in what order, how much they keep.
+
+    A pool is a named group of sites whose ACD keys share one Redis hash slot, so one
+    script decides over all of them. `order[site]` lists the sibling sites whose ready
+    agents a caller of `site` is offered first; then come the hub (config role `hub`), then
+    the rest of the pool (`candidates()`). `reserve[(site, skill)]` (or `reserve[(site,
+    "")]` for every skill, or `default_reserve`) is AUTO or a number of ready agents the
+    site keeps for its own callers: it lends only while its ready agents for the skill,
+    counting the one to lend, exceed it.
     """
 
     enabled: bool = True
-    default: InterflowRule = field(default_factory=InterflowRule)
-    rules: dict[tuple[str, str], InterflowRule] = field(default_factory=dict)  # (site, skill)
-    site_rules: dict[str, InterflowRule] = field(default_factory=dict)        # site
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)   # name -> sites
     order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     hub: str = ""
-    reevaluate_s: float = 5.0        # a waiting call's move is reconsidered this often
-    max_moves: int = 2               # home -> sibling -> hub
-    trunk_limit: int = 30            # concurrent interflowed calls per ordered pair of sites
-    trunk_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to)
-    national_max_ewt_s: float = 900.0  # every site's EWT above this: surge admission control
+    default_reserve: str = AUTO
+    reserve: dict[tuple[str, str], str] = field(default_factory=dict)
+    auto: AutoReserve = field(default_factory=AutoReserve)
+    trunk_limit: int = 30            # calls on a remote agent's trunk per ordered pair of sites
+    trunk_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (home, agent's)
+    national_max_ewt_s: float = 900.0  # the pool's EWT above this: surge admission control
     status_every_s: float = 1.0      # each site publishes its status this often
     status_ttl_s: float = 3.0        # a status older than this has expired: the site is down
+    # A reservation another site's agent made for a call is handed to the call's site
+    # through its ring-request stream; False where every site's ACD runs in one process
+    # (the simulator), which hands it over directly.
+    ring_stream: bool = True
 
-    def rule(self, site: str, skill: str) -> InterflowRule:
-        return self.rules.get((site, skill)) or self.site_rules.get(site) or self.default
+    def pool_of(self, site: str) -> str:
+        """The pool `site` belongs to: its own one-site pool unless a pool lists it (or
+        pooling is off: every site answers only its own callers)."""
+        if self.enabled:
+            for name, sites in self.pools.items():
+                if site in sites:
+                    return name
+        return site
+
+    def members(self, site: str) -> tuple[str, ...]:
+        """The sites of `site`'s pool, `site` included."""
+        pool = self.pool_of(site)
+        return self.pools.get(pool, (site,)) if pool in self.pools else (site,)
 
     def candidates(self, site: str) -> tuple[str, ...]:
-        """Where `site` may send calls, in order: its siblings, then the hub."""
-        order = tuple(s for s in self.order.get(site, ()) if s != site)
-        if self.hub and self.hub != site and self.hub not in order:
-            order += (self.hub,)
-        return order
+        """Whose ready agents a caller of `site` is offered, in order: its siblings, the
+        hub, then the rest of the pool."""
+        members = self.members(site)
+        order = [s for s in self.order.get(site, ()) if s != site and s in members]
+        if self.hub and self.hub != site and self.hub in members and self.hub not in order:
+            order.append(self.hub)
+        order += [s for s in members if s != site and s not in order]
+        return tuple(order)
 
-    def trunk_limit_for(self, origin: str, target: str) -> int:
-        return self.trunk_limits.get((origin, target), self.trunk_limit)
+    def reserve_for(self, site: str, skill: str) -> str:
+        """AUTO or a number (as text, the script reads it): the ready agents `site` keeps."""
+        return (self.reserve.get((site, skill)) or self.reserve.get((site, ""))
+                or self.default_reserve)
+
+    def trunk_limit_for(self, home: str, lender: str) -> int:
+        return self.trunk_limits.get((home, lender), self.trunk_limit)
 
 
 @dataclass(frozen=True)
@@ -90,7 +132,7 @@ class AcdSettings:
     audit_maxlen: int = 1_000_000    # bound of the audit stream
     queues: dict[str, QueueSettings] = field(default_factory=dict)
     agents: tuple[AgentSpec, ...] = ()
-    interflow: InterflowSettings = field(default_factory=InterflowSettings)
+    pooling: PoolingSettings = field(default_factory=PoolingSettings)
 
     def queue(self, skill: str) -> QueueSettings:
         return self.queues.get(skill) or QueueSettings(skill)

@@ -2,10 +2,7 @@
 
 The application (`pln123 serve`) builds it over Asterisk and the simulator over a virtual
 clock: the same function, so whatever the simulator measures is the code that serves calls.
-Everything is constructed in dependency order and handed finished to what needs it; the
-only loop in the graph (a failed interflow move puts the call back through the Distributor,
-which watches waiting calls through the interflow monitor that moves them) is closed by the
-mover's `carry_out` calling the Distributor once calls flow, after this function returned.
+Everything is constructed in dependency order and handed finished to what needs it.
 """
 
 from __future__ import annotations
@@ -16,23 +13,21 @@ from dataclasses import dataclass
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 
-from acd.agents.commands import AgentCommandConsumer
+from acd.agents.commands import agent_commands
 from acd.distributor import Distributor, Observer
-from acd.intake import QueuePlacement, QueueRequest
-from acd.interflow.arrivals import CallArrivals
-from acd.interflow.monitor import SHARED_READ_S, InterflowMonitor, Watchers
-from acd.interflow.mover import CallMover
-from acd.interflow.moves import MoveDesk
-from acd.interflow.publisher import StatusPublisher
-from acd.interflow.status import StatusBoard
+from acd.pooling.admission import Admission
+from acd.pooling.keeper import PoolKeeper
+from acd.pooling.publisher import StatusPublisher
+from acd.pooling.rings import ring_requests
+from acd.pooling.status import StatusBoard
 from acd.queues.metrics import SiteMetrics
-from acd.queues.records import Offer
+from acd.queues.records import Reservation
 from acd.queues.store import QueueStore
 from acd.selfservice.models import TicketDesk
 from acd.settings import AcdSettings
 from acd.store.redis import RedisStore
+from acd.store.stream import StreamConsumer
 from acd.telephony import Telephony
-from acd.waiting.resume import ResumeStore
 from acd.waiting.room import WaitingRoom
 
 LIVE_SHARE_S = 1.0  # a skill's live figures: one read a second serves every caller of it
@@ -50,50 +45,51 @@ class AcdSite:
     metrics: SiteMetrics
     distributor: Distributor
     room: WaitingRoom | None
-    mover: CallMover
-    interflow: InterflowMonitor
-    arrivals: CallArrivals
+    admission: Admission
     status: StatusPublisher
-    commands: AgentCommandConsumer
+    keeper: PoolKeeper
+    commands: StreamConsumer
+    rings: StreamConsumer
 
     def start(self) -> Deferred[None]:
-        """Publish the site's status, read agent commands, re-arm wrap-up ends from Redis."""
+        """Publish the site's status, read agent commands and ring requests, keep the
+        pool's reserve, re-arm wrap-up ends from Redis."""
         self.status.start()
         self.commands.start()
+        self.rings.start()
+        self.keeper.start()
         return self.distributor.resume()
 
     def quiesce(self) -> Deferred[None]:
-        """First step of a stop: withdraw the status (other sites stop sending calls here)
-        and stop every timer; calls stay in Redis for the next process."""
+        """First step of a stop: withdraw the status (the pool stops lending this site
+        agents and sending it calls' rings) and stop every timer; calls stay in Redis for
+        the next process."""
         withdrawn = self.status.stop()
         if self.room is not None:
             self.room.stop()
-        self.interflow.stop()
+        self.keeper.stop()
         self.distributor.stop()
         return withdrawn
 
     def stop(self) -> Deferred[None]:
-        """Last step: stop reading agent commands."""
-        return self.commands.stop()
+        """Last step: stop reading agent commands and ring requests."""
+        return gatherResults([self.commands.stop(), self.rings.stop()]).addCallback(
+            lambda _: None)
 
     def reconfigure(self, settings: AcdSettings, skills: tuple[str, ...]) -> None:
         """A reloaded config (SIGHUP): each piece swaps its settings; calls in progress go
-        on. Interflow turned on now also watches the callers already waiting here."""
-        interflow_was_on = self.interflow.settings.interflow.enabled
+        on."""
         self.metrics.reconfigure(settings)
         self.status.reconfigure(settings, skills)
         self.distributor.reconfigure(settings)
-        self.mover.reconfigure(settings)
-        self.interflow.reconfigure(settings)
+        self.admission.reconfigure(settings.pooling)
+        self.keeper.reconfigure(settings, skills)
         if self.room is not None:
             self.room.reconfigure(settings)
-            if settings.interflow.enabled and not interflow_was_on:
-                for call_id in self.room.watching:
-                    self.interflow.adopted(call_id)
 
     def settle(self) -> Deferred[None]:
         """Fires once nothing of this site's ACD is in flight (tests, a graceful stop)."""
-        work = [self.distributor.settle(), self.interflow.settle()]
+        work = [self.distributor.settle()]
         if self.room is not None:
             work.append(self.room.settle())
         return gatherResults(work).addCallback(lambda _: None)
@@ -101,43 +97,35 @@ class AcdSite:
 
 def build_acd(site: str, settings: AcdSettings, skills: tuple[str, ...], store: RedisStore,
               telephony: Telephony, clock: IReactorTime, *,
-              languages: tuple[str, ...], default_language: str,
               tickets: TicketDesk | None = None,
               telephony_up: Callable[[], bool] = lambda: True,
               live_share_s: float = LIVE_SHARE_S,
               waiting_room: bool = True,
               observer: Observer | None = None,
-              shared_read_s: float = SHARED_READ_S) -> AcdSite:
+              hand_over: Callable[[Reservation], None] | None = None) -> AcdSite:
     """The site's ACD. `telephony_up` tells the published status whether calls can be
-    carried out now; the simulator passes an `observer`, may leave the waiting room out,
-    and shares live figures and interflow reads for its status interval."""
+    carried out now. The simulator passes an `observer`, may leave the waiting room out,
+    shares live figures for its status interval and hands reservations for another site's
+    calls over directly (`hand_over`: every site's ACD runs in its one process)."""
     queues = QueueStore(store, site, settings)
     metrics = SiteMetrics(store, site, settings, share_s=live_share_s)
-    room = (WaitingRoom(site, settings, queues, metrics, telephony, clock, tickets=tickets)
-            if waiting_room else None)
-    desk = MoveDesk(store)
     board = StatusBoard(store)
-
-    def carry_out(request: QueueRequest, offer: Offer) -> QueuePlacement:
-        return distributor.carry_out(request, offer)
-
-    mover = CallMover(site, settings, queues, desk, telephony, clock, carry_out)
-    interflow = InterflowMonitor(site, settings, queues, metrics, board, desk, mover, clock,
-                                 turn_away=room.turn_away if room is not None else None,
-                                 shared_read_s=shared_read_s)
-    watchers = (room, interflow) if room is not None else (interflow,)
+    admission = Admission(site, settings.pooling, board, clock)
+    room = (WaitingRoom(site, settings, queues, metrics, telephony, clock, tickets=tickets,
+                        admission=admission)
+            if waiting_room else None)
     distributor = Distributor(site, settings, queues, telephony, clock, observer=observer,
-                              watcher=Watchers(*watchers),
-                              resume=ResumeStore(store, site, settings.abandon_resume_s))
+                              watcher=room, hand_over=hand_over)
     return AcdSite(
         name=site,
         queues=queues,
         metrics=metrics,
         distributor=distributor,
         room=room,
-        mover=mover,
-        interflow=interflow,
-        arrivals=CallArrivals(site, mover, desk, telephony, languages, default_language),
-        status=StatusPublisher(site, settings, skills, metrics, board, clock, telephony_up),
-        commands=AgentCommandConsumer(store, site, distributor),
+        admission=admission,
+        status=StatusPublisher(site, settings, skills, metrics, board, clock, telephony_up,
+                               queues.keys.alive),
+        keeper=PoolKeeper(site, settings, skills, queues, clock, distributor.follow),
+        commands=agent_commands(store, queues.keys, distributor),
+        rings=ring_requests(store, queues.keys, distributor),
     )

@@ -20,6 +20,7 @@ class RingOutcome(Enum):
     NO_ANSWER = "no_answer"          # ring timeout, busy or unreachable
     CALLER_GONE = "caller_gone"      # the caller hung up while the agent's phone rang
     CALLER_NO_ANSWER = "caller_no_answer"  # callback: the agent answered, the caller did not
+    TRUNK_FAILED = "trunk_failed"    # a lent agent's ring failed between the sites
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Connection:
     agent_endpoint: str
     ring_timeout_s: float
     caller_number: str = ""
+    agent_site: str = ""      # another site's agent (a loan): rung through the trunk there
+    caller_label: str = ""    # the caller's region and IDPEL, for the agent's phone display
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,12 @@ class Callback:
 
 class Telephony(Protocol):
     def connect(self, connection: Connection) -> Deferred[RingOutcome]:
-        """Ring the agent; on answer bridge with the caller. Fires when that is decided."""
+        """Ring the agent; on answer bridge with the caller. Fires when that is decided.
+
+        Another site's agent (`connection.agent_site`) is rung through the trunk to that
+        site's Asterisk; a ring that fails there before it reaches the phone (the trunk, the
+        far end) is TRUNK_FAILED, not NO_ANSWER: the agent did nothing wrong.
+        """
         ...
 
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
@@ -75,21 +83,6 @@ class Telephony(Protocol):
         (ANSWERED), or hang up the agent's leg (CALLER_NO_ANSWER). The caller's old channel
         is long gone, so CALLER_GONE never happens here.
         """
-        ...
-
-    def move(self, call_id: str, caller_channel: str, target_site: str) -> Deferred[bool]:
-        """Send the waiting caller to `target_site` (over the inter-site trunk).
-
-        True once the caller is on its way: the target site's pln123 then finds the call in
-        Redis (acd.interflow) and queues it; if the trunk call fails, the caller comes back
-        into this site's AsyncAGI as a returned caller (acd.interflow.arrivals). False if
-        the move could not even start (the caller is still here, nothing changed).
-        """
-        ...
-
-    def hold(self, caller_channel: str, language: str = "") -> Deferred[bool]:
-        """Music on hold for a caller the ACD takes over outside the IVR (arriving from
-        another site), speaking `language` from now on if given; False if gone."""
         ...
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:

@@ -38,6 +38,7 @@ class AgentEvent(StrEnum):
     ANSWER = "answer"
     RING_NO_ANSWER = "ring_no_answer"
     CALLER_GONE_WHILE_RINGING = "caller_gone_while_ringing"
+    TRUNK_FAILED = "trunk_failed"        # a lent agent's ring never reached their phone
     CALL_END = "call_end"
     WRAPUP_DONE = "wrapup_done"
 
@@ -133,6 +134,7 @@ TRANSITIONS: dict[tuple[AgentStatus, AgentEvent], _Rule] = {
     (_S.RESERVED,   _E.RING_NO_ANSWER):            _Rule(_S.PAUSED, NO_ANSWER,
                                                          leave_if_pending=True),
     (_S.RESERVED,   _E.CALLER_GONE_WHILE_RINGING): _Rule(_S.READY, leave_if_pending=True),
+    (_S.RESERVED,   _E.TRUNK_FAILED):              _Rule(_S.READY, leave_if_pending=True),
     (_S.ON_CALL,    _E.LOGOUT):                    _Rule(None, mark_logout=True),
     (_S.ON_CALL,    _E.CALL_END):                  _Rule(_S.WRAP_UP, leave_if_pending=True),
     (_S.WRAP_UP,    _E.LOGOUT):                    _Rule(_S.LOGGED_OUT),  # the call is over

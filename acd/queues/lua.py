@@ -37,10 +37,10 @@ from acd.store import keys
 from acd.store.lua import LuaValue, render, source
 
 PARTS = ("common.lua", "offer_call.lua", "agent_change.lua", "remove_call.lua",
-         "callbacks.lua", "reads.lua", "moves.lua", "dispatch.lua")
+         "callbacks.lua", "reads.lua", "pooling.lua", "dispatch.lua")
 
 OPERATIONS = ("offer_call", "agent_change", "remove_call", "callback_mark", "callback_requeue",
-              "agent_get", "noop", "move_out", "move_back")
+              "agent_get", "noop", "reserve_tick", "lend_spare", "release_lent")
 
 
 def layout() -> dict[str, LuaValue]:
@@ -50,9 +50,15 @@ def layout() -> dict[str, LuaValue]:
         "TIER": keys.TIER, "AGENT": keys.AGENT, "SKILLS": keys.SKILLS,
         "AGENTS": keys.AGENTS, "AUDIT": keys.AUDIT, "INTERVAL": keys.INTERVAL,
         "MINUTE": keys.MINUTE, "PART": keys.PART,
+        "LENDING": keys.LENDING, "LOANS": keys.LOANS, "TAKEN": keys.TAKEN,
+        "IDLE_AT": keys.IDLE_AT, "RSL": keys.RSL, "LENT": keys.LENT,
+        "BORROWED": keys.BORROWED, "TRUNK": keys.TRUNK, "ALIVE": keys.ALIVE,
+        "RINGS": keys.RINGS, "RESUME": keys.RESUME,
         "INTERVAL_S": keys.INTERVAL_S, "MINUTE_S": keys.MINUTE_S,
         "INTERVAL_KEEP_S": keys.INTERVAL_KEEP_S, "MINUTE_KEEP_S": keys.MINUTE_KEEP_S,
-        "SCORE_SCALE": keys.SCORE_SCALE, "TOP_LEVEL": keys.TOP_LEVEL,
+        "LIVE_WINDOW_S": keys.LIVE_WINDOW_S, "NET_KEEP_S": keys.NET_KEEP_S,
+        "RINGS_MAXLEN": keys.RINGS_MAXLEN,
+        "SCORE_SCALE": keys.SCORE_SCALE, "TOP_LEVEL": keys.TOP_LEVEL, "AUTO": keys.AUTO,
     }
 
 

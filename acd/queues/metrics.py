@@ -13,11 +13,12 @@ layout and these numbers are in acd/store/keys.py):
     max_wait         calls taken out of the queue at its maximum wait (the fallback: ticket
                      or apology); not abandoned, since the caller did not hang up
     handled          calls whose after-call work ended; handle_ms: answer -> end of wrap-up
-    interflow_in     calls moved here from another site (also counted offered here)
-    interflow_out    calls moved from here to another site (a failed trunk call uncounts it)
-    interflow_failed moves whose trunk call failed (the caller came back to its place)
-    surge            new callers turned away by admission control (every site over the
-                     national maximum EWT): a callback, a ticket or PLN Mobile instead
+    pooled_in        this site's callers another site's agent answered (a loan to us)
+    pooled_out       other sites' callers this site's agents answered (a loan from us)
+    pool_trunk_failed rings of another site's agent whose trunk call failed (the caller
+                     kept their place; that site is not tried again for the call)
+    surge            new callers turned away by admission control (the pool's expected
+                     wait over the national maximum): a callback, a ticket or PLN Mobile
     longest_wait_ms  the longest wait of a call that left the queue (answered, abandoned or
                      max wait); in the interval hashes only (live: the oldest caller still
                      waiting)
@@ -40,10 +41,9 @@ from twisted.python.failure import Failure
 
 from acd.agents.state import AgentStatus
 from acd.settings import AcdSettings
-from acd.store.keys import INTERVAL_S, MINUTE_S, SiteKeys, queue_entry
+from acd.store.keys import INTERVAL_S, LIVE_WINDOW_S, MINUTE_S, SiteKeys, queue_entry
 from acd.store.redis import Client, RedisStore, text
 
-LIVE_WINDOW_S = 900   # "live figures over a sliding 15 minutes"
 DEFAULT_AHT_S = 180.0  # EWT before any call was handled in the window
 CLOSED_AFTER_S = 2.0   # a minute bucket this long over gets no more counts: kept, not re-read
 SERVING = (AgentStatus.READY, AgentStatus.RESERVED, AgentStatus.ON_CALL, AgentStatus.WRAP_UP)
@@ -61,9 +61,9 @@ class Counters:
     max_wait: int = 0
     handled: int = 0
     handle_sum: float = 0.0
-    interflow_in: int = 0
-    interflow_out: int = 0
-    interflow_failed: int = 0
+    pooled_in: int = 0
+    pooled_out: int = 0
+    pool_trunk_failed: int = 0
     surge: int = 0
     longest_wait: float = 0.0
 
@@ -86,9 +86,9 @@ class Counters:
             max_wait=int(raw.get("max_wait") or 0),
             handled=int(raw.get("handled") or 0),
             handle_sum=int(raw.get("handle_ms") or 0) / 1000,
-            interflow_in=int(raw.get("interflow_in") or 0),
-            interflow_out=int(raw.get("interflow_out") or 0),
-            interflow_failed=int(raw.get("interflow_failed") or 0),
+            pooled_in=int(raw.get("pooled_in") or 0),
+            pooled_out=int(raw.get("pooled_out") or 0),
+            pool_trunk_failed=int(raw.get("pool_trunk_failed") or 0),
             surge=int(raw.get("surge") or 0),
             longest_wait=int(raw.get("longest_wait_ms") or 0) / 1000,
         )
@@ -178,7 +178,7 @@ class SiteMetrics:
     def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
                  default_aht_s: float = DEFAULT_AHT_S, share_s: float = 0.0):
         self.store = store
-        self.keys = SiteKeys(site)
+        self.keys = SiteKeys(site, settings.pooling.pool_of(site))
         self.settings = settings
         self.default_aht_s = default_aht_s
         self.share_s = share_s

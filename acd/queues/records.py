@@ -20,7 +20,6 @@ class CallState(StrEnum):
     RESERVED = "reserved"      # an agent's phone rings for it
     CONNECTED = "connected"    # talking to the agent
     CALLED_BACK = "called_back"  # a callback the caller did not answer: waits for its retry
-    MOVED = "moved"            # sent to another site (acd.interflow); back if the trunk fails
     ABANDONED = "abandoned"    # the caller hung up before an agent answered
     FINISHED = "finished"      # the talk ended
 
@@ -30,14 +29,20 @@ CALL_FIELDS = ("call_id", "site", "channel", "skill", "priority", "language", "a
                "region", "caller_number", "idpel", "entered_at", "enqueued_at", "state",
                "agent", "reserved_at", "answered_at", "ended_at", "no_answer", "outcome",
                "resumed_from", "callback", "callback_tries",
-               # multi-site: where it went / came from, sites it has been at, moves made,
-               # sites whose trunk refused it
-               "moved_to", "moved_at", "moved_from", "visited", "moves", "refused")
+               # pooling: the site of the agent reserved for it (another site's agent: a
+               # loan), the sites whose trunk call failed for it (not offered there again)
+               "agent_site", "refused")
 
 
 @dataclass(frozen=True)
 class Reservation:
-    """A call and an agent reserved together: ring the agent now."""
+    """A call and an agent reserved together: the call's site rings the agent now.
+
+    `agent_site` differs from `call_site` for a loan: another site of the pool lends the
+    agent, whose phone rings through the trunk between the two sites' Asterisks. Only the
+    call's site holds the caller, so only its processes ring; a reservation another site
+    made is handed to them through the call's site's ring requests.
+    """
 
     call_id: str
     agent_id: str
@@ -47,6 +52,14 @@ class Reservation:
     caller_number: str
     skill: str
     callback: str = ""   # the number to call back: the caller hung up and keeps the place
+    agent_site: str = ""
+    call_site: str = ""
+    region: str = ""     # the caller's region and confirmed IDPEL, for the agent's screen
+    idpel: str = ""
+
+    @property
+    def lent(self) -> bool:
+        return self.agent_site != self.call_site
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,7 @@ class AgentRecord:
     since: float | None  # when the current state began
     idle_since: float | None
     last_skill: str = ""  # the skill of the agent's last answered call (wrap-up length)
+    call_site: str = ""   # the site of the call the agent holds (another's: a loan)
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,8 @@ def parse_offer(reply: Sequence[Any]) -> Offer:
     if kind == "reserved":
         return Reservation(call_id=reply[1], agent_id=reply[2], agent_version=int(reply[3]),
                            endpoint=reply[4], channel=reply[5], caller_number=reply[6],
-                           skill=reply[7], callback=reply[8] if len(reply) > 8 else "")
+                           skill=reply[7], callback=reply[8], agent_site=reply[9],
+                           call_site=reply[10], region=reply[11], idpel=reply[12])
     if kind == "queued":
         return Queued(call_id=reply[1], position=int(reply[2]), skill=reply[3])
     if kind == "duplicate":
@@ -146,7 +161,7 @@ def parse_agent(agent_id: str, raw: Mapping[str, str]) -> AgentRecord:
                        raw.get("pending_logout") == "1")
     return AgentRecord(agent_id, state, int(raw.get("version") or 0), raw.get("call", ""),
                        _float(raw.get("since")), _float(raw.get("idle_since")),
-                       raw.get("last_skill", ""))
+                       raw.get("last_skill", ""), raw.get("call_site", ""))
 
 
 def parse_call(call_id: str, raw: Mapping[str, str]) -> CallRecord:

@@ -22,13 +22,14 @@ from acd.queues.records import (
     Changed,
     Conflict,
     Offer,
+    Reservation,
     parse_agent,
     parse_call,
     parse_change,
     parse_offer,
 )
 from acd.queues.scripts import ScriptRunner
-from acd.settings import AcdSettings
+from acd.settings import AcdSettings, PoolingSettings
 from acd.store.keys import SiteKeys, checked_id, checked_name, queue_entry
 from acd.store.redis import Client, RedisStore, text
 
@@ -42,12 +43,38 @@ def packable(value: str, what: str) -> str:
     return value
 
 
+def pool_rules(pooling: PoolingSettings, site: str) -> str:
+    """The rules of `site`'s pool as the script reads them (lua/common.lua, parse_pool):
+    each member's candidates in order, the reserves, the trunk limits, the auto reserve's
+    parameters, whether ring requests go through the stream. The same text for every site
+    of a pool."""
+    members = pooling.members(site)
+    cands = ";".join(f"{m}={'|'.join(pooling.candidates(m))}" for m in members)
+    reserves = [pooling.default_reserve] + [
+        f"{s}:{skill}={value}" for (s, skill), value in sorted(pooling.reserve.items())
+        if s in members]
+    trunks = [str(pooling.trunk_limit)] + [
+        f"{home}>{lender}={limit}" for (home, lender), limit in sorted(pooling.trunk_limits.items())
+        if home in members and lender in members]
+    auto = pooling.auto
+    params = ",".join(repr(float(v)) for v in (auto.every_s, auto.sl_low, auto.sl_high,
+                                               auto.min_answered, auto.most, auto.net_window_s))
+    text = "#".join([cands, ";".join(reserves), ";".join(trunks), params,
+                     "1" if pooling.ring_stream else "0"])
+    return packable(text, "pool rules")
+
+
+def _reservations(replies: list[Any]) -> list[Reservation]:
+    return [offer for offer in map(parse_offer, replies) if isinstance(offer, Reservation)]
+
+
 class CallAction:
-    """What an agent event does to the call the agent holds (agent_change's A[13])."""
+    """What an agent event does to the call the agent holds (agent_change's A[15])."""
 
     NONE = ""
     ANSWER = "answer"      # reserved -> connected; counts answered, ASA, SL
     REQUEUE = "requeue"    # ring-no-answer: back to its place in the queue (or another agent)
+    TRUNK_FAILED = "trunk_failed"  # a lent agent's trunk call failed: call back, agent ready
     ABANDON = "abandon"    # the caller hung up while the agent's phone rang
     FINISH = "finish"      # the talk ended
     CALLBACK_RETRY = "callback_retry"  # called back, no answer: out until the retry
@@ -57,55 +84,63 @@ class CallAction:
 class QueueStore:
     def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
                  max_batch: int = 64):
-        self.keys = SiteKeys(site)
+        self.keys = SiteKeys(site, settings.pooling.pool_of(site))
         self.site = site
         self.settings = settings
         self.redis = store
         self.runner = ScriptRunner(store, self.keys.live, max_batch=max_batch)
-        self._head = SEP.join([self.keys.prefix, site, str(settings.audit_maxlen),
-                               repr(settings.service_level_s), repr(settings.escalation_s)])
+        self._head = SEP.join([self.keys.pool_prefix, site, str(settings.audit_maxlen),
+                               repr(settings.service_level_s), repr(settings.escalation_s),
+                               repr(settings.abandon_resume_s)])
+        self._rules = pool_rules(settings.pooling, site)
+
+    def reconfigure(self, settings: AcdSettings) -> None:
+        """A reloaded config (SIGHUP): the next decision uses its pool rules (order,
+        reserves, trunk limits). The pool itself and the script's arguments in the head
+        (service level T, escalation, audit bound) stay until a restart."""
+        self.settings = settings
+        self._rules = pool_rules(settings.pooling, self.site)
+
+    def keys_of(self, site: str) -> SiteKeys:
+        """The keys of another site of this site's pool (a lent agent, a borrowed call)."""
+        return SiteKeys(site, self.keys.pool)
 
     def _call(self, operation: str, now: float, args: list[str]) -> Deferred[Any]:
         """Run `operation` with its arguments packed into one (see lua/dispatch.lua)."""
-        return self.runner.call(operation, SEP.join([self._head, f"{now:.3f}", *args]))
+        return self.runner.call(operation, SEP.join([self._head, f"{now:.3f}", self._rules,
+                                                     *args]))
 
     # -- decisions (Lua) -----------------------------------------------------------------
 
-    def offer(self, request: QueueRequest, now: float, *, enqueued_at: float | None = None,
-              resumed_from: str = "", extra: Mapping[str, str] | None = None
-              ) -> Deferred[Offer]:
+    def offer(self, request: QueueRequest, now: float) -> Deferred[Offer]:
         """offer_call: reserve the right ready agent with the call, or queue the call.
 
-        `enqueued_at` (default `now`) is where the call stands in line: a caller who hung
-        up and redialled within the abandon-resume window gets their first call's time
-        back (`resumed_from` names that call, for the audit trail). Fails with ValueError
-        (nothing written) on a request for another site or with values that cannot be keys.
-        `extra` adds record fields (a call moved in from another site: `moved_from`,
-        `visited`, `moves`; offer_call counts it as interflow in).
+        A caller who abandoned within the abandon-resume window and redials from the same
+        number takes their old place back (the script keeps and hands out places). With
+        no ready agent here, a ready agent of another site of the pool may be reserved
+        (`Reservation.agent_site`), if that site may lend. Fails with ValueError (nothing
+        written) on a request for another site or with values that cannot be keys.
         """
         try:
             record = self._record(request)
-            if resumed_from:
-                record += ["resumed_from", packable(checked_id(resumed_from, "call id"),
-                                                    "resumed_from")]
-            for name, value in (extra or {}).items():
-                record += [checked_name(name, "record field"), packable(value, name)]
         except ValueError as error:
             return fail(error)
-        if enqueued_at is not None:  # after the script's own enqueued_at: HSET keeps the last
-            record += ["enqueued_at", f"{enqueued_at:.3f}"]
         d = self._call("offer_call", now, [request.call_id, *record])
         return d.addCallback(parse_offer)
 
     def change(self, agent_id: str, version: int, event: AgentEvent, after: AgentState,
                now: float, *, call_action: str = CallAction.NONE, call_id: str = "",
                keep_idle: bool = False, endpoint: str = "",
-               skills: Mapping[str, int] | None = None) -> Deferred[Changed | Conflict]:
+               skills: Mapping[str, int] | None = None,
+               agent_site: str = "") -> Deferred[Changed | Conflict]:
         """agent_change: apply `after` if the agent is still at `version` (else Conflict).
 
         A target of READY is agent_ready: the agent takes the longest-waiting
-        highest-priority call across its skills if there is one (Changed.reservation).
+        highest-priority call across its skills if there is one (Changed.reservation),
+        at their own site first, then at the pool's other sites if their site may lend.
         `skills` (login) replaces the agent's skill levels; `endpoint` its dial string.
+        `agent_site`: the agent's site when it is not this store's (a lent agent's ring
+        outcome, reported by the site that rang them).
         """
         levels: list[str] = []
         try:
@@ -116,9 +151,11 @@ class QueueStore:
             checked_id(agent_id, "agent id")
             packable(after.reason, "pause reason")
             packable(endpoint, "endpoint")
+            if agent_site:
+                checked_name(agent_site, "site")
         except ValueError as error:
             return fail(error)
-        args = [agent_id, str(version), event.value, after.status.value, after.reason,
+        args = [agent_id, agent_site, str(version), event.value, after.status.value, after.reason,
                 "1" if after.pending_logout else "0", call_action, call_id,
                 "1" if keep_idle else "0", endpoint, *levels]
         d = self._call("agent_change", now, args)
@@ -170,39 +207,24 @@ class QueueStore:
         d = self._call("callback_requeue", now, [call_id])
         return d.addCallback(lambda reply: None if reply[0] == "gone" else parse_offer(reply))
 
-    def move_out(self, call_id: str, target: str, now: float
-                 ) -> Deferred[dict[str, str] | None]:
-        """Take a queued call out of this site's queue to move it to `target`.
+    def reserve_tick(self, skills: list[str], now: float) -> Deferred[int]:
+        """The auto reserve's service-level step for this site, if it is due (one process
+        of the site steps it per period); the reserve's r_sl now."""
+        args = [",".join(checked_name(s, "skill") for s in skills)]
+        return self._call("reserve_tick", now, args).addCallback(lambda reply: int(reply[1]))
 
-        The call's record (to hand to the target), or None if it was not queued any more
-        (an agent took it meanwhile, or the caller left): then nothing changed.
-        """
-        try:
-            args = [checked_id(call_id, "call id"), checked_name(target, "site")]
-        except ValueError as error:
-            return fail(error)
+    def lend_spare(self, skills: list[str], now: float,
+                   most: int = 50) -> Deferred[list[Reservation]]:
+        """This site's ready agents beyond its reserve take waiting calls of the pool's other
+        sites (their sites ring them); the reservations made."""
+        args = [",".join(checked_name(s, "skill") for s in skills), str(most)]
+        return self._call("lend_spare", now, args).addCallback(_reservations)
 
-        def parse(reply: list[Any]) -> dict[str, str] | None:
-            if reply[0] != "moved":
-                return None
-            flat = [text(v) for v in reply[1:]]
-            return dict(zip(flat[::2], flat[1::2], strict=True))
-
-        return self._call("move_out", now, args).addCallback(parse)
-
-    def move_back(self, call_id: str, channel: str, now: float) -> Deferred[Offer | None]:
-        """The trunk call failed and the caller is back: offered again at its old place.
-
-        None if the call was not being moved (already handled)."""
-        try:
-            args = [checked_id(call_id, "call id"), packable(channel, "channel")]
-        except ValueError as error:
-            return fail(error)
-
-        def parse(reply: list[Any]) -> Offer | None:
-            return parse_offer(reply) if reply[0] in ("reserved", "queued") else None
-
-        return self._call("move_back", now, args).addCallback(parse)
+    def release_lent(self, lease_s: float, now: float) -> Deferred[list[Reservation]]:
+        """Agents of this site reserved longer than `lease_s` for a call of a site whose
+        pln123 is not running: the call back at its place, the agent back to ready (and
+        maybe at once reserved again: those reservations)."""
+        return self._call("release_lent", now, [repr(lease_s)]).addCallback(_reservations)
 
     def set_channel(self, call_id: str, channel: str) -> Deferred[None]:
         """The caller's channel changed (a callback dialled them anew): a restarted process
@@ -220,13 +242,24 @@ class QueueStore:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def agent(self, agent_id: str) -> Deferred[AgentRecord]:
-        """The agent's record (logged out, version 0, if never seen)."""
+    def agent(self, agent_id: str, site: str = "") -> Deferred[AgentRecord]:
+        """The agent's record (logged out, version 0, if never seen); `site`: the agent's,
+        when not this store's."""
         def parse(flat: list[str]) -> AgentRecord:
             return parse_agent(agent_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
-        d = self._call("agent_get", 0.0, [checked_id(agent_id, "agent id")])
+        d = self._call("agent_get", 0.0, [checked_id(agent_id, "agent id"),
+                                          checked_name(site, "site") if site else ""])
         return d.addCallback(parse)
+
+    def agent_endpoint(self, agent_id: str, site: str = "") -> Deferred[str]:
+        """The dial string of the agent's phone (as written at their login)."""
+        key = (self.keys_of(site) if site else self.keys).agent(checked_id(agent_id, "agent"))
+
+        async def read(client: Client) -> str:
+            return text(await client.hget(key, "endpoint") or b"")
+
+        return self.redis.run(read)
 
     def call(self, call_id: str) -> Deferred[CallRecord | None]:
         async def read(client: Client) -> CallRecord | None:

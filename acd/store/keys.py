@@ -4,43 +4,66 @@ One module owns the layout so that the Lua scripts (rendered from these values w
 are loaded, acd/queues/lua.py), the Python readers (the queue store, the metrics, the
 dashboard, the tools) and this table cannot drift apart.
 
-One site's ACD (hash tag `{<site>}`):
+One site's ACD, in its pool (hash tag `{<pool>}`: every site of a pool in one slot):
 
-    acd:{<site>}:call:<call_id>        hash: the call record (see records.CALL_FIELDS)
-    acd:{<site>}:live                  set: call ids not yet abandoned or finished
-    acd:{<site>}:queue:<skill>         zset: waiting call ids, score `queue_score`:
+    acd:{<pool>}:<site>:call:<call_id>  hash: the call record (see records.CALL_FIELDS)
+    acd:{<pool>}:<site>:live           set: call ids not yet abandoned or finished
+    acd:{<pool>}:<site>:queue:<skill>  zset: waiting call ids, score `queue_score`:
                                        priority * 1e13 + enqueued_ms
-    acd:{<site>}:ready:<skill>         zset: ready agent ids, score idle_since_ms
-    acd:{<site>}:tier:<skill>          zset: ready agent ids, score `tier_score`:
+    acd:{<pool>}:<site>:ready:<skill>  zset: ready agent ids, score idle_since_ms
+    acd:{<pool>}:<site>:tier:<skill>   zset: ready agent ids, score `tier_score`:
                                        (10 - level) * 1e13 + idle_ms
-    acd:{<site>}:agent:<agent_id>      hash: state, reason, pending_logout, version, call,
-                                       since, idle_since, endpoint, last_call, last_skill,
-                                       answered_at
-    acd:{<site>}:agent:<id>:skills     hash: skill -> level (1..10), written at login
-    acd:{<site>}:agents                hash: agent id -> state (agents by state in one read)
-    acd:{<site>}:audit                 stream, MAXLEN ~ audit_maxlen: every state change
-    acd:{<site>}:m:<skill>:<start>     hash: counters of the 15-minute interval from <start>
+    acd:{<pool>}:<site>:agent:<id>     hash: state, reason, pending_logout, version, call,
+                                       call_site, since, idle_since, endpoint, last_call,
+                                       last_skill, answered_at
+    acd:{<pool>}:<site>:agent:<id>:skills
+                                       hash: skill -> level (1..10), written at login
+    acd:{<pool>}:<site>:agents         hash: agent id -> state (agents by state in one read)
+    acd:{<pool>}:<site>:audit          stream, MAXLEN ~ audit_maxlen: every state change
+    acd:{<pool>}:<site>:m:<skill>:<start>
+                                       hash: counters of the 15-minute interval from <start>
                                        (epoch s), kept 31 days (INTERVAL_KEEP_S)
-    acd:{<site>}:m1:<skill>:<start>    hash: the same counters per minute, kept 17 minutes
+    acd:{<pool>}:<site>:m1:<skill>:<start>
+                                       hash: the same counters per minute, kept 17 minutes
                                        (MINUTE_KEEP_S), summed over the last 15 for the
                                        live figures
-    acd:{<site>}:resume:<skill>:<digits>
+    acd:{<pool>}:<site>:resume:<skill>:<digits>
                                        string "<priority> <enqueued_at> <until> <call_id>",
                                        TTL abandon_resume_s: an abandoned caller's place
-                                       (acd/waiting/resume.py)
-    acd:{<site>}:agent-commands        stream, MAXLEN ~ AGENT_COMMANDS_MAXLEN: agent
+                                       (offer_call and remove_call, acd/queues/lua)
+    acd:{<pool>}:<site>:agent-commands stream, MAXLEN ~ AGENT_COMMANDS_MAXLEN: agent
                                        commands from `pln123 agent` and the dashboard
                                        (acd/agents/commands.py)
 
-Between sites (acd/interflow):
+Pooling, per site of a pool (acd/pooling):
+
+    acd:{<pool>}:<site>:lending        hash: the dashboard's runtime overrides: `off` = 1
+                                       (the site lends nobody), `reserve` or
+                                       `reserve:<skill>` = a fixed reserve
+    acd:{<pool>}:<site>:loans          zset: calls of other sites this site's agents
+                                       answered, score when; trimmed to NET_KEEP_S
+    acd:{<pool>}:<site>:taken          zset: this site's calls other sites' agents
+                                       answered, score when; trimmed to NET_KEEP_S
+    acd:{<pool>}:<site>:idle-at        string: the last time a free agent of the site found
+                                       nobody waiting anywhere in the pool (epoch s)
+    acd:{<pool>}:<site>:rsl            hash: `r` the auto reserve's service-level part,
+                                       `at` when it last stepped
+    acd:{<pool>}:<site>:lent           set: this site's agents ringing or talking for
+                                       another site now
+    acd:{<pool>}:<site>:borrowed       set: this site's calls ringing or talking with
+                                       another site's agent now
+    acd:{<pool>}:<site>:trunk:<lender> zset: this site's calls now on the trunk to
+                                       <lender>'s agents, score when reserved
+    acd:{<pool>}:<site>:alive          string, PX status_ttl_s: the site's pln123 runs
+                                       (only a live site is lent an agent by a ready one)
+    acd:{<pool>}:<site>:rings          stream, MAXLEN ~ RINGS_MAXLEN: reservations of this
+                                       site's calls made by another site's agent, for this
+                                       site's processes to ring (they hold the caller)
+
+Between sites:
 
     acd:site-status:<site>             string: the site's SiteStatus as JSON, PX
                                        status_ttl_s (expired = the site is down)
-    acd:interflow:thresholds           hash: `<site>` or `<site>:<skill>` -> threshold
-                                       seconds (the dashboard's runtime overrides)
-    acd:transfer:{<call_id>}           hash: a moved call's context, kept TRANSFER_TTL_S
-    acd:trunk:{<from>><to>}            zset: interflowed calls now on that trunk, score
-                                       moved at (epoch s); older than TRUNK_STALE_S dropped
 
 National self-service, under a prefix (`pln` unless a deployment shares its Redis):
 
@@ -50,13 +73,13 @@ National self-service, under a prefix (`pln` unless a deployment shares its Redi
     <prefix>:{tickets}:t:<number>      hash: the ticket, kept TICKET_KEEP_S by default
     <prefix>:{tickets}:stream          stream, MAXLEN ~ TICKET_STREAM_MAXLEN: ticket events
 
-Why one hash tag per site: Redis Cluster runs a script only if every key it touches is in
-one slot; `{palembang}` puts all of a site's keys in one slot, so the matching scripts are
-atomic on a single server, under Sentinel and on Cluster alike. The scripts get one key
-(for routing) and build the others from the prefix, all in that slot. A status key needs
-no tag (never in a script, one key per command); a transfer record or a trunk has its own
-tag, since it belongs to no single site's slot; each self-service board has one tag so its
-scripts and MULTI stay atomic.
+Why one hash tag per pool: Redis Cluster runs a script only if every key it touches is in
+one slot; `{national}` puts all the keys of a pool's sites in one slot, so one matching
+script decides over every site of the pool, atomically, on a single server, under Sentinel
+and on Cluster alike; different pools may live on different shards. The scripts get one
+key (for routing) and build the others from the pool's prefix, all in that slot. A status
+key needs no tag (never in a script, one key per command); each self-service board has one
+tag so its scripts and MULTI stay atomic.
 
 Scores are exact in a double: 9e13 + 1.8e12 (ms since 1970 until 2027) < 2^53.
 """
@@ -82,24 +105,34 @@ INTERVAL = "m:"
 MINUTE = "m1:"
 RESUME = "resume:"
 AGENT_COMMANDS = "agent-commands"
+LENDING = "lending"
+LOANS = "loans"
+TAKEN = "taken"
+IDLE_AT = "idle-at"
+RSL = "rsl"
+LENT = "lent"
+BORROWED = "borrowed"
+TRUNK = "trunk:"
+ALIVE = "alive"
+RINGS = "rings"
 PART = ":"                    # between a key's variable parts (skill and interval start)
 
 STATUS_PREFIX = f"{ROOT}:site-status:"
-THRESHOLDS_KEY = f"{ROOT}:interflow:thresholds"
-TRANSFER = f"{ROOT}:transfer:"
-TRUNK = f"{ROOT}:trunk:"
 
 SELF_SERVICE_PREFIX = "pln"
 
 INTERVAL_S = 900   # the counters' 15-minute intervals
 MINUTE_S = 60      # live figures: the last 15 one-minute buckets
+LIVE_WINDOW_S = 900  # the live figures' sliding window
 INTERVAL_KEEP_S = 31 * 24 * 3600   # interval hashes: a month of reports
 MINUTE_KEEP_S = 17 * 60            # minute hashes: the live window and two spare
-TRANSFER_TTL_S = 86_400            # a moved caller is long gone after a day
-TRUNK_STALE_S = 4 * 3600.0         # a slot held this long was left by a process that died
+NET_KEEP_S = 3600                  # loans/taken kept: the auto reserve looks back 30 min
+RINGS_MAXLEN = 10_000              # ring requests waiting for the home site's processes
 AGENT_COMMANDS_MAXLEN = 10_000     # a bounded queue of commands, not an audit log
 TICKET_STREAM_MAXLEN = 1_000_000
 TICKET_KEEP_S = 90 * 24 * 3600
+
+AUTO = "auto"      # a reserve worked out from the lending site's own counters
 
 SCORE_SCALE = 10**13  # one priority (queue) or level (tier) step in a score
 TOP_LEVEL = 10        # skill levels are 1..TOP_LEVEL; the top level scores lowest (first)
@@ -131,25 +164,42 @@ def checked_prefix(value: str) -> str:
     return value
 
 
-def site_prefix(site: str) -> str:
-    """`acd:{<site>}:`, the start of every key of the site (no name check: see SiteKeys)."""
-    return f"{ROOT}:{{{site}}}:"
+def pool_prefix(pool: str) -> str:
+    """`acd:{<pool>}:`, the start of every key of the pool's sites."""
+    return f"{ROOT}:{{{pool}}}:"
 
 
-def agent_commands_key(site: str) -> str:
-    return site_prefix(site) + AGENT_COMMANDS
+def site_prefix(pool: str, site: str) -> str:
+    """`acd:{<pool>}:<site>:`, the start of every key of the site (no name check: see
+    SiteKeys)."""
+    return f"{pool_prefix(pool)}{site}{PART}"
+
+
+def agent_commands_key(pool: str, site: str) -> str:
+    return site_prefix(pool, site) + AGENT_COMMANDS
 
 
 class SiteKeys:
-    """The keys of one site's ACD, all under its hash tag."""
+    """The keys of one site's ACD, all under its pool's hash tag."""
 
-    def __init__(self, site: str):
+    def __init__(self, site: str, pool: str):
         self.site = checked_name(site, "site")
-        self.prefix = site_prefix(site)
+        self.pool = checked_name(pool, "pool")
+        self.pool_prefix = pool_prefix(pool)
+        self.prefix = site_prefix(pool, site)
         self.live = self.prefix + LIVE
         self.agents = self.prefix + AGENTS
         self.audit = self.prefix + AUDIT
         self.agent_commands = self.prefix + AGENT_COMMANDS
+        self.lending = self.prefix + LENDING
+        self.loans = self.prefix + LOANS
+        self.taken = self.prefix + TAKEN
+        self.lent = self.prefix + LENT
+        self.borrowed = self.prefix + BORROWED
+        self.alive = self.prefix + ALIVE
+        self.rings = self.prefix + RINGS
+        self.idle_at = self.prefix + IDLE_AT
+        self.rsl = self.prefix + RSL
         # SCAN MATCH patterns (the tools read a site's keys without knowing its skills)
         self.calls_pattern = self.prefix + CALL + "*"
         self.queues_pattern = self.prefix + QUEUE + "*"
@@ -179,6 +229,9 @@ class SiteKeys:
     def minute(self, skill: str, start: int) -> str:
         return f"{self.prefix}{MINUTE}{skill}{PART}{start}"
 
+    def trunk(self, lender: str) -> str:
+        return self.prefix + TRUNK + lender
+
     def resume(self, skill: str, digits: str) -> str:
         return f"{self.prefix}{RESUME}{skill}{PART}{digits}"
 
@@ -187,19 +240,10 @@ def status_key(site: str) -> str:
     return STATUS_PREFIX + site
 
 
-def transfer_key(call_id: str) -> str:
-    return f"{TRANSFER}{{{checked_id(call_id, 'call id')}}}"
-
-
-def trunk_key(origin: str, target: str) -> str:
-    return f"{TRUNK}{{{checked_name(origin, 'site')}>{checked_name(target, 'site')}}}"
-
-
 def patterns_starting(start: str) -> tuple[str, ...]:
-    """SCAN MATCH patterns for the ACD keys of every site, moved call and trunk whose name
-    starts with `start` (the simulator's worlds prefix their site names)."""
-    return (f"{ROOT}:{{{start}*", STATUS_PREFIX + start + "*",
-            f"{TRANSFER}{{{start}*", f"{TRUNK}{{{start}*")
+    """SCAN MATCH patterns for the ACD keys of every pool and site status whose name starts
+    with `start` (the simulator's worlds prefix their site and pool names)."""
+    return (f"{ROOT}:{{{start}*", STATUS_PREFIX + start + "*")
 
 
 class OutageKeys:

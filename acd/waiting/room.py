@@ -48,6 +48,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from acd.background import Background
 from acd.intake import QueueRequest
+from acd.pooling.admission import Admission
 from acd.queues.metrics import SiteMetrics, aht, announced_ewt, ewt
 from acd.queues.records import CallRecord, CallState
 from acd.queues.store import QueueStore
@@ -80,6 +81,7 @@ class _Watch:
     playing: bool = False
     ticks: int = 0
     offered: bool = False   # a callback was offered (once per call)
+    new: bool = True        # just queued: admission control has not judged it yet
 
 
 class WaitingRoom:
@@ -88,7 +90,8 @@ class WaitingRoom:
     def __init__(self, site: str, settings: AcdSettings, queues: QueueStore,
                  metrics: SiteMetrics, telephony: Telephony, clock: IReactorTime, *,
                  tickets: TicketDesk | None = None,
-                 prompts: FarewellPrompts | None = None):
+                 prompts: FarewellPrompts | None = None,
+                 admission: Admission | None = None):
         if queues.site != site:
             raise ValueError(f"the queue store serves {queues.site!r}, not {site!r}")
         self.site = site
@@ -99,6 +102,7 @@ class WaitingRoom:
         self.clock = clock
         self.tickets = tickets
         self.prompts = prompts or FarewellPrompts()
+        self.admission = admission  # None: no surge admission control here
         self._watches: dict[str, _Watch] = {}
         self._log = log.bind(site=site)
         self._background = Background(self._log, "waiting_failed")
@@ -139,7 +143,7 @@ class WaitingRoom:
             if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
                 return False
             self._watch(call_id, record.fields.get("channel", ""),
-                        record.fields.get("language", "id"))
+                        record.fields.get("language", "id"), new=False)
             return True
 
         return Deferred.fromCoroutine(adopt())
@@ -162,10 +166,10 @@ class WaitingRoom:
 
     # -- the tick --------------------------------------------------------------------------
 
-    def _watch(self, call_id: str, channel: str, language: str) -> None:
+    def _watch(self, call_id: str, channel: str, language: str, *, new: bool = True) -> None:
         if call_id in self._watches:
             return  # a retried enqueue, or adopted twice
-        watch = _Watch(call_id, channel, language)
+        watch = _Watch(call_id, channel, language, new=new)
         self._watches[call_id] = watch
         self._background.spawn(self._tick(watch))
 
@@ -194,6 +198,12 @@ class WaitingRoom:
             if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
                 self._watches.pop(watch.call_id, None)  # answered, abandoned, moved, ended
                 return
+            new, watch.new = watch.new, False
+            if (new and record.state is CallState.QUEUED and self.admission is not None
+                    and await self.admission.over_capacity(record.skill)):
+                self._log.info("surge_turn_away", call_id=watch.call_id, skill=record.skill)
+                if await self._fallback(watch, record, now, "surge"):
+                    return
             deadline = record.enqueued_at + self.settings.queue(record.skill).max_wait_s
             if record.state is CallState.QUEUED and now >= deadline:
                 if await self._max_wait(watch, record, now):
@@ -247,22 +257,6 @@ class WaitingRoom:
         return True
 
     # -- the maximum wait ------------------------------------------------------------------
-
-    def turn_away(self, call_id: str) -> Deferred[bool]:
-        """Surge admission control: every site is over the national maximum EWT, so this
-        new caller gets the fallback now instead of a wait nobody could honour: a
-        callback that keeps the place if they take it, else a ticket (with an IDPEL) or
-        the apology and PLN Mobile. True if the caller was let go (or chose a callback)."""
-        async def turn_away() -> bool:
-            watch = self._watches.get(call_id)
-            if watch is None:
-                return False
-            record = await self.queues.call(call_id)
-            if record is None or record.state is not CallState.QUEUED:
-                return False
-            return await self._fallback(watch, record, self._now(), "surge")
-
-        return Deferred.fromCoroutine(turn_away())
 
     async def _max_wait(self, watch: _Watch, record: CallRecord, now: float) -> bool:
         """Take the call out of the queue and give it the fallback; False if it was taken."""

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
-from pln123.config.interflow import parse_interflow
+from pln123.config.pooling import parse_pooling
 from pln123.config.reader import Problem, Reader, join
 
 AGENT_ID = re.compile(r"[0-9]{3,8}\Z")
@@ -47,11 +47,11 @@ _COUNTS: dict[str, tuple[int, int, int]] = {
 _QUEUE = QueueSettings("-")
 
 
-def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...],
+def parse_acd(top: Reader, sites: list[str], skills: tuple[str, ...],
               hub: str = "") -> AcdSettings:
     """`acd:` and `agents:` from the top-level reader; problems go to its list."""
     reader = top.child("acd", required=False)
-    interflow = parse_interflow(reader, sites, skills, hub)
+    pooling = parse_pooling(reader, sites, skills, hub)
     timings = {key: reader.number(key, default, low, high)
                for key, (default, low, high) in _TIMINGS.items()}
     counts = {key: reader.integer(key, default, low, high)
@@ -60,7 +60,7 @@ def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...],
     queues = _queues(reader, skills)
     reader.finish()
     # `agents:` absent or left empty: no roster yet (an IVR-only site), not an error.
-    agents = _agents(top, sites, skills) if top.raw("agents") is not None else ()
+    agents = _agents(top, set(sites), skills) if top.raw("agents") is not None else ()
     return AcdSettings(
         service_level_s=timings["service_level_s"],
         escalation_s=timings["escalation_s"],
@@ -74,7 +74,7 @@ def parse_acd(top: Reader, sites: set[str], skills: tuple[str, ...],
         audit_maxlen=counts["audit_maxlen"],
         queues=queues,
         agents=agents,
-        interflow=interflow,
+        pooling=pooling,
     )
 
 

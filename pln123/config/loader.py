@@ -75,7 +75,7 @@ def parse_config(data: Any, path: Path) -> Config:
     redis = _redis(top.child("redis", required=False), path.parent)
     hubs = [name for name, site in sites.items() if site.role == "hub"]
     hub = hubs[0] if len(hubs) == 1 else ""  # two hubs: reported once, by _cross_check
-    acd = parse_acd(top, set(sites), skills, hub)
+    acd = parse_acd(top, list(sites), skills, hub)
     asterisk = parse_asterisk(top, path.parent)
     dashboard = parse_dashboard(top, path.parent, set(sites))
     top.finish()

@@ -1,23 +1,23 @@
--- callback_mark. A[7] = call id, A[8] = the number to call back (digits). Only a queued
+-- callback_mark. A[9] = call id, A[10] = the number to call back (digits). Only a queued
 -- call (an agent ringing for it already reaches the live caller): it keeps its place, and
 -- its caller's hang-up is no longer an abandon (remove_call refuses it). Reply {'marked'}
 -- or {state}.
 local function callback_mark()
-local call_id = A[7]
+local call_id = A[9]
 local ck = P .. CALL .. call_id
 local c = redis.call('HMGET', ck, 'state', 'skill')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
-redis.call('HSET', ck, 'callback', A[8], 'callback_tries', '0')
-metric(c[2], {'callback_accepted', 1})
-audit('callback_accepted', call_id, '', c[2], 'queued')
+redis.call('HSET', ck, 'callback', A[10], 'callback_tries', '0')
+metric(P, c[2], {'callback_accepted', 1})
+audit(P, SITE, 'callback_accepted', call_id, '', c[2], 'queued')
 return {'marked'}
 end
 
--- callback_requeue. A[7] = call id: a callback waiting for its retry (state called_back)
+-- callback_requeue. A[9] = call id: a callback waiting for its retry (state called_back)
 -- is offered again at its original place (the head, usually). Reply: offer_call's, or
 -- {'gone', state} if it is not waiting for a retry (another process retried it first).
 local function callback_requeue()
-local state = redis.call('HGET', P .. CALL .. A[7], 'state')
+local state = redis.call('HGET', P .. CALL .. A[9], 'state')
 if state ~= 'called_back' then return {'gone', state or 'unknown'} end
-return offer(A[7])
+return offer(A[9])
 end

@@ -1,12 +1,14 @@
--- The batch: KEYS[1] = the site's live set (only for Cluster routing: every key the
--- operations touch carries the site's hash tag, so it is in that key's slot).
+-- The batch: KEYS[1] = a key of the pool (only for Cluster routing: every key the
+-- operations touch carries the pool's hash tag, so it is in that key's slot).
 -- ARGV = operation name, packed arguments, operation name, packed arguments...
 --
 -- Packed arguments: every value joined by the unit separator \31 (values never contain
--- it; acd/queues/store.py checks), split into A: [1] the site's key prefix, [2] site,
--- [3] audit stream MAXLEN (approximate), [4] service level T (s), [5] escalation time (s),
--- [6] now (epoch s, ms precision, from the injected clock). An operation's own arguments
--- start at A[7] (see the comment above each operation).
+-- it; acd/queues/store.py checks), split into A: [1] the pool's key prefix, [2] the site
+-- of the process, [3] audit stream MAXLEN (approximate), [4] service level T (s),
+-- [5] escalation time (s), [6] the abandon-resume window (s; 0: off), [7] now (epoch s,
+-- ms precision, from the injected clock), [8] the pool's rules (parse_pool in
+-- common.lua). An operation's own arguments start at A[9] (see the comment above each
+-- operation).
 --
 -- Each operation runs in turn (the whole batch is one atomic script run); an operation
 -- that fails returns {'error', message} in its place and does not stop the others. The
@@ -14,15 +16,18 @@
 local OPS = {offer_call = offer_call, agent_change = agent_change,
              remove_call = remove_call, callback_mark = callback_mark,
              callback_requeue = callback_requeue, agent_get = agent_get, noop = noop,
-             move_out = move_out, move_back = move_back}
+             reserve_tick = reserve_tick, lend_spare = lend_spare,
+             release_lent = release_lent}
 local replies = {}
 for i = 1, #ARGV, 2 do
   A = {}
   for v in string.gmatch(ARGV[i + 1] .. '\31', '([^\31]*)\31') do A[#A + 1] = v end
-  P, SITE, MAXLEN = A[1], A[2], A[3]
-  SL_T, ESC = tonumber(A[4]), tonumber(A[5])
-  NOWS = A[6]
+  PP, ORIGIN, MAXLEN = A[1], A[2], A[3]
+  SITE, P = ORIGIN, PP .. ORIGIN .. PART
+  SL_T, ESC, RESUME_S = tonumber(A[4]), tonumber(A[5]), tonumber(A[6])
+  NOWS = A[7]
   NOW = tonumber(NOWS)
+  parse_pool(A[8])
   local ok, reply = pcall(OPS[ARGV[i]])
   if ok then
     replies[#replies + 1] = reply

@@ -1,9 +1,14 @@
--- offer_call. A[7] = call id, A[8..] = field, value pairs of the record.
+-- offer_call. A[9] = call id, A[10..] = field, value pairs of the record.
 -- A call id seen before is not offered again (a retried enqueue after a lost reply): the
 -- reply is {'duplicate', call_id, state, agent} or, if it waits, its 'queued' reply.
+-- A caller who abandoned this skill's queue within the resume window and redials from the
+-- same number takes their place back (the kept place is consumed, so two redials racing
+-- cannot both have it): the old enqueue time, the better of the two priorities, and
+-- `resumed_from` naming the abandoned call. The resumed call is a new call, offered and
+-- counted again; the abandoned one stays counted abandoned.
 -- Otherwise offer's reply: a reservation or {'queued', call_id, position, skill}.
 local function offer_call()
-local call_id = A[7]
+local call_id = A[9]
 local ck = P .. CALL .. call_id
 local seen = redis.call('HMGET', ck, 'state', 'skill', 'agent')
 if seen[1] then
@@ -14,16 +19,24 @@ if seen[1] then
   return {'duplicate', call_id, seen[1], seen[3] or ''}
 end
 local record = {}
-for i = 8, #A do record[#record + 1] = A[i] end
+for i = 9 + 1, #A do record[#record + 1] = A[i] end  -- the pairs after A[9]
 redis.call('HSET', ck, 'state', 'new', 'enqueued_at', NOWS, 'agent', '', unpack(record))
 redis.call('SADD', P .. LIVE, call_id)
-local skill, moved_from = unpack(redis.call('HMGET', ck, 'skill', 'moved_from'))
-metric(skill, {'offered', 1})
-if moved_from and moved_from ~= '' then  -- arrived from another site (acd.interflow)
-  metric(skill, {'interflow_in', 1})
-  audit('moved_in', call_id, '', skill, 'new', {'from', moved_from})
-else
-  audit('offered', call_id, '', skill, 'new')
+local c = redis.call('HMGET', ck, 'skill', 'caller_number', 'priority')
+local skill, resumed = c[1], ''
+local key = resume_key(P, skill, c[2])
+if key then
+  local kept = redis.call('GETDEL', key)
+  if kept then
+    local priority, enqueued, until_s, from = unpack(split(kept, ' '))
+    if from and NOW <= tonumber(until_s) then
+      resumed = from
+      redis.call('HSET', ck, 'enqueued_at', enqueued, 'resumed_from', from, 'priority',
+                 tostring(math.min(tonumber(priority), tonumber(c[3]))))
+    end
+  end
 end
+metric(P, skill, {'offered', 1})
+audit(P, SITE, 'offered', call_id, '', skill, 'new', {'resumed_from', resumed})
 return offer(call_id)
 end

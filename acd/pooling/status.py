@@ -4,11 +4,9 @@ Every site's pln123 writes its `SiteStatus` as one JSON string under `status_key
 (acd/store/keys.py) at least every `status_every_s`, with a TTL of `status_ttl_s`: a site
 whose key has expired (its pln123 is down or cut off from Redis) is down for everybody
 else, without anybody having to notice the failure. One key per site, no hash tag needed:
-it is read with one MGET per decision round, written with SET PX, and never used in a
-script.
-
-Runtime overrides of the interflow threshold (the dashboard's action) live in the hash
-`THRESHOLDS_KEY`, field `<site>` (every skill) or `<site>:<skill>`, value seconds.
+it is read with one pipelined GET per site, written with SET PX, and never used in a
+script. Supervisors see it, and surge admission control judges the pool's expected wait
+from the statuses of its sites.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from acd.store.keys import THRESHOLDS_KEY, status_key
+from acd.store.keys import status_key
 from acd.store.redis import Client, RedisStore, text
 
 
@@ -51,8 +49,8 @@ class SiteStatus:
     published_at: float
     ami_up: bool
     skills: Mapping[str, SkillStatus] = field(default_factory=dict)
-    interflow_in: int = 0   # calls currently here that came from another site
-    interflow_out: int = 0  # calls this site sent elsewhere, still in progress
+    pooled_in: int = 0      # this site's callers answered by other sites' agents (live window)
+    pooled_out: int = 0     # other sites' callers this site's agents answered (live window)
 
     def skill(self, name: str) -> SkillStatus:
         return self.skills.get(name) or SkillStatus()
@@ -76,28 +74,37 @@ class SiteStatus:
             skills[name] = SkillStatus(**values)
         return cls(site=data["site"], published_at=float(data["published_at"]),
                    ami_up=bool(data["ami_up"]), skills=skills,
-                   interflow_in=int(data.get("interflow_in", 0)),
-                   interflow_out=int(data.get("interflow_out", 0)))
+                   pooled_in=int(data.get("pooled_in", 0)),
+                   pooled_out=int(data.get("pooled_out", 0)))
 
 
 class StatusBoard:
-    """Reads and writes the sites' statuses and the threshold overrides."""
+    """Reads and writes the sites' statuses."""
 
     def __init__(self, store: RedisStore):
         self.store = store
 
-    def publish(self, status: SiteStatus, ttl_s: float) -> Deferred[None]:
+    def publish(self, status: SiteStatus, ttl_s: float, alive_key: str) -> Deferred[None]:
+        """The status, and the site's `alive` key in its pool's slot (what the matching
+        script checks before an agent of another site takes one of this site's calls:
+        only a running site can ring them), both living `ttl_s`."""
         key, value, ttl_ms = status_key(status.site), status.to_json(), int(ttl_s * 1000)
 
         async def write(client: Client) -> None:
-            await client.set(key, value, px=ttl_ms)
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key, value, px=ttl_ms)
+                pipe.set(alive_key, f"{status.published_at:.3f}", px=ttl_ms)
+                await pipe.execute()
 
         return self.store.run(write)
 
-    def withdraw(self, site: str) -> Deferred[None]:
+    def withdraw(self, site: str, alive_key: str) -> Deferred[None]:
         """A site stopping on purpose: down for the others at once, not after the TTL."""
         async def delete(client: Client) -> None:
-            await client.delete(status_key(site))
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.delete(status_key(site))
+                pipe.delete(alive_key)
+                await pipe.execute()
 
         return self.store.run(delete)
 
@@ -117,30 +124,3 @@ class StatusBoard:
                     for name, raw in zip(names, raws, strict=True)}
 
         return self.store.run(read)
-
-    def thresholds(self) -> Deferred[dict[str, float]]:
-        """The runtime overrides: `<site>` or `<site>:<skill>` -> threshold seconds."""
-        async def read(client: Client) -> dict[str, float]:
-            raw = await client.hgetall(THRESHOLDS_KEY)
-            return {text(k): float(text(v)) for k, v in raw.items()}
-
-        return self.store.run(read)
-
-    def set_threshold(self, site: str, threshold_s: float | None, skill: str = ""
-                      ) -> Deferred[None]:
-        """Override (or, with None, restore the config's) interflow threshold at run time."""
-        name = f"{site}:{skill}" if skill else site
-
-        async def write(client: Client) -> None:
-            if threshold_s is None:
-                await client.hdel(THRESHOLDS_KEY, name)
-            else:
-                await client.hset(THRESHOLDS_KEY, name, repr(float(threshold_s)))
-
-        return self.store.run(write)
-
-
-def effective_threshold(overrides: Mapping[str, float], site: str, skill: str,
-                        configured: float) -> float:
-    """The runtime override for (site, skill), else for the site, else the config's."""
-    return overrides.get(f"{site}:{skill}", overrides.get(site, configured))

@@ -16,12 +16,12 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from acd.agents.state import AgentStatus
-from acd.interflow.status import SiteStatus, SkillStatus, StatusBoard
+from acd.pooling.status import SiteStatus, SkillStatus, StatusBoard
 from acd.queues.metrics import LiveView, SiteMetrics, aht, ewt
 from acd.settings import AcdSettings
 from acd.store.clock import timestamp
 
-log = structlog.get_logger("acd.interflow.status")
+log = structlog.get_logger("acd.pooling.status")
 
 
 def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
@@ -48,8 +48,9 @@ def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
 class StatusPublisher:
     def __init__(self, site: str, settings: AcdSettings, skills: tuple[str, ...],
                  metrics: SiteMetrics, board: StatusBoard, clock: IReactorTime,
-                 ami_up: Callable[[], bool]):
+                 ami_up: Callable[[], bool], alive_key: str):
         self.site = site
+        self.alive_key = alive_key
         self.settings = settings
         self.skills = skills
         self.metrics = metrics
@@ -62,15 +63,15 @@ class StatusPublisher:
 
     def start(self) -> None:
         if not self._loop.running:
-            self._loop.start(self.settings.interflow.status_every_s, now=True)\
+            self._loop.start(self.settings.pooling.status_every_s, now=True)\
                 .addErrback(lambda f: self._log.error("status_loop_failed",
                                                       error=f.getErrorMessage()))
 
     def reconfigure(self, settings: AcdSettings, skills: tuple[str, ...]) -> None:
         """A reloaded config (SIGHUP): the next status covers `skills` and lives
         `status_ttl_s`; a new `status_every_s` restarts the loop on the new period."""
-        period_changed = (settings.interflow.status_every_s
-                          != self.settings.interflow.status_every_s)
+        period_changed = (settings.pooling.status_every_s
+                          != self.settings.pooling.status_every_s)
         self.settings = settings
         self.skills = skills
         if period_changed and self._loop.running:
@@ -81,7 +82,7 @@ class StatusPublisher:
         """Stop publishing and withdraw the status: down for the others at once."""
         if self._loop.running:
             self._loop.stop()
-        return self.board.withdraw(self.site).addErrback(
+        return self.board.withdraw(self.site, self.alive_key).addErrback(
             lambda f: self._log.warning("status_withdraw_failed", error=f.getErrorMessage()))
 
     def current(self) -> Deferred[SiteStatus]:
@@ -92,8 +93,8 @@ class StatusPublisher:
             for skill in self.skills:
                 view = await self.metrics.live(skill, now)
                 skills[skill] = skill_status(view, self.metrics.default_aht_s)
-                in_ += view.counters.interflow_in
-                out += view.counters.interflow_out
+                in_ += view.counters.pooled_in
+                out += view.counters.pooled_out
             return SiteStatus(self.site, now, self.ami_up(), skills, in_, out)
 
         return Deferred.fromCoroutine(build())
@@ -103,7 +104,8 @@ class StatusPublisher:
         async def publish() -> None:
             try:
                 status = await self.current()
-                await self.board.publish(status, self.settings.interflow.status_ttl_s)
+                await self.board.publish(status, self.settings.pooling.status_ttl_s,
+                                         self.alive_key)
             except Exception as error:  # noqa: BLE001 - Redis down: the status expires
                 self._log.warning("status_not_published", error=str(error))
 
