@@ -9,9 +9,10 @@ dependency order, each complete when it is made; every rule lives in the pieces.
 2. call control over AMI (`AMITelephony`): what the ACD needs of telephony;
 3. the self-service stores and the site's ACD (`acd.site.build_acd`);
 4. the IVR's menu engine, handing callers to the ACD;
-5. the reception (menus, or the ACD for a caller it already knows), and the AsyncAGI router
-   that hands it every new session; after each login, the resync that adopts the sessions
-   Asterisk kept while we were away, and the heartbeat the dialplan checks;
+5. the reception (the menus, or the ACD for a caller it queued before a restart), and the
+   AsyncAGI router that hands it every new session; after each login, the heartbeat the
+   dialplan checks, this site's agents' phones in AstDB (other sites ring them through the
+   trunk), and the resync that adopts the sessions Asterisk kept while we were away;
 6. agents' feature codes from their phones.
 
 `CallCentre` starts and stops the result in one order (start: link, ACD, heartbeat; stop:
@@ -35,6 +36,7 @@ from acd.store.redis import RedisStore
 from ivr.ami.agi import AGISession, AsyncAGIRouter
 from ivr.ami.endpoint import ami_endpoint
 from ivr.ami.service import AMICredentials, AMIService
+from ivr.callcontrol.agents import AgentDirectory
 from ivr.callcontrol.features import FeatureCodes
 from ivr.callcontrol.heartbeat import Heartbeat
 from ivr.callcontrol.reception import Reception
@@ -83,7 +85,7 @@ class CallCentre(Service):
     def __init__(self, *, config: Config, site_name: str, clock: IReactorTime,
                  ami: AMIService, router: AsyncAGIRouter, telephony: AMITelephony,
                  acd: AcdSite, engine: IVREngine, reception: Reception,
-                 heartbeat: Heartbeat, features: FeatureCodes):
+                 heartbeat: Heartbeat, directory: AgentDirectory, features: FeatureCodes):
         self.config = config
         self.site_name = site_name
         self.clock = clock
@@ -94,6 +96,7 @@ class CallCentre(Service):
         self.engine = engine
         self.reception = reception
         self.heartbeat = heartbeat
+        self.directory = directory
         self.features = features
         self._log = log.bind(site=site_name)
 
@@ -151,6 +154,7 @@ class CallCentre(Service):
         self.config = config
         self.engine.reconfigure(config)
         self.acd.reconfigure(config.acd, config.skills)
+        self.directory.publish()  # agents added or removed: the trunk rings the new roster
 
 
 def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReactorTime, *,
@@ -165,22 +169,30 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
         AMICredentials(target.username, target.secret, md5=site.ami.md5),
         reactor)
     sessions: dict[str, AGISession] = {}
-    telephony = AMITelephony(link, sessions, reactor, callback_dial=config.acd.callback_dial)
+    # Another site's agent (a loan) rings through the trunk to that site's Asterisk.
+    trunks = {other.name: other.iax2_peer for other in config.sites.values()
+              if other.name != site_name}
+    telephony = AMITelephony(link, sessions, reactor, callback_dial=config.acd.callback_dial,
+                             trunks=trunks)
 
     outages = RedisOutageBoard(store, reactor)
     tickets = RedisTicketDesk(store, reactor)
     acd = build_acd(site_name, config.acd, config.skills, store, telephony, reactor,
-                    languages=config.languages, default_language=config.default_language,
                     tickets=tickets, telephony_up=lambda: link.protocol is not None)
 
     engine = IVREngine(config, site_name, IVRServices(acd.distributor, outages, tickets),
                        reactor, timezone)
-    reception = Reception(site_name, engine.on_session, acd.distributor, acd.arrivals)
+    reception = Reception(site_name, engine.on_session, acd.distributor)
     router = AsyncAGIRouter(link, link.dispatcher, reactor, reception.take, sessions=sessions)
     heartbeat = Heartbeat(link, reactor, config.asterisk.heartbeat_every_s)
+    roster = acd.distributor.roster
+    directory = AgentDirectory(link, lambda: {agent: roster.phone(agent) or ""
+                                              for agent in roster.known()})
     # After every login: the heartbeat at once (callers dialling right after a restart stay
-    # here), then the callers Asterisk kept in AsyncAGI while we were away.
+    # here), this site's agents' phones for the trunk (other sites ring them through it),
+    # then the callers Asterisk kept in AsyncAGI while we were away.
     link.add_resync_hook(lambda _protocol: heartbeat.beat())
+    link.add_resync_hook(directory)
     link.add_resync_hook(AsyncAGIResync(router, reception.retake))
     link.add_resync_hook(lambda _protocol: acd.distributor.recover_once())
 
@@ -188,4 +200,5 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
                             acd.distributor)
     return CallCentre(config=config, site_name=site_name, clock=reactor, ami=link,
                       router=router, telephony=telephony, acd=acd, engine=engine,
-                      reception=reception, heartbeat=heartbeat, features=features)
+                      reception=reception, heartbeat=heartbeat, directory=directory,
+                      features=features)

@@ -24,8 +24,7 @@ import re
 from collections.abc import Mapping
 
 from ivr.dialplan.errors import DialplanError
-from ivr.dialplan.multisite import PEER
-from ivr.dialplan.names import SITE_NAME, TRUNK_IN_CONTEXT, checked
+from ivr.dialplan.names import PEER, SITE_NAME, TRUNK_IN_CONTEXT, checked
 from ivr.settings import TelephonyConfig
 
 TRUNK_USER = "pln123-trunk"  # the user section; every peer's `username=`

@@ -31,12 +31,11 @@ ACTIONS: dict[str, str | None] = {
     "Originate": "originate",        # agent legs, callbacks, the sandbox's test callers
     "Bridge": "call",                # caller and answered agent
     "Hangup": "call",
-    "Redirect": "call",              # a caller moved to another site (overflow context)
-    "Setvar": "call",
     "Getvar": "call",
     "CoreShowChannels": "reporting",  # resync after a reconnect
-    "DBPut": "system",               # pln123's heartbeat in AstDB for the dialplan
-    "DBDel": "system",               # ... and its removal on a clean stop
+    "DBPut": "system",               # the heartbeat and the agents' phones in AstDB
+    "DBDel": "system",               # ... the heartbeat on a clean stop, agents who left
+    "DBDelTree": "system",           # ... the agents' phones a previous process left
 }
 
 # Event -> its read class. Only these reach pln123 (eventfilter include lines).
@@ -47,7 +46,7 @@ EVENTS: dict[str, str] = {
     "Hangup": "call",                # AGI sessions end, abandons, agent legs
     "Rename": "call",                # a masqueraded AGI channel keeps its session
     "OriginateResponse": "call",     # Async Originate's outcome (agent answered or not)
-    "UserEvent": "user",             # agents' feature codes, trunk arrivals
+    "UserEvent": "user",             # agents' feature codes, lent agents' rings
     "DTMFBegin": "dtmf",             # the login mask asks for dtmf: digits outside AGI
     "DTMFEnd": "dtmf",
 }

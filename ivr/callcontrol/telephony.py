@@ -5,6 +5,14 @@ the agent's phone; only when the agent answers are the two bridged (AMI `Bridge`
 timeout, a busy or unreachable phone is NO_ANSWER; a caller who hangs up while the agent's
 phone rings cancels that ring (CALLER_GONE) so the agent is free again at once.
 
+Lent agents (national pooling): the caller never leaves this site. Another site's agent is
+rung through the trunk, `IAX2/<their site's peer>/agent-<agent id>-<call id>`; that site's
+`[pln123-trunk-in]` rings the agent's own phone, and the trunk leg is bridged here exactly
+like a local agent's leg. A ring that fails before it reaches the phone is TRUNK_FAILED
+(the agent did nothing wrong); see `unanswered` for how OriginateResponse tells which.
+The agent's phone shows the caller's region and IDPEL (`Connection.caller_label`) as the
+caller id name, here and through the trunk.
+
 Originates carry our own ActionID and ChannelId, so their outcome (`OriginateResponse`) and
 the agent's channel can be matched and hung up without guessing channel names.
 
@@ -18,8 +26,10 @@ the other, since neither has a dialplan of its own to go back to.
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -31,7 +41,8 @@ from ivr.ami.agi import AGIError, AGISession
 from ivr.ami.errors import AMIError
 from ivr.ami.message import Message
 from ivr.ami.service import AMIService
-from ivr.dialplan.names import CALL_VARIABLE, OVERFLOW_OUT_CONTEXT
+from ivr.dialplan.errors import DialplanError
+from ivr.dialplan.names import PEER, lent_agent_extension
 from ivr.prompts.numbers import say_digits, say_number
 
 log = structlog.get_logger("ivr.callcontrol")
@@ -43,13 +54,68 @@ ORIGINATE_GRACE_S = 15.0  # beyond the ring timeout, for Asterisk to report the 
 MUSIC_CLASS = "default"
 CALLBACK_DIGIT_MS = 5000   # after the offer prompt, how long to wait for "1"
 CALLBACK_CALLER_ID = "PLN123 <123>"
+CALLER_NAME = "PLN123"  # the agent's display when the call has no label
+LABEL_MAX = 40  # characters of the caller's label on the agent's display
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9 .-]+")
+AGENT_REASONS = frozenset({"3", "5"})  # OriginateResponse Reasons: rang out, busy
+NOT_PLACED = "0"  # the Reason `unanswered` is given for an Originate Asterisk refused
+
+
+def caller_id(label: str, number: str) -> str:
+    """The agent's display: `"<label>" <number>`, the label cut to what a display and the
+    caller id parser take safely (ASCII letters, digits, spaces, `.` and `-`, at most
+    LABEL_MAX characters); `PLN123 <number>` without one."""
+    name = " ".join(_LABEL_UNSAFE.sub(" ", label).split())[:LABEL_MAX].strip()
+    return f'"{name}" <{number}>' if name else f"{CALLER_NAME} <{number}>"
+
+
+def unanswered(connection: Connection, reason: str | None) -> RingOutcome:
+    """What a ring that was not answered means for the ACD.
+
+    `reason` is the OriginateResponse's Reason, NOT_PLACED for an Originate Asterisk
+    refused, None when no outcome came at all. A local agent's ring is always NO_ANSWER. A
+    lent agent's is NO_ANSWER only when their phone rang out or was busy (Reason 3 or 5),
+    and when the outcome was lost (as for a local agent: nothing says the trunk failed);
+    anything else failed between the sites: TRUNK_FAILED, and the agent is ready again.
+
+    The Reason is the last ast_control code Asterisk 22 saw on the originated channel
+    (main/channel.c, `__ast_request_and_dial`):
+
+        0  nothing seen: the channel request or the call failed (unknown peer, trunk
+           down), or the far end hung up before answering. A far site's refusal
+           (Hangup(34) before answer: no phone for that agent) shows as 0, since Asterisk
+           stops waiting once the channel is hung up
+        1  hung up before answer, when Asterisk read the hang-up as a frame
+        3  ringing when Originate's Timeout ran out; a timeout counts as ringing even
+           when nothing rang
+        4  answered (Response: Success)
+        5  busy: the far site's [pln123-trunk-in] signals its agent's phone busy,
+           declining or unreachable with Busy()
+        8  congestion, or an incomplete number
+    """
+    if not connection.agent_site or reason is None or reason.strip() in AGENT_REASONS:
+        return RingOutcome.NO_ANSWER
+    return RingOutcome.TRUNK_FAILED
+
+
+@dataclass(frozen=True)
+class _Leg:
+    """An originated leg: answered (`channel` is Asterisk's name for it), or why not."""
+
+    leg: str  # our ChannelId
+    channel: str | None = None
+    reason: str | None = None  # as `unanswered` takes it
 
 
 class AMITelephony:
     def __init__(self, ami: AMIService, sessions: Mapping[str, AGISession],
-                 clock: IReactorTime, *, callback_dial: str):
+                 clock: IReactorTime, *, callback_dial: str,
+                 trunks: Mapping[str, str] | None = None):
         self.ami = ami
         self.callback_dial = callback_dial
+        # Site name -> that site's IAX2 peer (the peers ivr/asterisk/iax.py renders): where
+        # a lent agent is rung. Read at every ring, so a live mapping may change.
+        self.trunks: Mapping[str, str] = trunks if trunks is not None else {}
         self.sessions = sessions  # the AsyncAGI router's: channel -> its AGI session
         self.clock = clock
         self._prefix = f"pln123-{secrets.token_hex(3)}"
@@ -90,6 +156,9 @@ class AMITelephony:
 
     async def _connect(self, c: Connection) -> RingOutcome:
         bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
+        dial = self._agent_dial(c)
+        if dial is None:
+            return RingOutcome.TRUNK_FAILED
         number = next(self._ids)
         action_id = f"{self._prefix}-orig-{number}"
         agent_leg = f"{self._prefix}-agent-{number}"
@@ -98,20 +167,20 @@ class AMITelephony:
         caller_gone = self._watch_hangup(c.caller_channel)
         try:
             await self.ami.send_action("Originate", {
-                "Channel": c.agent_endpoint,
+                "Channel": dial,
                 "Application": AGENT_LEG_APPLICATION,
                 "Data": str(AGENT_LEG_MAX_S),
                 "Timeout": str(int(c.ring_timeout_s * 1000)),
-                "CallerID": f"PLN123 <{_digits(c.caller_number)}>",
+                "CallerID": caller_id(c.caller_label, _digits(c.caller_number)),
                 "ChannelId": agent_leg,
                 "Async": "true",
             }, action_id=action_id)
         except AMIError as error:
             self._originations.pop(action_id, None)
             self._unwatch(c.caller_channel, caller_gone)
-            bound.warning("acd_ring_failed", error=str(error))
-            return RingOutcome.NO_ANSWER
-        bound.info("acd_ringing_agent", endpoint=c.agent_endpoint)
+            bound.warning("acd_ring_failed", error=str(error), dial=dial)
+            return unanswered(c, NOT_PLACED)
+        bound.info("acd_ringing_agent", endpoint=dial, agent_site=c.agent_site or None)
         # Never wait forever: an OriginateResponse lost with the AMI link ends the ring.
         answered.addTimeout(c.ring_timeout_s + ORIGINATE_GRACE_S, self.clock)
         race: list[Deferred[Any]] = [answered, caller_gone]
@@ -132,10 +201,12 @@ class AMITelephony:
             self._originations.pop(action_id, None)
             bound.warning("acd_ring_outcome_lost", timeout_s=c.ring_timeout_s)
             await self._hang_up(agent_leg)
-            return RingOutcome.NO_ANSWER
+            return unanswered(c, None)
         if (response.response or "").lower() != "success":
-            bound.info("acd_agent_no_answer", reason=response.get("Reason"))
-            return RingOutcome.NO_ANSWER
+            outcome = unanswered(c, response.get("Reason") or NOT_PLACED)
+            bound.info("acd_agent_no_answer", reason=response.get("Reason"),
+                       outcome=outcome.value)
+            return outcome
         agent_channel = response.get("Channel") or agent_leg
         try:
             await self.ami.send_action("Bridge", {
@@ -146,6 +217,22 @@ class AMITelephony:
             return RingOutcome.CALLER_GONE
         bound.info("acd_bridged", agent_channel=agent_channel)
         return RingOutcome.ANSWERED
+
+    def _agent_dial(self, c: Connection) -> str | None:
+        """Where the agent's phone rings: their endpoint, or for a lent agent the trunk to
+        their site (None, logged, when there is no usable trunk or the ids cannot be sent)."""
+        if not c.agent_site:
+            return c.agent_endpoint
+        peer = self.trunks.get(c.agent_site)
+        bound = log.bind(call_id=c.call_id, agent_id=c.agent_id, agent_site=c.agent_site)
+        if peer is None or not PEER.fullmatch(peer):
+            bound.error("acd_no_trunk", peer=peer)
+            return None
+        try:
+            return f"IAX2/{peer}/{lent_agent_extension(c.agent_id, c.call_id)}"
+        except DialplanError as error:
+            bound.error("acd_trunk_refused", error=str(error))
+            return None
 
     async def _cancel_ring(self, agent_leg: str, action_id: str,
                            answered: Deferred[Message]) -> None:
@@ -248,21 +335,25 @@ class AMITelephony:
         if not number.isdigit():
             bound.error("acd_callback_bad_number", number=number)
             return Callback(RingOutcome.CALLER_NO_ANSWER)
-        agent = await self._originate_leg(c.agent_endpoint, c.ring_timeout_s,
-                                          f"PLN123 <{number}>", "agent")
-        if agent is None:
-            bound.info("acd_agent_no_answer")
-            return Callback(RingOutcome.NO_ANSWER)
-        agent_leg, agent_channel = agent
+        agent_dial = self._agent_dial(c)
+        if agent_dial is None:
+            return Callback(RingOutcome.TRUNK_FAILED)
+        agent = await self._originate_leg(agent_dial, c.ring_timeout_s,
+                                          caller_id(c.caller_label, number), "agent")
+        if agent.channel is None:
+            outcome = unanswered(c, agent.reason)
+            bound.info("acd_agent_no_answer", reason=agent.reason, outcome=outcome.value)
+            return Callback(outcome)
+        agent_leg, agent_channel = agent.leg, agent.channel
         dial = self.callback_dial.format(number=number)
         bound.info("acd_dialling_caller", dial=dial)
         caller = await self._originate_leg(dial, c.ring_timeout_s, CALLBACK_CALLER_ID,
                                            "callback")
-        if caller is None:
+        if caller.channel is None:
             bound.info("acd_callback_no_answer")
             await self._hang_up(agent_leg)
             return Callback(RingOutcome.CALLER_NO_ANSWER)
-        caller_leg, caller_channel = caller
+        caller_leg, caller_channel = caller.leg, caller.channel
         try:
             await self.ami.send_action("Bridge", {
                 "Channel1": caller_channel, "Channel2": agent_channel, "Tone": "no"})
@@ -279,9 +370,9 @@ class AMITelephony:
     def _end_other_leg(self, _gone: None, leg: str) -> Deferred[None]:
         return Deferred.fromCoroutine(self._hang_up(leg))
 
-    async def _originate_leg(self, dial: str, timeout_s: float, caller_id: str,
-                             role: str) -> tuple[str, str] | None:
-        """Originate `dial` into Wait; (our channel id, channel name) once answered."""
+    async def _originate_leg(self, dial: str, timeout_s: float, shown_as: str,
+                             role: str) -> _Leg:
+        """Originate `dial` into Wait; answered, or the reason it was not."""
         number = next(self._ids)
         action_id = f"{self._prefix}-orig-{number}"
         leg = f"{self._prefix}-{role}-{number}"
@@ -291,12 +382,12 @@ class AMITelephony:
             await self.ami.send_action("Originate", {
                 "Channel": dial, "Application": AGENT_LEG_APPLICATION,
                 "Data": str(AGENT_LEG_MAX_S), "Timeout": str(int(timeout_s * 1000)),
-                "CallerID": caller_id, "ChannelId": leg, "Async": "true",
+                "CallerID": shown_as, "ChannelId": leg, "Async": "true",
             }, action_id=action_id)
         except AMIError as error:
             self._originations.pop(action_id, None)
             log.warning("acd_originate_failed", dial=dial, error=str(error))
-            return None
+            return _Leg(leg, reason=NOT_PLACED)
         answered.addTimeout(timeout_s + ORIGINATE_GRACE_S, self.clock)
         try:
             response = await answered
@@ -304,47 +395,10 @@ class AMITelephony:
             self._originations.pop(action_id, None)
             log.warning("acd_originate_outcome_lost", dial=dial, error=str(error))
             await self._hang_up(leg)
-            return None
+            return _Leg(leg)
         if (response.response or "").lower() != "success":
-            return None
-        return leg, response.get("Channel") or leg
-
-    def move(self, call_id: str, caller_channel: str, target_site: str) -> Deferred[bool]:
-        return Deferred.fromCoroutine(self._move(call_id, caller_channel, target_site))
-
-    async def _move(self, call_id: str, caller_channel: str, target_site: str) -> bool:
-        """The call id on the channel, then Redirect into the overflow context.
-
-        Redirect ends the caller's AsyncAGI session here; the dialplan dials the target's
-        trunk, and if that fails sends the caller back into AsyncAGI as `returned`.
-        """
-        bound = log.bind(call_id=call_id, target=target_site)
-        try:
-            await self.ami.send_action("Setvar", {
-                "Channel": caller_channel, "Variable": CALL_VARIABLE, "Value": call_id})
-            await self.ami.send_action("Redirect", {
-                "Channel": caller_channel, "Context": OVERFLOW_OUT_CONTEXT,
-                "Exten": target_site, "Priority": "1"})
-        except AMIError as error:
-            bound.warning("acd_move_failed", error=str(error))
-            return False
-        bound.info("acd_moving", channel=caller_channel)
-        return True
-
-    def hold(self, caller_channel: str, language: str = "") -> Deferred[bool]:
-        return Deferred.fromCoroutine(self._hold(caller_channel, language))
-
-    async def _hold(self, caller_channel: str, language: str) -> bool:
-        session = self.sessions.get(caller_channel)
-        if session is None:
-            return False
-        try:
-            await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
-            if language:
-                await session.set_variable("CHANNEL(language)", language)
-        except AGIError:
-            return False
-        return True
+            return _Leg(leg, reason=response.get("Reason") or NOT_PLACED)
+        return _Leg(leg, channel=response.get("Channel") or leg)
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
         d = self.ami.send_action("Getvar", {"Channel": caller_channel,

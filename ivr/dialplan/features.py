@@ -40,7 +40,7 @@ from typing import Protocol
 
 from acd.agents.operations import ACTIONS as ACTIONS  # the ACD's verbs
 from acd.agents.operations import AgentAction as AgentAction
-from ivr.dialplan.names import SITE_NAME
+from ivr.dialplan.names import AGENT_ID, SITE_NAME
 
 FEATURE_CODES: dict[AgentAction, str] = {
     "login": "*11",
@@ -54,7 +54,6 @@ AGENT_VARIABLE = "PLN123_AGENT"
 # `*` or letter never becomes a reason; a supervisor's dashboard maps codes to words.
 REASON_DIGITS = 4
 REASON = re.compile(rf"[0-9]{{1,{REASON_DIGITS}}}")
-AGENT_ID = re.compile(r"[0-9]{3,8}")  # as the config's roster (pln123/config/acd.py)
 FIELDS = ("action", "agent", "site", "reason")
 # A channel name is its device plus a unique suffix: PJSIP/1001-0000002a, IAX2/peer-1234.
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]+(;[12])?\Z")

@@ -1,4 +1,4 @@
-"""The multi-site contexts: the heartbeat check, overflow out, trunk arrivals.
+"""The multi-site contexts: the heartbeat check, and what the other sites' trunks deliver.
 
 pln123 writes epoch seconds into its Asterisk's AstDB (HEARTBEAT_FAMILY/HEARTBEAT_KEY)
 every second or so. The dialplan reads it without pln123's help, so a site whose pln123 is
@@ -6,15 +6,17 @@ down (restarting, crashed, its AMI link cut) still answers callers:
 
 - a site's `[pln123-ivr]` sends a new caller to the hub's IVR (`ivr-<area code>`) when the
   beat is missing or older than `asterisk.heartbeat_stale_s`; the hub has no check
-  (it is the last resort, and sending its own callers elsewhere would loop);
-- `[pln123-trunk-in]` refuses a moved call (`ovf-<call id>`) with cause 34 *before*
-  answering when its own beat is stale, so the sender's Dial ends without ANSWER and the
-  caller goes back into AsyncAGI at home, in place;
-- `[pln123-overflow-out]` dials the target site's trunk and, when that fails, hands the
-  caller back to pln123 at home (`returned`).
+  (it is the last resort, and sending its own callers elsewhere would loop).
+
+National pooling: a caller stays at their home site even when another site's agent takes
+them. The home site's pln123 rings that agent through the trunk
+(`agent-<agent id>-<call id>`); `[pln123-trunk-in]` here looks the agent's phone up in
+AstDB (AGENTS_FAMILY, written by this site's pln123), tells this site's pln123 with a
+UserEvent and dials the phone. The home site bridges its caller with the trunk leg once the
+agent answers; nothing here answers first.
 
 Only names checked by `names.checked` and numbers formatted here reach a line; what a
-caller or a trunk controls (the dialled extension, the call id) passes through FILTER.
+caller or a trunk controls (the dialled extension) passes through FILTER.
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ import re
 
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.names import (
+    AGENTS_FAMILY,
     AREA_CODE_VARIABLE,
-    ARRIVAL_MOVED,
-    ARRIVAL_RETURNED,
-    CALL_VARIABLE,
     HEARTBEAT_FAMILY,
     HEARTBEAT_KEY,
     HUB_IVR_PREFIX,
     IVR_CONTEXT,
-    MOVED_PREFIX,
-    OVERFLOW_OUT_CONTEXT,
+    LENT_AGENT_PREFIX,
+    LENT_AGENT_SEPARATOR,
+    PEER,
+    REMOTE_CALL_EVENT,
+    REMOTE_CALL_FIELDS,
     SITE_NAME,
     SITE_VARIABLE,
     TRUNK_IN_CONTEXT,
@@ -43,13 +46,19 @@ from ivr.settings import Site, TelephonyConfig
 
 HEARTBEAT_CONTEXT = "pln123-heartbeat"  # Gosub: GOSUB_RETVAL = fresh | stale
 FRESH, STALE = "fresh", "stale"
-# What an IAX2 peer name may be in a Dial string: no `/` (it would end the peer), `,` or `)`.
-PEER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _WORD = re.compile(r"[a-z][a-z0-9-]{1,20}")  # a prefix, a family, a key, a variable (lower)
 _VARIABLE = re.compile(r"[A-Z][A-Z0-9_]{1,30}")
 _SECONDS = re.compile(r"[0-9]{1,6}(\.[0-9]{1,3})?")
-CALL_ID = f"${{FILTER(0-9a-f,${{{CALL_VARIABLE}}})}}"  # the id pln123 set: 12 hex digits
-NO_ROUTE = 34  # Q.850 "no circuit/channel available": the sender's DIALSTATUS is not ANSWER
+_PREFIX = re.compile(r"[a-z]{2,10}-")  # an extension prefix: ivr-, agent-
+_EVENT = re.compile(r"[A-Za-z]{2,30}")  # a UserEvent's name
+_SEPARATOR = re.compile(r"[-_.]")  # between the parts of a lent agent's extension
+NO_ROUTE = 34  # Q.850 "no circuit/channel available": refused before answer
+BUSY_WAIT_S = 10  # Busy() waits this long at most for the home site to hang up
+# A lent agent's ring keeps the ids and the phone in channel variables of the trunk leg
+# (LOCAL() exists only inside a Gosub). No `_` prefix: Dial does not copy them to the phone.
+LENT_AGENT_VARIABLE = "PLN123_LENT_AGENT"
+LENT_CALL_VARIABLE = "PLN123_LENT_CALL"
+LENT_PHONE_VARIABLE = "PLN123_LENT_PHONE"
 
 
 def _seconds(value: object, what: str) -> float:
@@ -125,7 +134,7 @@ def ivr_context(config: TelephonyConfig, site: Site, language: str) -> list[str]
         f" same => n,Set({site_variable}=${{ARG2}})",
     ]
     if hub is not None:
-        prefix = checked(HUB_IVR_PREFIX, re.compile(r"[a-z]{2,10}-"), "extension prefix")
+        prefix = checked(HUB_IVR_PREFIX, _PREFIX, "extension prefix")
         lines += [
             f" same => n,Gosub({HEARTBEAT_CONTEXT},s,1)",
             f' same => n,GotoIf($["${{GOSUB_RETVAL}}" = "{FRESH}"]?agi)',
@@ -139,60 +148,60 @@ def ivr_context(config: TelephonyConfig, site: Site, language: str) -> list[str]
     return lines
 
 
-def overflow_out_context(config: TelephonyConfig, site: Site) -> list[str]:
-    """One extension per other site: dial its trunk; on failure, back to pln123 at home."""
-    me = checked(site.name, SITE_NAME, "site name")
-    prefix = checked(MOVED_PREFIX, re.compile(r"[a-z]{2,10}-"), "extension prefix")
-    returned = checked(ARRIVAL_RETURNED, _WORD, "arrival")
-    checked(CALL_VARIABLE, _VARIABLE, "variable")
-    area = f"${{FILTER(0-9,${{{checked(AREA_CODE_VARIABLE, _VARIABLE, 'variable')}}})}}"
-    lines = [
-        f"; pln123 moves a waiting caller: AMI Setvar {CALL_VARIABLE}=<call id>, then Redirect "
-        "here,",
-        "; extension = the target site. Answered there: done. Not answered: back to pln123",
-        f"; here with agi_arg_3 = {returned}, agi_arg_4 = the call id.",
-        f"[{OVERFLOW_OUT_CONTEXT}]",
-    ]
-    for other in config.sites.values():
-        if other.name == site.name:
-            continue
-        target = checked(other.name, SITE_NAME, "site name")
-        lines += [
-            f"exten => {target},1,Dial(IAX2/{peer_of(other)}/{prefix}{CALL_ID},"
-            f"{dial_timeout(config)})",
-            ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
-            f" same => n,AGI(agi:async,{area},{me},{returned},{CALL_ID})",
-            " same => n(done),Hangup()",
-        ]
-    return lines
+def literal_pattern(prefix: str) -> str:
+    """`prefix` as the literal start of an extension pattern: `agent-` -> `age[n]t-`.
+
+    In a pattern (`_...`) Asterisk reads N, X and Z in either case as digit classes, so
+    `_agent-X.` would want a digit where the `n` is and never match `agent-1001-...`.
+    """
+    return "".join(f"[{c}]" if c in "nxzNXZ" else c for c in prefix)
 
 
-def trunk_in_context(config: TelephonyConfig, site: Site, language: str) -> list[str]:
-    """Moved calls (`ovf-<call id>`) and callers of a site whose pln123 is down (`ivr-<area>`)."""
+def trunk_in_context(site: Site) -> list[str]:
+    """Lent agents' rings (`agent-<agent id>-<call id>`) and callers of a site whose
+    pln123 is down (`ivr-<area code>`).
+
+    The agent's ring is refused with cause 34 before any answer when the agent id or call
+    id is missing or the agent has no phone in AstDB, so the home site's Originate fails at
+    once (a trunk failure, not the agent's). A phone that cannot be rung (busy, declined,
+    unreachable) is signalled back as busy, which the home site counts as the agent's no
+    answer, as for its own agents. There is no Dial timeout here: the home site's ring
+    timeout ends the trunk leg, and with it this Dial.
+    """
     me = checked(site.name, SITE_NAME, "site name")
-    moved = checked(ARRIVAL_MOVED, _WORD, "arrival")
-    ovf = checked(MOVED_PREFIX, re.compile(r"[a-z]{2,10}-"), "extension prefix")
-    ivr = checked(HUB_IVR_PREFIX, re.compile(r"[a-z]{2,10}-"), "extension prefix")
-    area = checked(AREA_CODE_VARIABLE, _VARIABLE, "variable")
-    site_variable = checked(SITE_VARIABLE, _VARIABLE, "variable")
-    call = f"${{FILTER(0-9a-f,${{EXTEN:{len(ovf)}}})}}"
+    agent_prefix = checked(LENT_AGENT_PREFIX, _PREFIX, "extension prefix")
+    separator = checked(LENT_AGENT_SEPARATOR, _SEPARATOR, "extension separator")
+    ivr = checked(HUB_IVR_PREFIX, _PREFIX, "extension prefix")
+    family = checked(AGENTS_FAMILY, _WORD, "AstDB family")
+    event = checked(REMOTE_CALL_EVENT, _EVENT, "user event name")
+    agent_field, call_field = (checked(name, _WORD, "user event field")
+                               for name in REMOTE_CALL_FIELDS)
+    # Which `separator`-delimited fields of the extension hold the agent id and the call id.
+    agent_part = agent_prefix.count(separator) + 1
+    call_part = agent_part + 1
+    agent, call, phone = (checked(name, _VARIABLE, "variable") for name in (
+        LENT_AGENT_VARIABLE, LENT_CALL_VARIABLE, LENT_PHONE_VARIABLE))
     return [
-        f"; From the other sites' trunks. {ovf}<call id>: a call pln123 moved here; refused "
-        "unanswered",
-        f"; (cause {NO_ROUTE}) while this site's pln123 is down, so it returns home. "
-        f"{ivr}<area code>:",
-        "; a caller whose own site's pln123 is down, served by this site's IVR.",
+        f"; From the other sites' trunks. {agent_prefix}<agent id>{separator}<call id>: another "
+        "site rings one",
+        f"; of this site's agents for its caller. The phone is AstDB {family}/<agent id>;",
+        f"; none, or no id: Hangup({NO_ROUTE}) before answer. {ivr}<area code>: a caller whose "
+        "own site's",
+        "; pln123 is down, served by this site's IVR.",
         f"[{TRUNK_IN_CONTEXT}]",
-        f"exten => _{ovf}.,1,Gosub({HEARTBEAT_CONTEXT},s,1)",
-        f' same => n,GotoIf($["${{GOSUB_RETVAL}}" = "{FRESH}"]?{FRESH})',
-        f" same => n,Hangup({NO_ROUTE})",
-        f" same => n({FRESH}),Answer()",
-        f" same => n,Set(CHANNEL(language)={language})",
-        f" same => n,Set({site_variable}={me})",
-        f" same => n,Set({area}=)",
-        f" same => n,AGI(agi:async,,{me},{moved},{call})",
-        " same => n,Hangup()",
-        f"exten => _{ivr}X.,1,Gosub({IVR_CONTEXT},s,1(${{FILTER(0-9,${{EXTEN:{len(ivr)}}})}},"
-        f"{me}))",
+        f"exten => _{literal_pattern(agent_prefix)}X.,1,"
+        f"Set({agent}=${{FILTER(0-9,${{CUT(EXTEN,{separator},{agent_part})}})}})",
+        f" same => n,Set({call}=${{FILTER(0-9a-f,${{CUT(EXTEN,{separator},{call_part})}})}})",
+        f' same => n,GotoIf($["${{{agent}}}" = "" | "${{{call}}}" = ""]?refused)',
+        f" same => n,Set({phone}=${{DB({family}/${{{agent}}})}})",
+        f' same => n,GotoIf($["${{{phone}}}" = ""]?refused)',
+        f" same => n,UserEvent({event},{agent_field}: ${{{agent}}},{call_field}: ${{{call}}})",
+        f" same => n,Dial(${{{phone}}})",
+        ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
+        f" same => n,Busy({BUSY_WAIT_S})",
+        " same => n(done),Hangup()",
+        f" same => n(refused),Hangup({NO_ROUTE})",
+        f"exten => _{literal_pattern(ivr)}X.,1,"
+        f"Gosub({IVR_CONTEXT},s,1(${{FILTER(0-9,${{EXTEN:{len(ivr)}}})}},{me}))",
         " same => n,Hangup()",
     ]

@@ -29,28 +29,27 @@ from ivr.dialplan.multisite import (
     heartbeat_context,
     hub_for,
     ivr_context,
-    overflow_out_context,
     stale_after,
     trunk_in_context,
 )
 from ivr.dialplan.names import (
     AGENT_FEATURE_CONTEXT,
+    AGENTS_FAMILY,
     AGI_ARG_AREA_CODE,
     AGI_ARG_SITE,
     AREA_CODE,
     AREA_CODE_VARIABLE,
-    ARRIVAL_MOVED,
-    ARRIVAL_RETURNED,
-    CALL_VARIABLE,
     HEARTBEAT_FAMILY,
     HEARTBEAT_KEY,
     HUB_IVR_PREFIX,
     IVR_CONTEXT,
     LANGUAGE,
+    LENT_AGENT_PREFIX,
+    LENT_AGENT_SEPARATOR,
     LOCAL_NUMBER,
-    MOVED_PREFIX,
-    OVERFLOW_OUT_CONTEXT,
     REGION,
+    REMOTE_CALL_EVENT,
+    REMOTE_CALL_FIELDS,
     SITE_NAME,
     SITE_VARIABLE,
     TRUNK_IN_CONTEXT,
@@ -71,7 +70,7 @@ CONFIRM_SOUND, REFUSE_SOUND = "beep", "beeperr"
 _LINE = re.compile(
     r"|;[^\r\n]*"
     r"|\[[a-z0-9-]+\]"
-    r"|exten => [0-9A-Za-z_.*-]+,1,[A-Za-z]+\([^;\r\n]*\)"
+    r"|exten => [0-9A-Za-z_.*\[\]-]+,1,[A-Za-z]+\([^;\r\n]*\)"
     r"| same => n(\([a-z]+\))?,[A-Za-z]+\([^;\r\n]*\)"
 )
 
@@ -97,8 +96,7 @@ def render_site(config: TelephonyConfig, site_name: str) -> str:
         heartbeat_context(config),
         _agent_features(name),
         _agent_feature(),
-        overflow_out_context(config, site),
-        trunk_in_context(config, site, language),
+        trunk_in_context(site),
     ]
     text = "\n".join(line for section in sections for line in [*section, ""])
     _verify(text)
@@ -114,7 +112,6 @@ def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
             language: str) -> list[str]:
     codes = [code for code, _ in areas]
     hub = hub_for(config, site)
-    others = [other.name for other in config.sites.values() if other.name != site.name]
     stale = f"older than {stale_after(config)} s"
     if hub is None:
         check = ("No heartbeat check here: this is the hub (or there is none), the last "
@@ -143,7 +140,7 @@ def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
         (HEARTBEAT_CONTEXT,
          f"Returns {FRESH} or {STALE} in GOSUB_RETVAL: pln123 writes epoch seconds to AstDB "
          f"{HEARTBEAT_FAMILY}/{HEARTBEAT_KEY} (AMI DBPut) about every second; missing or "
-         f"{stale} (acd.interflow.heartbeat_stale_s) is {STALE}."),
+         f"{stale} (asterisk.heartbeat_stale_s) is {STALE}."),
         (agent_features_context(site.name),
          "Feature codes for this site's agents' phones: include it in the context their "
          f"endpoints use. {_codes()}. Each runs {AGENT_FEATURE_CONTEXT} with the action and "
@@ -154,22 +151,21 @@ def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
          f"only. Raises UserEvent({USER_EVENT}) with the fields {', '.join(FIELDS)} for "
          f"pln123's AMI user (read class user), plays {CONFIRM_SOUND} and returns; without "
          f"an agent id it plays {REFUSE_SOUND} and raises nothing."),
-        (OVERFLOW_OUT_CONTEXT,
-         f"Moving a waiting caller to another site: pln123 sets {CALL_VARIABLE} (the call id) "
-         "with AMI Setvar and redirects the caller here, extension = the target site "
-         f"({', '.join(others) or 'none'}), priority 1. Each dials that site's IAX2 peer with "
-         f"{MOVED_PREFIX}<call id> for up to {dial_timeout(config)} s "
-         "(asterisk.trunk_dial_timeout_s). Answered: hangs up when the far end does. "
-         "Not answered: back to pln123 here as AGI(agi:async,<area code>,"
-         f"{site.name},{ARRIVAL_RETURNED},<call id>), then hangs up."),
         (TRUNK_IN_CONTEXT,
          "What the other sites' trunks deliver (the IAX2 user's context, see "
-         f"ivr/asterisk/iax.py). {MOVED_PREFIX}<call id>: a moved call; if this site's pln123 "
-         f"is down it is refused before answer with Hangup({NO_ROUTE}), so the sender takes "
-         "it back; else answered and handed to pln123 as AGI(agi:async,,"
-         f"{site.name},{ARRIVAL_MOVED},<call id>) (agi_arg_3, agi_arg_4; pln123 reads the "
-         f"call from Redis). {HUB_IVR_PREFIX}<area code>: a caller whose own site's pln123 is "
-         f"down: Gosub({IVR_CONTEXT},s,1(<area code>,{site.name}))."),
+         f"ivr/asterisk/iax.py). {LENT_AGENT_PREFIX}<agent id>{LENT_AGENT_SEPARATOR}<call id>: "
+         "another site rings one of this site's agents for a caller who stays at that site "
+         "(national pooling). Agent id and call id are taken from the extension, digits and "
+         "hex digits only; the agent's phone is AstDB "
+         f"{AGENTS_FAMILY}/<agent id>, which this site's pln123 writes from its roster (AMI "
+         f"DBPut). No id or no phone: Hangup({NO_ROUTE}) before answer, so the other site's "
+         f"ring fails at once. Else UserEvent({REMOTE_CALL_EVENT}) with the fields "
+         f"{', '.join(REMOTE_CALL_FIELDS)} for this site's pln123, then Dial(<phone>) with "
+         "the caller id the other site sent (the caller's region and IDPEL) and no timeout "
+         "of its own: the other site's ring timeout hangs up the trunk leg, which ends it. "
+         "The phone busy, declining or unreachable: Busy(), which the other site counts as "
+         f"the agent not answering. {HUB_IVR_PREFIX}<area code>: a caller whose own site's "
+         f"pln123 is down: Gosub({IVR_CONTEXT},s,1(<area code>,{site.name}))."),
     ]
     lines = [
         f"; pln123 dialplan for site {site.name} (role: {site.role})",

@@ -7,9 +7,9 @@ agent's site's command stream; that site's pln123 consumes and applies it.
 
 Stream contract (the ACD core consumes it):
 
-    key     SiteKeys.agent_commands          of the agent's site in the roster (layout in
-                                             acd/store/keys.py); the site's hash tag
-                                             keeps it in the site's Cluster slot
+    key     SiteKeys.agent_commands          of the agent's site in the roster, under
+                                             its pool's hash tag (the config's pooling
+                                             says which pool; layout in acd/store/keys.py)
     XADD    id `*`, MAXLEN ~ 10000           a bounded queue of commands, not an audit log
     fields  agent   roster id, 3-8 digits            "1001"
             action  login | logout | pause | ready   "pause"
@@ -38,9 +38,9 @@ from typing import Any
 from redis.typing import EncodableT, FieldT
 from twisted.internet.interfaces import IReactorTime
 
-from acd.settings import AgentSpec
+from acd.settings import AgentSpec, PoolingSettings
 from acd.store import RedisStore, text, timestamp
-from acd.store.keys import AGENT_COMMANDS_MAXLEN, agent_commands_key
+from acd.store.keys import AGENT_COMMANDS_MAXLEN, SiteKeys
 from ivr.dialplan.features import ACTIONS, AgentCommand, BadAgentCommand, agent_command
 from pln123.cli._config import load_or_report
 from pln123.cli._reactor import run_with_store
@@ -57,9 +57,10 @@ _HELP = {
 }
 
 
-def stream_key(site: str) -> str:
-    """The command stream of `site` (hash-tagged per site, like every ACD key)."""
-    return agent_commands_key(site)
+def stream_key(site: str, pooling: PoolingSettings) -> str:
+    """The command stream of `site`, in its pool's slot like every key of its ACD (the
+    pool comes from the config: the site's processes read the same config)."""
+    return SiteKeys(site, pooling.pool_of(site)).agent_commands
 
 
 def stream_fields(command: AgentCommand, at: float) -> dict[FieldT, EncodableT]:
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"{PROG}: cannot read the Redis password file: {error.strerror}", file=sys.stderr)
         return 2
-    key = stream_key(agent.site)
+    key = stream_key(agent.site, config.acd.pooling)
 
     async def queue(store: RedisStore, reactor: IReactorTime) -> int:
         fields = stream_fields(command, timestamp(reactor))

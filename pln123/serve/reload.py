@@ -1,7 +1,7 @@
 """What a SIGHUP may change in a running site, decided on two validated configs.
 
 A reload must not drop a call, so it only swaps the immutable settings objects the pieces
-hold: new decisions (the next announcement, the next interflow evaluation, the next ring,
+hold: new decisions (the next announcement, the next match, the next ring,
 the next caller's menus) use the new values, work already under way finishes with the old
 ones. Some settings are wired into objects built once at start (the AMI link, the Redis
 client, the dashboard's listener, the queue store's Lua arguments, ...): a changed value
@@ -31,6 +31,8 @@ RESTART_ONLY: tuple[str, ...] = (
     "acd.audit_maxlen",
     "acd.abandon_resume_s",        # the resume store's TTL
     "acd.callback_dial",           # the AMI telephony's dial string
+    "acd.pooling.pools",           # which pool's hash tag the site's keys carry
+    "acd.pooling.enabled",
     "asterisk.heartbeat_every_s",  # the heartbeat loop's period
 )
 

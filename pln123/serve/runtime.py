@@ -10,7 +10,7 @@ and systemd need (docs/operations.md, "pln123 serve"):
   is refused with its key-path problems logged, and the running config stays. READY=1.
 * SIGTERM/SIGINT: STOPPING=1, then the drain: the site's status is withdrawn (other sites
   stop sending calls) and its AstDB heartbeat deleted (Asterisk sends new callers to the
-  hub), announcements and interflow stop, rings in progress get up to the ring timeout to
+  hub), announcements and the pool keeper stop, rings in progress get up to the ring timeout to
   end, then the AMI link closes. Waiting callers stay queued in Redis and in Asterisk's
   AsyncAGI: the next `serve` adopts them in their order (AsyncAGI resync). Calls talking
   continue in Asterisk; the next process's `recover()` follows them to their end.
