@@ -1,8 +1,12 @@
 """Supervisor accounts: who may log in, and what each role may see and do.
 
 Roles: `national` watches and acts on every site; `site:<name>`
-watches every site (interflow makes the neighbours' queues their business too) but acts
+watches every site (pooling makes the neighbours' queues their business too) but acts
 only on its own; the wallboard is a read-only viewer that cannot act at all.
+
+Lending (a site's switch and its reserve overrides) is national only: what one site keeps
+or lends decides how long the other sites' callers wait, so it is not one site's call to
+make, not even for its own site.
 
 Passwords are stored as argon2id hashes (argon2-cffi's defaults), produced by
 `pln123 user add`; the plain password never leaves the login request.
@@ -52,8 +56,13 @@ class Role:
         return self.kind == WALLBOARD
 
     def may_act_on(self, site: str) -> bool:
-        """Pause/log out agents, change thresholds, post outages for `site`'s area codes."""
+        """Pause/log out agents, post outages for `site`'s area codes."""
         return self.kind == NATIONAL or (self.kind == "site" and self.site == site)
+
+    @property
+    def may_change_lending(self) -> bool:
+        """Switch any site's lending off or on, override its reserve."""
+        return self.kind == NATIONAL
 
 
 @dataclass(frozen=True)

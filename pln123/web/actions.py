@@ -5,7 +5,9 @@
   order), so the dashboard appends the command to the site's command stream
   (`SiteKeys.agent_commands`; the contract in `acd/agents/commands.py` and
   `pln123/cli/agent.py`, with `source` = `dashboard:<supervisor>`) and answers 202: queued.
-- The interflow threshold: `StatusBoard.set_threshold` (read by every site's router).
+- A site's lending (switched off or on, its reserve overridden): `LendingBoard`, whose
+  hash in the pool's slot the matching script reads at every decision, so a change applies
+  at once on every process and outlives restarts.
 - Outage notices: `RedisOutageBoard` (the IVR reads the board for every caller: at once).
 
 Every action is also appended to the audit stream of each site it concerns
@@ -22,8 +24,7 @@ from typing import Any
 from redis.typing import EncodableT, FieldT
 from twisted.internet.interfaces import IReactorTime
 
-from acd.agents.commands import commands_key
-from acd.interflow.status import StatusBoard
+from acd.pooling.lending import MAX_RESERVE, LendingBoard
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
 from acd.settings import AcdSettings
@@ -35,7 +36,6 @@ from pln123.web.views import DashboardSite
 COMMAND_MAXLEN = AGENT_COMMANDS_MAXLEN
 REASON = re.compile(r"[0-9]{1,4}\Z")      # as after the *13 feature code
 AGENT_ACTIONS = {"pause": "pause", "unpause": "ready", "logout": "logout"}
-MAX_THRESHOLD_S = 3600.0
 
 
 class Actions:
@@ -45,8 +45,11 @@ class Actions:
         self.sites = {site.name: site for site in sites}
         self.settings = settings
         self.clock = clock
-        self.status = StatusBoard(store)
+        self.lending = LendingBoard(store, settings.pooling)
         self.outages = RedisOutageBoard(store, clock)
+
+    def keys(self, site: str) -> SiteKeys:
+        return SiteKeys(site, self.settings.pooling.pool_of(site))
 
     def site_of_area(self, code: str) -> str | None:
         return next((s.name for s in self.sites.values() if code in s.area_codes), None)
@@ -70,7 +73,7 @@ class Actions:
             "source": f"dashboard:{supervisor}"}
 
         async def queue(client: Client) -> str:
-            return text(await client.xadd(commands_key(site), command,
+            return text(await client.xadd(self.keys(site).agent_commands, command,
                                           maxlen=COMMAND_MAXLEN, approximate=True))
 
         entry = await self.store.run(queue)
@@ -78,16 +81,22 @@ class Actions:
                          {"agent": agent_id, "reason": reason, "command": entry})
         return entry
 
-    async def threshold(self, supervisor: str, site: str, threshold_s: float | None,
-                        skill: str = "") -> None:
-        """Override (None: restore the config's) the site's interflow threshold."""
+    async def lending_switch(self, supervisor: str, site: str, on: bool) -> None:
+        """Lending on (the reserve decides again) or off (the site keeps every agent)."""
+        await self.lending.switch(site, on)
+        await self.audit(site, "dashboard_lending", supervisor,
+                         {"lending": "on" if on else "off"})
+
+    async def reserve(self, supervisor: str, site: str, reserve: int | None,
+                      skill: str = "") -> None:
+        """Fix the site's reserve for `skill` (every skill: ""); None: the config's again."""
         if skill:
             checked_name(skill, "skill")
-        if threshold_s is not None and not 0 <= threshold_s <= MAX_THRESHOLD_S:
-            raise ValueError(f"threshold_s must be between 0 and {MAX_THRESHOLD_S:g}")
-        await self.status.set_threshold(site, threshold_s, skill)
-        await self.audit(site, "dashboard_threshold", supervisor, {
-            "skill": skill, "threshold_s": "" if threshold_s is None else f"{threshold_s:g}"})
+        if reserve is not None and not 0 <= reserve <= MAX_RESERVE:
+            raise ValueError(f"reserve must be a whole number from 0 to {MAX_RESERVE}")
+        await self.lending.override_reserve(site, reserve, skill)
+        await self.audit(site, "dashboard_reserve", supervisor, {
+            "skill": skill, "reserve": "" if reserve is None else str(reserve)})
 
     async def post_outage(self, supervisor: str, area_codes: Sequence[str], message: str,
                           restore_at: float | None) -> Outage:
@@ -116,7 +125,7 @@ class Actions:
             "event": event, "site": site, "supervisor": supervisor,
             "at": f"{timestamp(self.clock):.3f}",
             **{k: str(v) for k, v in details.items()}}
-        key = SiteKeys(site).audit
+        key = self.keys(site).audit
 
         async def write(client: Client) -> None:
             await client.xadd(key, entry, maxlen=self.settings.audit_maxlen,

@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from acd.pooling.lending import MAX_RESERVE
 from pln123.web.accounts import Supervisor, verify
 from pln123.web.actions import AGENT_ACTIONS, Actions
 from pln123.web.ratelimit import LoginLimiter
@@ -169,7 +170,8 @@ async def _session(api: Api, call: Call) -> tuple[int, Any]:
                  "read_only": call.principal.role.read_only,
                  "sites": list(api.parts.views.sites),
                  "may_act_on": [s for s in api.parts.views.sites
-                                if call.principal.role.may_act_on(s)]}
+                                if call.principal.role.may_act_on(s)],
+                 "may_change_lending": call.principal.role.may_change_lending}
 
 
 async def _login(api: Api, call: Call) -> tuple[int, Any]:
@@ -228,18 +230,42 @@ def _agent_action(verb: str) -> Handler:
     return handler
 
 
-async def _threshold(api: Api, call: Call) -> tuple[int, Any]:
-    site = api.site(call, act=True)
+def _lending_site(api: Api, call: Call) -> str:
+    """The site of a lending action: national supervisors only (accounts.Role says why)."""
+    site = api.site(call, act=False)
     assert call.principal is not None
-    if "threshold_s" not in call.body:
-        raise ApiError(400, "threshold_s is required (a number of seconds, or null)")
-    value = field(call.body, "threshold_s", (int, float), required=False)
+    if not call.principal.role.may_change_lending:
+        raise ApiError(403, f"role {call.principal.role} may not change lending "
+                            f"(national supervisors only)")
+    return site
+
+
+async def _lending(api: Api, call: Call) -> tuple[int, Any]:
+    site = _lending_site(api, call)
+    assert call.principal is not None
+    on = call.body.get("on")
+    if not isinstance(on, bool):
+        raise ApiError(400, "on is required: true (lend) or false (keep every agent)")
+    await api.parts.actions.lending_switch(call.principal.name, site, on)
+    return 200, {"site": site, "lending_on": on}
+
+
+async def _reserve(api: Api, call: Call) -> tuple[int, Any]:
+    site = _lending_site(api, call)
+    assert call.principal is not None
+    if "reserve" not in call.body:
+        raise ApiError(400, f"reserve is required: a whole number of agents from 0 to "
+                            f"{MAX_RESERVE}, or null for the config's")
+    value = call.body["reserve"]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 0 <= value <= MAX_RESERVE):
+        raise ApiError(400, f"reserve must be a whole number of agents from 0 to "
+                            f"{MAX_RESERVE}, or null for the config's")
     skill = field(call.body, "skill", str, required=False, default="")
     if skill and skill not in api.parts.views.skills:
         raise ApiError(400, f"no skill {skill!r}")
-    await api.parts.actions.threshold(call.principal.name, site,
-                                      None if value is None else float(value), skill)
-    return 200, {"site": site, "skill": skill, "threshold_s": value}
+    await api.parts.actions.reserve(call.principal.name, site, value, skill)
+    return 200, {"site": site, "skill": skill, "reserve": value}
 
 
 async def _outages(api: Api, call: Call) -> tuple[int, Any]:
@@ -289,7 +315,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/sites/{site}", READ, _site),
     *(Route("POST", f"/api/sites/{{site}}/agents/{{agent}}/{verb}", ACT, _agent_action(verb))
       for verb in AGENT_ACTIONS),
-    Route("POST", "/api/sites/{site}/threshold", ACT, _threshold),
+    Route("POST", "/api/sites/{site}/lending", ACT, _lending),
+    Route("POST", "/api/sites/{site}/reserve", ACT, _reserve),
     Route("GET", "/api/outages", READ, _outages),
     Route("POST", "/api/outages", ACT, _post_outage),
     Route("POST", "/api/outages/{outage}/clear", ACT, _clear_outage),

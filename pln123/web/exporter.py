@@ -39,8 +39,12 @@ COUNTS = (("offered", "pln123_calls_offered", "Calls queued today"),
           ("answered", "pln123_calls_answered", "Calls answered today"),
           ("answered_in_sl", "pln123_calls_answered_in_sl", "Answered within T today"),
           ("abandoned", "pln123_calls_abandoned", "Callers who hung up while queued today"),
-          ("interflow_in", "pln123_interflow_in", "Calls received from other sites today"),
-          ("interflow_out", "pln123_interflow_out", "Calls sent to other sites today"))
+          ("pooled_in", "pln123_pooled_in",
+           "This site's callers another site's agent answered today (borrowed)"),
+          ("pooled_out", "pln123_pooled_out",
+           "Other sites' callers this site's agents answered today (lent)"),
+          ("pool_trunk_failed", "pln123_pool_trunk_failed",
+           "Rings of another site's agent whose trunk call failed today"))
 
 
 class SnapshotCollector(Collector):
@@ -60,8 +64,18 @@ class SnapshotCollector(Collector):
         ewt = GaugeMetricFamily("pln123_queue_expected_wait_seconds",
                                 "EWT for a new caller; +Inf when nobody serves the skill",
                                 labels=["site", "skill"])
-        threshold = GaugeMetricFamily("pln123_interflow_threshold_seconds",
-                                      "Effective interflow threshold", labels=["site", "skill"])
+        lent = GaugeMetricFamily("pln123_agents_lent",
+                                 "The site's agents ringing or talking for another site now",
+                                 labels=["site"])
+        borrowed = GaugeMetricFamily("pln123_calls_borrowed",
+                                     "The site's calls ringing or talking with another "
+                                     "site's agent now", labels=["site"])
+        lending = GaugeMetricFamily("pln123_lending_enabled",
+                                    "1 unless a supervisor switched the site's lending off",
+                                    labels=["site"])
+        reserve_sl = GaugeMetricFamily("pln123_reserve_sl_agents",
+                                       "The auto reserve's service-level part now",
+                                       labels=["site"])
         agents = GaugeMetricFamily("pln123_agents", "Agents with the skill, by state",
                                    labels=["site", "skill", "state"])
         ratios = {key: GaugeMetricFamily(name, text, labels=["site", "skill", "window"])
@@ -71,12 +85,16 @@ class SnapshotCollector(Collector):
         for view in self.views:
             site = view["site"]
             up.add_metric([site], 1.0 if view["up"] else 0.0)
+            pooling = view["pooling"]
+            lent.add_metric([site], pooling["lent_now"])
+            borrowed.add_metric([site], pooling["borrowed_now"])
+            lending.add_metric([site], 1.0 if pooling["lending_on"] else 0.0)
+            reserve_sl.add_metric([site], pooling["reserve_sl"])
             for skill in view["skills"]:
                 labels = [site, skill["skill"]]
                 waiting.add_metric(labels, skill["waiting"])
                 longest.add_metric(labels, skill["longest_wait_s"])
                 ewt.add_metric(labels, math.inf if skill["ewt_s"] is None else skill["ewt_s"])
-                threshold.add_metric(labels, skill["threshold_s"])
                 for state in STATES:
                     agents.add_metric([*labels, state], skill["agents"][state])
                 for window, figures in (("15m", skill["live"]), ("today", skill["today"])):
@@ -85,8 +103,8 @@ class SnapshotCollector(Collector):
                             gauge.add_metric([*labels, window], figures[key])
                 for key, counter in counts.items():
                     counter.add_metric(labels, skill["today"][key])
-        yield from (up, waiting, longest, ewt, threshold, agents, *ratios.values(),
-                    *counts.values())
+        yield from (up, lent, borrowed, lending, reserve_sl, waiting, longest, ewt, agents,
+                    *ratios.values(), *counts.values())
 
 
 def render_metrics(views: Sequence[dict[str, Any]]) -> bytes:

@@ -1,9 +1,7 @@
 """The dashboard's figures from `Counters`, with the metric definitions' formulas.
 
 Every ratio comes from `acd.queues.metrics` (the one definition the IVR's EWT and the
-tests share); this module only names them for JSON and Prometheus. `interflow_in` and
-`interflow_out` are read with getattr: they join `Counters` with multi-site interflow,
-and until then they read 0.
+tests share); this module only names them for JSON and Prometheus.
 """
 
 from __future__ import annotations
@@ -23,11 +21,11 @@ DEFINITIONS = {
              "agents staffed for that skill; infinite when nobody is staffed",
     "windows": "live: a sliding 15 minutes; today: the 15-minute intervals since local "
                "midnight",
+    "lent": "other sites' callers this site's agents answered (pooled_out); now: its agents "
+            "ringing or talking for another site",
+    "borrowed": "this site's callers another site's agent answered (pooled_in); now: its "
+                "calls ringing or talking with another site's agent",
 }
-
-
-def interflow(counters: Counters, direction: str) -> int:
-    return int(getattr(counters, f"interflow_{direction}", 0) or 0)
 
 
 def figures(counters: Counters) -> dict[str, Any]:
@@ -42,8 +40,9 @@ def figures(counters: Counters) -> dict[str, Any]:
         "service_level_2": service_level_2(counters),
         "asa_s": asa(counters),
         "abandon_rate": abandon_rate(counters),
-        "interflow_in": interflow(counters, "in"),
-        "interflow_out": interflow(counters, "out"),
+        "pooled_in": counters.pooled_in,
+        "pooled_out": counters.pooled_out,
+        "pool_trunk_failed": counters.pool_trunk_failed,
     }
 
 

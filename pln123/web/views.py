@@ -8,8 +8,12 @@ Sources (all in Redis, written by the sites' pln123 processes):
 - the live 15-minute figures through `SiteMetrics.live`;
 - today's figures: the 15-minute interval hashes since local midnight (completed intervals
   are re-read at most once a minute, the current one every time);
-- each site's live status (`acd.interflow.status`): absent means the site is down;
-- the runtime interflow thresholds and the outage board.
+- each site's live status (`acd.pooling.status`): absent means the site is down;
+- each site's lending (`acd.pooling.lending`): the supervisors' overrides, the agents it
+  lends and the calls it borrows for now; and the outage board.
+
+Lent and borrowed, counted (15 minutes, today): `pooled_out` (other sites' callers this
+site's agents answered) and `pooled_in` (this site's callers other sites' agents answered).
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 
 from acd.agents.state import AgentStatus
-from acd.interflow.status import SiteStatus, StatusBoard, effective_threshold
+from acd.pooling.lending import Lending, LendingBoard
+from acd.pooling.status import SiteStatus, StatusBoard
 from acd.queues.metrics import DEFAULT_AHT_S, Counters, LiveView, SiteMetrics, aht, ewt
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
 from acd.settings import AcdSettings
 from acd.store.keys import INTERVAL_S, SiteKeys, queue_entry
 from acd.store.redis import Client, RedisStore, text
-from pln123.web.figures import figures, finite, interflow, sl_colour
+from pln123.web.figures import figures, finite, sl_colour
 
 DAY_S = 86_400
 _CALL_FIELDS = ["area_code", "region", "caller_number", "callback", "language", "state"]
@@ -102,7 +107,10 @@ class ViewReader:
         self.clock = clock
         self.sl_target = sl_target
         self.metrics = {name: SiteMetrics(store, name, settings) for name in self.sites}
+        self.keys = {name: SiteKeys(name, settings.pooling.pool_of(name))
+                     for name in self.sites}
         self.status = StatusBoard(store)
+        self.lending = LendingBoard(store, settings.pooling)
         self.outages = RedisOutageBoard(store, clock)
         self.today = TodayCounters(utc_offset_s)
 
@@ -151,7 +159,7 @@ class ViewReader:
                     now: float, *, full: bool = False
                     ) -> tuple[dict[str, Any], dict[str, Any]]:
         site = self.sites[name]
-        keys = SiteKeys(name)
+        keys = self.keys[name]
         lives: list[LiveView] = list(await gatherResults(
             [self.metrics[name].live(skill, now) for skill in self.skills]))
 
@@ -161,6 +169,7 @@ class ViewReader:
             return todays, {text(k): text(v) for k, v in raw.items()}
 
         todays, states = await self.store.run(read)
+        lending = await self.lending.read(name)
         live_total = sum((view.counters for view in lives), Counters())
         today_total = sum(todays, Counters())
         by_state = Tally(AgentStatus(s) for s in states.values())
@@ -177,30 +186,43 @@ class ViewReader:
             "live": live_figures,
             "today": figures(today_total),
             "sl_colour": sl_colour(live_figures["service_level"], self.sl_target),
-            "interflow": {
-                "in_now": status.interflow_in if status is not None else 0,
-                "out_now": status.interflow_out if status is not None else 0,
-                "in_15m": interflow(live_total, "in"),
-                "out_15m": interflow(live_total, "out"),
-                "in_today": interflow(today_total, "in"),
-                "out_today": interflow(today_total, "out"),
-            },
+            "pooling": self._pooling(name, lending, live_total, today_total),
             "outages": len(site_outages),
         }
         if not full:
             return tile, {}
-        overrides = await self.status.thresholds()
-        skills = [self._skill(name, view, today, status, overrides)
+        skills = [self._skill(name, view, today, status, lending)
                   for view, today in zip(lives, todays, strict=True)]
         calls, agents = await self.store.run(lambda c: self._details(c, name, now))
         return tile, {"skills": skills, "calls": calls, "agents": agents,
                       "outage_notices": [outage_json(o) for o in site_outages],
                       "area_codes": dict(site.area_codes)}
 
+    def _pooling(self, name: str, lending: Lending, live: Counters,
+                 today: Counters) -> dict[str, Any]:
+        """Lent = this site's agents answering other sites' callers; borrowed = the other
+        way round. Now from the lending sets, counted from the counters."""
+        pooling = self.settings.pooling
+        return {
+            "pool": pooling.pool_of(name),
+            "members": list(pooling.members(name)),
+            "lending_on": not lending.off,
+            "lent_now": lending.lent_now,
+            "borrowed_now": lending.borrowed_now,
+            "lent_15m": live.pooled_out,
+            "borrowed_15m": live.pooled_in,
+            "lent_today": today.pooled_out,
+            "borrowed_today": today.pooled_in,
+            "reserve_overrides": dict(sorted(lending.reserve.items())),
+            "reserve_config": {skill: pooling.reserve_for(name, skill)
+                               for skill in self.skills},
+            "reserve_sl": lending.reserve_sl,
+        }
+
     def _skill(self, site: str, view: LiveView, today: Counters, status: SiteStatus | None,
-               overrides: Mapping[str, float]) -> dict[str, Any]:
+               lending: Lending) -> dict[str, Any]:
         live = figures(view.counters)
-        configured = self.settings.interflow.rule(site, view.skill).threshold_s
+        override = lending.reserve.get(view.skill, lending.reserve.get(""))
         return {
             "skill": view.skill,
             "waiting": view.waiting,
@@ -212,15 +234,15 @@ class ViewReader:
             "live": live,
             "today": figures(today),
             "sl_colour": sl_colour(live["service_level"], self.sl_target),
-            "threshold_s": effective_threshold(overrides, site, view.skill, configured),
-            "configured_threshold_s": configured,
+            "reserve_config": self.settings.pooling.reserve_for(site, view.skill),
+            "reserve_override": override,
             "published_ewt_s": (finite(status.skill(view.skill).ewt_s)
                                 if status is not None else None),
         }
 
     async def _details(self, client: Client, name: str, now: float
                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        keys = SiteKeys(name)
+        keys = self.keys[name]
         roster = self.settings.agents_at(name)
         async with client.pipeline(transaction=False) as pipe:
             for skill in self.skills:

@@ -57,12 +57,20 @@ async function api(path, options) {
 
 // -- overview --------------------------------------------------------------------------
 
+function lentFigures(p) {
+  return [figure("lent now / today", p.lent_now + " / " + p.lent_today, "lent"),
+    figure("borrowed now / today", p.borrowed_now + " / " + p.borrowed_today, "borrowed")];
+}
+
 function tile(site) {
   const down = !site.up;
   const cls = "tile " + (down ? "down" : site.sl_colour);
   const a = site.agents;
+  const p = site.pooling;
+  const off = p.lending_on ? null : el("span", { class: "badge lending-off" }, "lending off");
   const node = el("a", { class: cls, href: "#site=" + encodeURIComponent(site.site), "data-site": site.site },
-    el("h2", {}, site.site, el("span", { class: "badge" + (down ? " down" : "") }, down ? "down" : "up")),
+    el("h2", {}, site.site, el("span", { class: "badges" },
+      el("span", { class: "badge" + (down ? " down" : "") }, down ? "down" : "up"), off ? " " : null, off)),
     el("div", { class: "big" },
       figure("waiting", site.waiting),
       figure("longest wait", duration(site.longest_wait_s))),
@@ -75,8 +83,7 @@ function tile(site) {
       figure("aband. 15 min", percent(site.live.abandon_rate)),
       figure("aband. today", percent(site.today.abandon_rate))),
     el("div", { class: "small" },
-      figure("interflow in", site.interflow.in_now + " / " + site.interflow.in_today),
-      figure("interflow out", site.interflow.out_now + " / " + site.interflow.out_today),
+      ...lentFigures(p),
       figure("outages", site.outages),
       figure("answered today", site.today.answered)));
   return node;
@@ -98,7 +105,8 @@ function renderSite(data) {
     figure("waiting", data.waiting), figure("longest wait", duration(data.longest_wait_s)),
     figure("SL 15 min", percent(data.live.service_level), "sl-" + data.sl_colour),
     figure("abandon 15 min", percent(data.live.abandon_rate)),
-    figure("interflow in / out now", data.interflow.in_now + " / " + data.interflow.out_now));
+    ...lentFigures(data.pooling),
+    figure("lending", data.pooling.lending_on ? "on" : "off", "lending"));
 
   document.querySelector("#skills tbody").replaceChildren(...data.skills.map((s) => el("tr", { "data-skill": s.skill },
     el("td", {}, s.skill), el("td", { class: "waiting" }, s.waiting), el("td", {}, duration(s.longest_wait_s)),
@@ -107,7 +115,7 @@ function renderSite(data) {
     el("td", { class: "sl-" + s.sl_colour }, percent(s.live.service_level)),
     el("td", {}, percent(s.today.service_level)), el("td", {}, percent(s.live.abandon_rate)),
     el("td", {}, s.live.asa_s === null ? "–" : duration(s.live.asa_s)),
-    el("td", {}, duration(s.threshold_s)))));
+    el("td", { class: "reserve" }, reserveText(s.reserve_override, s.reserve_config)))));
 
   document.querySelector("#calls tbody").replaceChildren(...data.calls.map((c) => el("tr", { "data-call": c.call_id },
     el("td", {}, c.position), el("td", {}, c.skill), el("td", { class: "caller" }, c.caller_number),
@@ -131,17 +139,40 @@ function renderSite(data) {
       el("td", { class: "supervisor-only" }, ...buttons));
   }));
 
-  const select = document.getElementById("threshold-skill");
-  if (select.options.length === 1) {
-    for (const s of data.skills) select.append(el("option", { value: s.skill }, s.skill));
-  }
+  renderLending(data);
   document.getElementById("outages").replaceChildren(...data.outage_notices.map((o) => el("li", { "data-outage": o.id },
     o.area_codes.join(", ") + ": " + o.message + " ",
     mayAct ? el("button", { type: "button", onclick: () => clearOutage(o.id) }, "clear") : null)));
 }
 
-function say(text) {
-  document.getElementById("action-message").textContent = text;
+// The reserve a skill's row shows: a supervisor's override, else the config's (auto or a number).
+function reserveText(override, configured) {
+  return override === null || override === undefined ? String(configured) : override + " (set)";
+}
+
+function renderLending(data) {
+  const form = document.getElementById("lending-form");
+  form.hidden = !(state.session && state.session.may_change_lending);
+  if (form.hidden) return;
+  const p = data.pooling;
+  document.getElementById("lending-state").textContent = p.lending_on ? "on" : "off";
+  const button = document.getElementById("lending-switch");
+  button.textContent = p.lending_on ? "switch lending off" : "switch lending on";
+  button.dataset.on = p.lending_on ? "1" : "0";
+  const overrides = Object.entries(p.reserve_overrides)
+    .map(([skill, n]) => (skill || "every skill") + " " + n);
+  const configured = Object.entries(p.reserve_config).map(([skill, r]) => skill + " " + r);
+  document.getElementById("lending-reserves").textContent =
+    "pool " + p.pool + " · reserve set: " + (overrides.length ? overrides.join(", ") : "none") +
+    " · config: " + configured.join(", ") + " · auto SL part now: " + p.reserve_sl;
+  const select = document.getElementById("reserve-skill");
+  if (select.options.length === 1) {
+    for (const s of data.skills) select.append(el("option", { value: s.skill }, s.skill));
+  }
+}
+
+function say(text, where) {
+  document.getElementById(where || "action-message").textContent = text;
 }
 
 async function agentAction(agent, verb) {
@@ -193,12 +224,24 @@ async function start() {
     const help = document.getElementById("help");
     help.hidden = !help.hidden;
   });
-  document.getElementById("threshold-form").addEventListener("submit", async (event) => {
+  document.getElementById("lending-switch").addEventListener("click", async (event) => {
+    const on = event.currentTarget.dataset.on !== "1";
+    try {
+      await api("/api/sites/" + encodeURIComponent(state.site) + "/lending", { body: { on } });
+      say("lending switched " + (on ? "on" : "off"), "lending-message");
+    } catch (e) { say(e.message, "lending-message"); }
+  });
+  document.getElementById("lending-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const raw = document.getElementById("threshold-value").value.trim();
-    const body = { threshold_s: raw === "" ? null : Number(raw), skill: document.getElementById("threshold-skill").value };
-    try { await api("/api/sites/" + encodeURIComponent(state.site) + "/threshold", { body }); say("threshold set"); }
-    catch (e) { say(e.message); }
+    const raw = document.getElementById("reserve-value").value.trim();
+    // Anything but digits goes as typed, so the server says what is wrong with it.
+    const reserve = raw === "" ? null : (/^[0-9]+$/.test(raw) ? Number(raw) : raw);
+    const skill = document.getElementById("reserve-skill").value;
+    try {
+      await api("/api/sites/" + encodeURIComponent(state.site) + "/reserve", { body: { reserve, skill } });
+      say("reserve " + (reserve === null ? "back to the config's" : "set to " + reserve) +
+        " for " + (skill || "every skill"), "lending-message");
+    } catch (e) { say(e.message, "lending-message"); }
   });
   document.getElementById("outage-form").addEventListener("submit", async (event) => {
     event.preventDefault();
