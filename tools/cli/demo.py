@@ -21,10 +21,13 @@ PROG = "pln123 demo"
 
 def register(commands: Any) -> None:
     verb = commands.add_parser(
-        "demo", help="five sites, callers, agents, interflow and the dashboard on this machine",
+        "demo", help="five sites, callers, agents, national pooling and the dashboard on this "
+        "machine",
         description="Start five sandbox Asterisks joined by IAX2, Redis, one pln123 serve per "
-        "site and the dashboard; simulated agents and callers; a surge at Palembang that "
-        "interflows to Medan and Jakarta. Ctrl-C stops everything. Needs root.")
+        "site and the dashboard; simulated agents and callers; a surge at Palembang whose "
+        "callers are answered by the other sites' ready agents (Medan first, then Jakarta, "
+        "then the others) through the national pool, each site keeping one ready agent for "
+        "its own callers. Ctrl-C stops everything. Needs root.")
     verb.add_argument("--listen", default="127.0.0.1:8123", metavar="HOST:PORT",
                       help="the dashboard's address (127.0.0.1:8123)")
     verb.add_argument("--surge-after", type=float, default=60.0, metavar="SECONDS",

@@ -27,7 +27,8 @@ def register(commands: Any) -> None:
     verb.add_argument("--calls", type=int, required=True, metavar="N",
                       help="concurrent callers to keep live")
     verb.add_argument("--sites", default="palembang",
-                      help="comma-separated sites, callers spread over them (palembang)")
+                      help="comma-separated sites, callers spread over them; with several, "
+                      "national pooling lends agents between them (palembang)")
     verb.add_argument("--agents", type=int, default=60, metavar="N",
                       help="Local-channel agents per site (60)")
     verb.add_argument("--duration", type=float, default=60.0, metavar="SECONDS",

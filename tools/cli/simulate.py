@@ -6,9 +6,12 @@ logic lives in tools/simulation, this module only parses, starts Redis and print
 unix socket in a temporary directory and stopped by PID at the end; with one, the run's
 keys carry a random tag in every name and are deleted at the end.
 
-Output: progress on stderr; on stdout the per-site table and, last, the summary line
-`sl_isolated=A sl_pln123=B sl_pooled_bound=C abandon_isolated=D abandon_pln123=E`; PNG
-plots (and the table) in `--out`. Exit status: 0 done, 1 Redis failed, 2 bad scenario.
+Output: progress on stderr; on stdout the per-site table (and the nation) and, last, the
+summary line `sl_isolated=A sl_pln123=B sl_pooled_bound=C abandon_isolated=D
+abandon_pln123=E answered_isolated=F answered_pln123=G national_sl_isolated=H
+national_sl_pln123=I national_sl_pooled_bound=J receivers_min_sl_delta=K` (A-G for the
+scenario's focus region, K in points); PNG plots (and the table) in `--out`. Exit status:
+0 done, 1 Redis failed, 2 bad scenario or arguments.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ PROG = "pln123 simulate"
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
-        "simulate", help="simulate a day: isolated sites vs pln123 interflow vs the bound",
+        "simulate", help="simulate a day: isolated sites vs national pooling vs the bound",
         description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", required=True, type=Path, help="scenario YAML file")
     parser.add_argument("--redis-url", help="use this Redis (default: start a private one)")
@@ -40,6 +43,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="events closer than this (s) share a step (0: exact; default 1)")
     parser.add_argument("--parallel", action="store_true",
                         help="one process per policy (faster only with a free core)")
+    parser.add_argument("--reservation", metavar="N|auto", default=None,
+                        help="every site's reserve under pooling (what-if; default: the "
+                             "scenario's)")
     parser.set_defaults(handler=run)
 
 
@@ -62,16 +68,24 @@ def run(args: argparse.Namespace) -> int:
     if args.time_step < 0 or args.time_step > 10:
         print(f"{PROG}: --time-step must be between 0 and 10 s", file=sys.stderr)
         return 2
+    reserve = args.reservation
+    if reserve is not None and reserve != "auto" and not (reserve.isdigit()
+                                                          and int(reserve) <= 100):
+        print(f"{PROG}: --reservation must be auto or a number of agents 0-100",
+              file=sys.stderr)
+        return 2
     out = args.out or Path("sim-out") / scenario.name
     from tools.redis_server import RedisServerError, start_redis
 
     # SIGTERM unwinds like Ctrl-C: the embedded Redis is stopped on the way out.
     signal.signal(signal.SIGTERM, _terminated)
     if args.redis_url:
-        return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel)
+        return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel,
+                         reserve)
     try:
         with start_redis(tcp=False, prefix="pln123-sim-") as redis:
-            return _simulate(scenario, redis.url, out, args.time_step, args.parallel)
+            return _simulate(scenario, redis.url, out, args.time_step, args.parallel,
+                             reserve)
     except RedisServerError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
@@ -82,7 +96,7 @@ def _terminated(signum: int, _frame: object) -> None:
 
 
 def _simulate(scenario: object, url: str, out: Path, time_step: float,
-              parallel: bool) -> int:
+              parallel: bool, reserve: str | None) -> int:
     from acd.store.redis import UnsupportedTopology, check_url
     from tools.simulation.parallel import simulate_parallel
     from tools.simulation.plots import write_plots
@@ -98,12 +112,13 @@ def _simulate(scenario: object, url: str, out: Path, time_step: float,
         return 2
     results: list[RunResult] = []
     if not parallel:
-        code = _in_this_process(scenario, url, time_step, results)
+        code = _in_this_process(scenario, url, time_step, results, reserve)
         if code:
             return code
     else:
         try:
-            results.append(simulate_parallel(scenario, url, time_step_s=time_step))
+            results.append(simulate_parallel(scenario, url, time_step_s=time_step,
+                                             reserve=reserve))
         except (RuntimeError, OSError) as error:
             print(f"{PROG}: {error}", file=sys.stderr)
             return 1
@@ -124,7 +139,7 @@ def _simulate(scenario: object, url: str, out: Path, time_step: float,
 
 
 def _in_this_process(scenario: object, url: str, time_step: float,
-                     results: list[Any]) -> int:
+                     results: list[Any], reserve: str | None) -> int:
     """Both policies in this process, on one reactor (lockstep clocks)."""
     install_asyncio_reactor()
     from twisted.internet import task
@@ -137,7 +152,7 @@ def _in_this_process(scenario: object, url: str, time_step: float,
 
     async def work(_reactor: object) -> None:
         results.append(await simulate(scenario, url, time_step_s=time_step,
-                                      progress=sys.stderr))
+                                      progress=sys.stderr, reserve=reserve))
 
     try:
         task.react(lambda reactor: Deferred.fromCoroutine(work(reactor)))

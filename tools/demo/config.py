@@ -2,9 +2,10 @@
 
 Why a generated file: `pln123 serve` and `pln123 dashboard` are run exactly as in
 production (a config file on the command line), but the demo needs Local-channel agents,
-low interflow thresholds and short wrap-ups. The shipped deploy/config/pln.yaml is never
-edited; the overlay is written into the run's own temporary folder, with every relative
-path (secret files, the wallboard token) made absolute so it still resolves from there.
+a small fixed pooling reserve and short wrap-ups. The shipped deploy/config/pln.yaml is
+never edited; the overlay is written into the run's own temporary folder, with every
+relative path (secret files, the wallboard token) made absolute so it still resolves from
+there.
 """
 
 from __future__ import annotations

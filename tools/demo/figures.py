@@ -2,7 +2,9 @@
 
 The same counters the dashboard reads (acd.queues.metrics: the 15-minute interval hashes,
 `SiteKeys.interval` in acd/store/keys.py), summed over every interval and skill, so the terminal
-and the dashboard agree.
+and the dashboard agree. Lent and borrowed are the pooling counters: `pooled_out` (other
+sites' callers this site's agents answered) and `pooled_in` (this site's callers other
+sites' agents answered).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import redis
 
 from acd.store.keys import SiteKeys
 
-FIELDS = ("offered", "answered", "abandoned", "interflow_in", "interflow_out")
+FIELDS = ("offered", "answered", "abandoned", "pooled_in", "pooled_out")
+COLUMNS = ("site", "answered", "abandoned", "waiting", "lent", "borrowed")
 
 
 @dataclass(frozen=True)
@@ -23,27 +26,41 @@ class SiteFigures:
     offered: int
     answered: int
     abandoned: int
-    interflow_in: int
-    interflow_out: int
+    pooled_in: int     # borrowed: this site's callers answered by another site's agent
+    pooled_out: int    # lent: another site's callers answered by this site's agents
     waiting: int
 
+    @property
+    def lent(self) -> int:
+        return self.pooled_out
 
-def site_figures(client: redis.Redis, site: str) -> SiteFigures:
+    @property
+    def borrowed(self) -> int:
+        return self.pooled_in
+
+
+def site_figures(client: redis.Redis, keys: SiteKeys) -> SiteFigures:
+    """One site's totals so far; `keys` carries the site's pool (its keys' hash tag)."""
     totals = dict.fromkeys(FIELDS, 0)
-    keys = SiteKeys(site)
     for key in client.scan_iter(match=keys.intervals_pattern, count=500):
         values = client.hmget(key, FIELDS)
         for name, value in zip(FIELDS, values, strict=True):
             totals[name] += int(value or 0)
     waiting = sum(int(client.zcard(key))
                   for key in client.scan_iter(match=keys.queues_pattern, count=500))
-    return SiteFigures(site, waiting=waiting, **totals)
+    return SiteFigures(keys.site, waiting=waiting, **totals)
 
 
-def format_figures(rows: Sequence[SiteFigures]) -> str:
-    """One line: `palembang 12/14 answered, 5 waiting, 3 out, 0 in | medan ...`."""
-    return " | ".join(
-        f"{r.site} {r.answered}/{r.offered} answered, {r.waiting} waiting"
-        + (f", {r.interflow_out} sent" if r.interflow_out else "")
-        + (f", {r.interflow_in} taken" if r.interflow_in else "")
-        for r in rows)
+def format_figures(rows: Sequence[SiteFigures]) -> list[str]:
+    """A small table, a header and one line per site (each column as wide as it needs):
+
+        site       answered  abandoned  waiting  lent  borrowed
+        palembang     12/20          1        3     0         7
+    """
+    table = [COLUMNS] + [(r.site, f"{r.answered}/{r.offered}", str(r.abandoned),
+                          str(r.waiting), str(r.lent), str(r.borrowed)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    return ["  ".join([row[0].ljust(widths[0]),
+                       *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:],
+                                                                  strict=True))])
+            for row in table]

@@ -19,6 +19,7 @@ from typing import Any
 
 import redis
 
+from acd.settings import PoolingSettings
 from acd.store.keys import SiteKeys
 from ivr.ami import variable_header
 from ivr.dialplan.features import agent_command
@@ -48,6 +49,8 @@ class StackError(RuntimeError):
 @dataclass
 class StackSettings:
     config: Path            # the generated overlay (tools.demo.config.write_overlay)
+    # The overlay's pooling: which pool each site is in gives its keys' hash tag.
+    pooling: PoolingSettings
     sites: Sequence[str]
     workdir: Path           # logs, secrets copies, the embedded Redis's socket
     namespace: str = "demo"
@@ -225,10 +228,14 @@ class Stack:
             for agent_id in ids:
                 command = agent_command("login", agent_id, None)
                 fields: dict[Any, Any] = stream_fields(command, time.time())
-                self.client.xadd(stream_key(site), fields, maxlen=STREAM_MAXLEN,
-                                 approximate=True)
+                self.client.xadd(stream_key(site, self.settings.pooling), fields,
+                                 maxlen=STREAM_MAXLEN, approximate=True)
+
+    def keys(self, site: str) -> SiteKeys:
+        """The Redis keys of `site`'s ACD, under its pool's hash tag as its pln123 uses them."""
+        return SiteKeys(site, self.settings.pooling.pool_of(site))
 
     def agent_states(self, site: str) -> dict[str, str]:
         """agent id -> state, as the site's pln123 keeps it in Redis."""
-        states = self.client.hgetall(SiteKeys(site).agents)
+        states = self.client.hgetall(self.keys(site).agents)
         return {str(agent): str(state) for agent, state in states.items()}

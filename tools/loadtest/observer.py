@@ -11,7 +11,10 @@
     agent answered -> caller bridged: OriginateResponse (Response: Success) of an agent's
     leg, then BridgeEnter of that leg, which happens only after pln123 has read the
     response, updated Redis and sent AMI Bridge. Times are this session's receive times
-    (time.monotonic); both events cross the same socket, so its delay cancels.
+    (time.monotonic); both events cross the same socket, so its delay cancels. An agent's
+    leg is a Local channel into the agent context, or, for another site's agent lent
+    through national pooling, the IAX2 trunk leg to that site (`IAX2/<peer>-<n>`): the
+    caller stays here and is bridged with the trunk leg, so the same two events time it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ from dataclasses import dataclass, field
 from tools.sandbox import ADMIN_USER, PLN123_USER, Instance, RawAmi
 
 INBOUND_MARK = "@pln123-inbound-"
+TRUNK_MARK = "IAX2/"   # the only IAX2 channels pln123 originates ring lent agents
+
+
+def is_agent_leg(channel: str, agent_mark: str) -> bool:
+    """An originated agent's leg: a local agent's Local channel or a lent agent's trunk leg."""
+    return agent_mark in channel or channel.startswith(TRUNK_MARK)
 
 
 @dataclass
@@ -108,7 +117,7 @@ class Observer:
             seen.answered_at.pop(channel, None)
         elif name == "AsyncAGIStart":
             seen.agi_started.add(message.get("CallerIDNum", ""))
-        elif (name == "OriginateResponse" and self.agent_mark in channel
+        elif (name == "OriginateResponse" and is_agent_leg(channel, self.agent_mark)
               and message.get("Response") == "Success"):
             seen.answered_at[channel] = now
         elif name == "BridgeEnter" and channel in seen.answered_at:

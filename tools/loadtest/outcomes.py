@@ -1,7 +1,9 @@
 """How each load-test call ended, read from the ACD's call records in Redis.
 
-A caller is known by its unique caller number. A call that moved between sites has one
-record per site it visited (acd.queues.records), so all of a number's records decide:
+A caller is known by its unique caller number. A call has one record, at the caller's
+site, even when another site's agent answered it (national pooling: the caller never leaves
+their site); the load test's callers do not redial, but should a number have more than one
+record, all of them decide:
 
     answered     some record has answered_at: an agent took it
     callback     a record carries a callback number: the caller keeps the place
@@ -11,8 +13,10 @@ record per site it visited (acd.queues.records), so all of a number's records de
     no_queue     the IVR took the call (AsyncAGIStart) but it never reached a queue
     no_ivr       pln123 never saw the call (no AsyncAGIStart, no record)
 
-Lost = everything but answered and callback (turned_away too: counted, shown apart, so the
-reader sees whether any caller left with only an apology).
+An answered call whose record names another site in `agent_site` was answered by that
+site's agent (a loan, `pooled`). Lost = everything but answered and callback (turned_away
+too: counted, shown apart, so the reader sees whether any caller left with only an
+apology).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ KINDS = ("answered", "callback", "turned_away", "abandoned", "waiting", "no_queu
 NOT_LOST = ("answered", "callback")
 
 
-def records_by_number(client: redis.Redis, sites: Iterable[str]) -> dict[str, list[dict[str, str]]]:
-    """caller number -> its call records at every site."""
+def records_by_number(client: redis.Redis,
+                      sites: Iterable[SiteKeys]) -> dict[str, list[dict[str, str]]]:
+    """caller number -> its call records at every site (each site's keys carry its pool's
+    hash tag, so the scan pattern is `acd:{<pool>}:<site>:call:*`)."""
     found: dict[str, list[dict[str, str]]] = {}
-    for site in sites:
-        for key in client.scan_iter(match=SiteKeys(site).calls_pattern, count=1000):
+    for keys in sites:
+        for key in client.scan_iter(match=keys.calls_pattern, count=1000):
             fields = {str(k): str(v) for k, v in client.hgetall(key).items()}
             number = fields.get("caller_number", "")
             if number:
@@ -64,3 +70,10 @@ def classify(numbers: Iterable[str], records: Mapping[str, list[dict[str, str]]]
 
 def lost(counts: Mapping[str, int]) -> int:
     return sum(n for kind, n in counts.items() if kind not in NOT_LOST)
+
+
+def pooled(numbers: Iterable[str], records: Mapping[str, list[dict[str, str]]]) -> int:
+    """How many of `numbers` another site's agent answered (national pooling)."""
+    return sum(1 for number in numbers
+               if any(r.get("answered_at") and r.get("agent_site", "") not in ("", r.get("site"))
+                      for r in records.get(number, [])))

@@ -48,6 +48,7 @@ class LoadReport:
     asterisk_cpu_s: dict[str, float]
     ami_events: int
     latencies_ms: list[float] = field(repr=False)
+    pooled: int = 0                     # answered by another site's agent (national pooling)
     machine: str = field(default_factory=machine)
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC",
                                                             time.gmtime()))
@@ -83,7 +84,8 @@ class LoadReport:
             f"({self.agents_per_site} agents per site)",
             f"calls offered: {self.offered} in {self.seconds:.0f} s, peak concurrent "
             f"{self.peak_concurrent}",
-            f"outcomes: {kinds}",
+            f"outcomes: {kinds}"
+            + (f" ({self.pooled} answered by another site's agent)" if self.pooled else ""),
             f"lost: {self.lost}",
             f"pln123 CPU: {s['cpu_ms_per_call']} ms per call ({busy:.0f} % of one core); "
             f"Asterisk {ast:.0f} % of one core",

@@ -7,6 +7,11 @@ rendered `<area code>123` entry; the scripted caller presses 0 (an agent) one se
 the IVR answers and is patient (30 minutes), so a caller that is not answered was lost by
 the system, not by impatience.
 
+Pooling is the shipped config's (one national pool of every site): with several sites,
+a site's callers are answered by another site's ready agents through the IAX2 trunk when
+its own are busy, as in production; with one site there is nobody to borrow from (the
+pool's other sites are not running: they have no ready agents).
+
 Phases: ramp (the first N callers spread over `ramp_s`), hold (for `duration_s`, every
 finished call is replaced so N stay live), drain (no new callers; wait until every caller
 has hung up, at most `drain_s`). CPU is read from /proc/<pid>/stat of each serve process
@@ -28,7 +33,7 @@ from tools.demo.config import write_overlay
 from tools.demo.processes import cpu_seconds
 from tools.demo.stack import Say, Stack, StackError, StackSettings, work_folder
 from tools.loadtest.observer import Observer
-from tools.loadtest.outcomes import classify, lost, records_by_number
+from tools.loadtest.outcomes import classify, lost, pooled, records_by_number
 from tools.loadtest.report import LoadReport
 from tools.sandbox import DEFAULT_CACHE_DIR
 
@@ -88,8 +93,9 @@ def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
         raise StackError(f"no site {', '.join(unknown)} in {SHIPPED_CONFIG}")
     workdir, temporary = work_folder(options.workdir, "pln123-loadtest-")
     config = write_overlay(workdir / "loadtest.yaml", load_overrides(options, shipped_sites))
-    stack = Stack(StackSettings(config=workdir / "loadtest.yaml", sites=options.sites,
-                                workdir=workdir, namespace=options.namespace,
+    stack = Stack(StackSettings(config=workdir / "loadtest.yaml", pooling=config.acd.pooling,
+                                sites=options.sites, workdir=workdir,
+                                namespace=options.namespace,
                                 cache_dir=options.cache_dir, redis_url=options.redis_url),
                   say)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -186,12 +192,14 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
     ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
     seen = [observer.snapshot() for observer in observers.values()]
     ivr_took = set().union(*(s.agi_started for s in seen))
-    counts = classify(numbers, records_by_number(stack.client, sites), ivr_took)
+    records = records_by_number(stack.client, [stack.keys(site) for site in sites])
+    counts = classify(numbers, records, ivr_took)
     return LoadReport(
         concurrent_target=options.calls, sites=sites, agents_per_site=options.agents,
         seconds=seconds, offered=len(numbers),
         peak_concurrent=sum(s.peak_live for s in seen), outcomes=dict(counts),
-        lost=lost(counts), pln123_cpu_s=cpu, asterisk_cpu_s=ast,
+        lost=lost(counts), pooled=pooled(numbers, records), pln123_cpu_s=cpu,
+        asterisk_cpu_s=ast,
         ami_events=sum(s.events for s in seen),
         latencies_ms=[1000 * x for s in seen for x in s.latencies])
 

@@ -5,7 +5,7 @@ people (patience, the redial habit that amplified the 2018 surge), while telepho
 the machine. A caller reaches the ACD exactly as the IVR hands them over: a `QueueRequest`
 to their home site's `Distributor.enqueue` (the menus' time is not modelled). When their
 patience runs out they hang up: while an agent's phone rings that is telephony's
-CALLER_GONE, while queued it is `Distributor.abandon` at the site the call is at now. An
+CALLER_GONE, while queued it is `Distributor.abandon` at the caller's site. An
 abandoned caller redials with the scenario's probability after a random delay, from the
 same number, so the ACD's abandon-resume gives a quick redial its old place back; the book
 mirrors that rule to know which enqueue time the ACD counts the wait from.
@@ -93,8 +93,6 @@ class Callers:
             d.addCallback(lambda removed: self._abandoned(attempt, keep_place=bool(removed)))
             d.addErrback(self._failed, attempt)
             self.book.set_state(attempt, "gone")   # not waiting any more, whatever Redis says
-        elif state == "moving":
-            self._abandoned(attempt, keep_place=False)
 
     def _abandoned(self, attempt: Attempt, *, keep_place: bool) -> None:
         now = self.clock.seconds()

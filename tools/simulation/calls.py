@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IDelayedCall
 
 from tools.simulation.sampling import Arrival
 
-WAITING = frozenset({"offering", "queued", "ringing", "moving"})
+WAITING = frozenset({"offering", "queued", "ringing"})
 
 
 @dataclass(eq=False)
@@ -31,17 +31,16 @@ class Attempt:
     rng: random.Random
     number: int                    # 1 = first attempt, 2 = first redial, ...
     home: str                      # home site (the caller's region), scenario name
-    site: str                      # where the call is now, scenario name
+    site: str                      # the site that holds the caller, scenario name
     channel: str
     arrived_at: float
     enqueued_at: float
     state: str = "new"
     outcome: str = ""              # answered | abandoned | max_wait | turned_away |
     answered_at: float | None = None  # callback_failed | (""): still open at the end
-    answered_site: str = ""
+    answered_site: str = ""        # the answering agent's site (another: a loan)
     talk_s: float = 0.0
     alive: bool = True             # the caller's channel exists
-    moves: int = 0
     callback_misses: int = 0
     patience: IDelayedCall | None = None
 
@@ -52,14 +51,12 @@ class Attempt:
 
 @dataclass
 class CallBook:
-    """Every attempt, the number waiting per site, interflow counts, samples over time."""
+    """Every attempt, the number waiting per site, samples over time."""
 
     attempts: list[Attempt] = field(default_factory=list)
     by_call: dict[str, Attempt] = field(default_factory=dict)
     waiting: Counter[str] = field(default_factory=Counter)
     callbacks: Counter[str] = field(default_factory=Counter)   # kept places, caller gone
-    interflow_out: Counter[str] = field(default_factory=Counter)
-    interflow_in: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
 
     def add(self, attempt: Attempt) -> None:
@@ -79,15 +76,13 @@ class CallBook:
         elif state == "callback":
             self.callbacks[attempt.site] += 1
 
-    def move(self, attempt: Attempt, target: str) -> None:
-        """The call leaves its site for `target` (counted out there, in here)."""
-        self.interflow_out[attempt.site] += 1
-        self.interflow_in[target] += 1
-        state = attempt.state
-        self.set_state(attempt, "gone")
-        attempt.site = target
-        attempt.moves += 1
-        self.set_state(attempt, state)
+    def pooled(self, site: str) -> tuple[int, int]:
+        """(this site's callers answered by other sites' agents, other sites' callers
+        answered by this site's agents)."""
+        taken = sum(1 for a in self.attempts if a.answered_site and a.home == site
+                    and a.answered_site != site)
+        lent = sum(1 for a in self.attempts if a.answered_site == site and a.home != site)
+        return taken, lent
 
     def finish(self, attempt: Attempt, outcome: str) -> None:
         if attempt.outcome:

@@ -23,14 +23,15 @@ from tools.simulation.world import POLICIES, Outcome
 
 def simulate_parallel(scenario: Scenario, url: str, *, policies: Sequence[str] = POLICIES,
                       time_step_s: float = 0.0, progress: bool = True,
-                      tag: str | None = None) -> RunResult:
+                      tag: str | None = None, reserve: str | None = None) -> RunResult:
     """Like `run.simulate`, one process per policy; blocks until all are done."""
     import secrets
 
     started = time.monotonic()
     tag = tag or secrets.token_hex(2)
     with ProcessPoolExecutor(max_workers=len(policies), mp_context=get_context("spawn")) as pool:
-        futures = {p: pool.submit(run_policy, scenario, url, p, tag, time_step_s, progress)
+        futures = {p: pool.submit(run_policy, scenario, url, p, tag, time_step_s, progress,
+                                  reserve)
                    for p in policies}
         results = {p: f.result() for p, f in futures.items()}
     return RunResult(scenario, {p: r[0] for p, r in results.items()},
@@ -39,7 +40,7 @@ def simulate_parallel(scenario: Scenario, url: str, *, policies: Sequence[str] =
 
 
 def run_policy(scenario: Scenario, url: str, policy: str, tag: str, time_step_s: float,
-               progress: bool) -> tuple[Outcome, int, int]:
+               progress: bool, reserve: str | None = None) -> tuple[Outcome, int, int]:
     """In the child: one world on its own asyncio reactor; (outcome, steps, commands)."""
     import logging
 
@@ -63,7 +64,7 @@ def run_policy(scenario: Scenario, url: str, policy: str, tag: str, time_step_s:
             done.append(await simulate(scenario, url, policies=(policy,), tag=tag,
                                        time_step_s=time_step_s,
                                        progress=sys.stderr if progress else None,
-                                       label=f"{scenario.name}/{policy}"))
+                                       label=f"{scenario.name}/{policy}", reserve=reserve))
         except Exception:  # noqa: BLE001 - handed to the parent below
             done.append(Failure())
         finally:

@@ -1,13 +1,14 @@
 """The figures of a run: per-site table, the pooled Erlang C bound, the summary line.
 
 Definitions are the dashboard's (acd/queues/metrics.py), applied to the simulator's book
-(calls.py), per *home site*, i.e. per region of the callers (an interflowed caller counts
-for the region they called from, wherever they were answered):
+(calls.py), per *home site*, i.e. per region of the callers (a caller answered by another
+site's agent counts for the region they called from):
 
 - offered: call attempts (a redial is a new attempt, as the ACD counts it);
 - SL: answered within T / answered; ASA: mean wait of answered calls, ring included;
 - abandon rate: attempts that hung up before an agent answered / offered;
-- interflow out / in: calls this site sent to / received from another site;
+- pooled in / out: this region's callers answered by other sites' agents / other regions'
+  callers answered by this site's agents;
 - occupancy of the site's agents: (ringing + talking + wrap-up) / logged-in-and-not-paused.
 
 The fully pooled bound: every agent on duty answers every call, one queue per segment of
@@ -87,9 +88,10 @@ def mean_handle_s(scenario: Scenario) -> float:
     return scenario.handle.mean_s + wrap + ring
 
 
-def pooled_bound(scenario: Scenario, region: str, *, abandonment: bool = True
+def pooled_bound(scenario: Scenario, region: str | None, *, abandonment: bool = True
                  ) -> float | None:
-    """SL of the region's callers if every agent answered every call (see the module).
+    """SL of the region's callers (None: every region's) if every agent answered every
+    call (see the module).
 
     With `abandonment` and a patience in the scenario: Erlang A (M/M/c+M with the mean
     patience), the same callers' behaviour as in the simulation; else Erlang C.
@@ -101,7 +103,7 @@ def pooled_bound(scenario: Scenario, region: str, *, abandonment: bool = True
         middle = (start_h + end_h) / 2
         rate = sum(scenario.rate_per_s(a, middle) for a in scenario.traffic)
         regional = sum(scenario.rate_per_s(a, middle) for a in scenario.traffic
-                       if a.site == region) * (end_h - start_h)
+                       if region is None or a.site == region) * (end_h - start_h)
         agents = sum(g.count for s in scenario.sites.values() for g in s.roster
                      if g.on_duty(middle))
         if regional <= 0:
@@ -127,41 +129,81 @@ def _sec(value: float | None) -> str:
 
 
 def table(result: RunResult) -> str:
-    """One row per site and policy, then the pooled bound per site."""
+    """One row per site and policy, then the pooled bound per site; the nation last."""
     header = (f"{'site':<11} {'policy':<9} {'offered':>8} {'answered':>8} {'SL':>7} "
-              f"{'ASA':>8} {'abandon':>8} {'other':>6} {'ifl out':>7} {'ifl in':>6} "
+              f"{'ASA':>8} {'abandon':>8} {'other':>6} {'pool in':>7} {'pool out':>8} "
               f"{'occup.':>7}")
     lines = [header, "-" * len(header)]
     scenario = result.scenario
-    for site in scenario.sites:
+    for site in [*scenario.sites, None]:
+        name = site or "national"
         for policy, world in result.worlds.items():
             f = figures(world, site)
+            taken, lent = world.book.pooled(site) if site else (0, 0)
+            pooled = f"{taken:>7} {lent:>8}" if site else f"{'':>7} {'':>8}"
             lines.append(
-                f"{site:<11} {policy:<9} {f.offered:>8} {f.answered:>8} {_pct(f.sl):>7} "
-                f"{_sec(f.asa):>8} {_pct(f.abandon_rate):>8} {f.other:>6} "
-                f"{world.book.interflow_out[site]:>7} {world.book.interflow_in[site]:>6} "
-                f"{_pct(occupancy(world, site)):>7}")
-        lines.append(f"{site:<11} {'pooled':<9} {'':>8} {'':>8} "
+                f"{name:<11} {policy:<9} {f.offered:>8} {f.answered:>8} {_pct(f.sl):>7} "
+                f"{_sec(f.asa):>8} {_pct(f.abandon_rate):>8} {f.other:>6} {pooled} "
+                f"{_pct(occupancy(world, site)) if site else '':>7}")
+        lines.append(f"{name:<11} {'pooled':<9} {'':>8} {'':>8} "
                      f"{_pct(pooled_bound(scenario, site)):>7}  (Erlang A: all agents, "
                      f"the same patience; Erlang C: "
                      f"{_pct(pooled_bound(scenario, site, abandonment=False))})")
     return "\n".join(lines)
 
 
-def summary_line(result: RunResult) -> str:
-    """The last line: the focus region under each policy and the pooled bound."""
-    region = result.scenario.focus_region
-    values: dict[str, str] = {}
+def summary(result: RunResult) -> dict[str, float | int | None]:
+    """The figures of the last line, by name (see `summary_line`)."""
+    scenario = result.scenario
+    region = scenario.focus_region
+    values: dict[str, float | int | None] = {}
     for policy in ("isolated", "pln123"):
         world = result.worlds.get(policy)
-        f = figures(world, region) if world is not None else None
-        values[f"sl_{policy}"] = _ratio(f.sl if f else None)
-        values[f"abandon_{policy}"] = _ratio(f.abandon_rate if f else None)
-    bound = pooled_bound(result.scenario, region)
-    return (f"sl_isolated={values['sl_isolated']} sl_pln123={values['sl_pln123']} "
-            f"sl_pooled_bound={_ratio(bound)} abandon_isolated={values['abandon_isolated']} "
-            f"abandon_pln123={values['abandon_pln123']}")
+        focus = figures(world, region) if world is not None else None
+        nation = figures(world) if world is not None else None
+        values[f"sl_{policy}"] = focus.sl if focus else None
+        values[f"abandon_{policy}"] = focus.abandon_rate if focus else None
+        values[f"answered_{policy}"] = focus.answered if focus else None
+        values[f"national_sl_{policy}"] = nation.sl if nation else None
+    values["sl_pooled_bound"] = pooled_bound(scenario, region)
+    values["national_sl_pooled_bound"] = pooled_bound(scenario, None)
+    values["receivers_min_sl_delta"] = receivers_min_sl_delta(result)
+    return values
 
 
-def _ratio(value: float | None) -> str:
-    return "nan" if value is None else f"{value:.3f}"
+def receivers_min_sl_delta(result: RunResult) -> float | None:
+    """The lowest, over the regions other than the focus, of SL under pln123 minus SL
+    isolated, in points: what pooling cost (or gave) the sites that lend."""
+    isolated, pooled = result.worlds.get("isolated"), result.worlds.get("pln123")
+    if isolated is None or pooled is None:
+        return None
+    deltas = []
+    for site in result.scenario.sites:
+        if site == result.scenario.focus_region:
+            continue
+        before, after = figures(isolated, site).sl, figures(pooled, site).sl
+        if before is not None and after is not None:
+            deltas.append(100 * (after - before))
+    return min(deltas) if deltas else None
+
+
+LAST_LINE = ("sl_isolated", "sl_pln123", "sl_pooled_bound", "abandon_isolated",
+             "abandon_pln123", "answered_isolated", "answered_pln123", "national_sl_isolated",
+             "national_sl_pln123", "national_sl_pooled_bound", "receivers_min_sl_delta")
+
+
+def summary_line(result: RunResult) -> str:
+    """The last line: the focus region and the nation under each policy, the pooled
+    bounds, and the worst change pooling made to another region's SL (in points)."""
+    values = summary(result)
+    return " ".join(f"{name}={_value(name, values[name])}" for name in LAST_LINE)
+
+
+def _value(name: str, value: float | int | None) -> str:
+    if value is None:
+        return "nan"
+    if name.startswith("answered_"):
+        return str(int(value))
+    if name == "receivers_min_sl_delta":
+        return f"{value:.1f}"
+    return f"{value:.3f}"

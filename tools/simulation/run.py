@@ -2,8 +2,8 @@
 
 Why both at once: they share the arrival stream and the loop, so the comparison is fair and
 their Redis round trips overlap (the run takes little longer than one policy alone).
-Keys are namespaced per run and world (a random tag in every site name, call id, transfer
-and trunk key) and deleted at the end, so a run against a shared Redis (`--redis-url`)
+Keys are namespaced per run and world (a random tag in every pool and site name) and
+deleted at the end, so a run against a shared Redis (`--redis-url`)
 neither collides with the contact centre's data nor leaves anything behind.
 """
 
@@ -35,7 +35,7 @@ class RunResult:
 async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = POLICIES,
                    time_step_s: float = 0.0, progress: IO[str] | None = None,
                    tag: str | None = None, keep_keys: bool = False,
-                   label: str = "") -> RunResult:
+                   label: str = "", reserve: str | None = None) -> RunResult:
     """Run `policies` side by side over the scenario's duration; the worlds hold the books."""
     started = time.monotonic()
     tag = tag or secrets.token_hex(2)
@@ -45,7 +45,8 @@ async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = PO
     try:
         stream = list(arrivals(scenario))
         for policy in policies:
-            worlds[policy] = World(scenario, policy, f"{policy[0]}{tag}-", store)
+            worlds[policy] = World(scenario, policy, f"{policy[0]}{tag}-", store,
+                                   reserve=reserve)
         for world in worlds.values():
             world.start(stream)
         until = scenario.start_epoch + scenario.duration_h * 3600

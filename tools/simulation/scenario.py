@@ -22,7 +22,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from acd.store.keys import checked_name
+from acd.settings import AutoReserve
+from acd.store.keys import AUTO, checked_name
 from pln123.config.reader import (
     ConfigError,
     Problem,
@@ -43,7 +44,7 @@ from tools.simulation.scenario_model import (
     AreaTraffic,
     Callers,
     Distribution,
-    InterflowTimings,
+    PoolingRules,
     RosterGroup,
     Scenario,
     ScenarioError,
@@ -54,7 +55,7 @@ from tools.simulation.scenario_model import (
 
 __all__ = [
     "AcdTimings", "AgentBehaviour", "AreaTraffic", "Callers", "Distribution",
-    "InterflowTimings", "RosterGroup", "Scenario", "ScenarioError", "SiteSpec", "SkillMix",
+    "PoolingRules", "RosterGroup", "Scenario", "ScenarioError", "SiteSpec", "SkillMix",
     "Surge", "load_scenario", "parse_scenario",
 ]
 
@@ -68,7 +69,6 @@ _AGENTS = AgentBehaviour()
 _SKILL = SkillMix("-", 1.0)
 _FIELDS_ACD = ("service_level_s", "escalation_s", "ring_timeout_s", "announce_every_s",
                "callback_offer_ewt_s", "abandon_resume_s")
-_FIELDS_INTERFLOW = ("threshold_s", "accept_s", "margin_s", "reevaluate_s")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -106,7 +106,7 @@ def parse_scenario(raw: Any) -> Scenario:
     callers = _callers(top.child("callers", required=False))
     agents = _agents(top.child("agents", required=False))
     acd = _acd(top.child("acd", required=False), known_skills)
-    interflow = _interflow(top.child("interflow", required=False), sites)
+    pooling = _pooling(top.child("pooling", required=False), sites)
     top.finish()
     if problems:
         raise ScenarioError(sorted(set(problems), key=lambda p: (p.path, p.message)))
@@ -114,7 +114,7 @@ def parse_scenario(raw: Any) -> Scenario:
         name=name, description=description or "", start_epoch=start, duration_h=duration_h,
         seed=1 if seed is None else seed, sites=sites, traffic=traffic, profile=profile,
         surges=surges, skills=skills, handle=handle, callers=callers, agents=agents,
-        acd=acd, interflow=interflow, focus_region=focus)
+        acd=acd, pooling=pooling, focus_region=focus)
 
 
 # -- the sections ------------------------------------------------------------------------
@@ -341,23 +341,42 @@ def _acd(reader: Reader, skills: Collection[str] | None) -> AcdTimings:
                       waiting_room=room is not False)
 
 
-def _interflow(reader: Reader, sites: Mapping[str, SiteSpec]) -> InterflowTimings:
-    # Only what the file gives: the rest keeps InterflowTimings' (the ACD's) defaults.
-    values: dict[str, Any] = {name: reader.number(name, None, 0, 1e6)
-                              for name in _FIELDS_INTERFLOW if reader.has(name)}
-    for name in ("max_moves", "trunk_limit"):
-        if reader.has(name):
-            values[name] = reader.integer(name, None, 0, 10_000)
+def _pooling(reader: Reader, sites: Mapping[str, SiteSpec]) -> PoolingRules:
+    """Only what the file gives: the rest keeps the ACD's defaults (PoolingSettings)."""
+    base = PoolingRules()
+    reserve = base.reserve
+    if reader.has("reserve"):
+        value = reader.raw("reserve")
+        if value == AUTO or (isinstance(value, int) and not isinstance(value, bool)
+                             and 0 <= value <= 100):
+            reserve = str(value)
+        else:
+            reader.error(f"must be {AUTO} or a number of agents from 0 to 100, "
+                         f"not {value!r}", "reserve")
+    trunk_limit = reader.integer("trunk_limit", base.trunk_limit, 0, 10_000)
+    max_ewt = reader.number("national_max_ewt_s", base.national_max_ewt_s, 10, 1e6)
+    auto = base.auto
+    section = reader.child("auto", required=False)
+    if reader.has("auto"):
+        auto = AutoReserve(
+            every_s=section.number("every_s", auto.every_s, 10, 3600),
+            sl_low=section.number("sl_low", auto.sl_low, 0, 1),
+            sl_high=section.number("sl_high", auto.sl_high, 0, 1),
+            min_answered=section.integer("min_answered", auto.min_answered, 1, 10_000),
+            most=section.integer("most", auto.most, 0, 100),
+            net_window_s=section.number("net_window_s", auto.net_window_s, 60, 3600))
+    section.finish()
     order: dict[str, tuple[str, ...]] = {}
-    section = reader.child("order", required=False)
-    for site, targets, path in section.pairs():
+    listing = reader.child("order", required=False)
+    for site, targets, path in listing.pairs():
         if sites and str(site) not in sites:
-            section.problems.append(Problem(path, f"{str(site)!r} is not a site"))
-        listed = tuple(strings_at(targets, path, section.problems))
+            listing.problems.append(Problem(path, f"{str(site)!r} is not a site"))
+        listed = tuple(strings_at(targets, path, listing.problems))
         for index, target in enumerate(listed):
             if sites and (target not in sites or target == site):
-                section.problems.append(Problem(join(path, index),
+                listing.problems.append(Problem(join(path, index),
                                                 f"{target!r} is not another site"))
         order[str(site)] = listed
     reader.finish()
-    return InterflowTimings(**values, order=order)
+    return PoolingRules(order=order, reserve=reserve, auto=auto, trunk_limit=trunk_limit,
+                        national_max_ewt_s=max_ewt)

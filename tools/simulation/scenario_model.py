@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from acd.settings import AcdSettings, InterflowRule, InterflowSettings, QueueSettings
+from acd.settings import AcdSettings, AutoReserve, PoolingSettings, QueueSettings
 from pln123.config.reader import ConfigError
 
 HOURS = 24
@@ -18,8 +18,7 @@ DISTRIBUTIONS = ("exponential", "lognormal", "gamma", "fixed")
 
 _ACD = AcdSettings()
 _QUEUE = QueueSettings("-")
-_RULE = InterflowRule()
-_INTERFLOW = InterflowSettings()
+_POOLING = PoolingSettings()
 
 
 class ScenarioError(ConfigError, ValueError):
@@ -115,14 +114,15 @@ class AcdTimings:
 
 
 @dataclass(frozen=True)
-class InterflowTimings:
-    threshold_s: float = _RULE.threshold_s
-    accept_s: float = _RULE.accept_s
-    margin_s: float = _RULE.margin_s
-    reevaluate_s: float = _INTERFLOW.reevaluate_s
-    max_moves: int = _INTERFLOW.max_moves
-    trunk_limit: int = _INTERFLOW.trunk_limit
+class PoolingRules:
+    """The pln123 world's pooling: the same rules as the admin config's `acd.pooling`
+    (one pool of every site of the scenario); `reserve` is `auto` or a number."""
+
     order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    reserve: str = _POOLING.default_reserve
+    auto: AutoReserve = field(default_factory=AutoReserve)
+    trunk_limit: int = _POOLING.trunk_limit
+    national_max_ewt_s: float = _POOLING.national_max_ewt_s
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class Scenario:
     callers: Callers
     agents: AgentBehaviour
     acd: AcdTimings
-    interflow: InterflowTimings
+    pooling: PoolingRules
     focus_region: str                          # the region of the summary's last line
 
     @property

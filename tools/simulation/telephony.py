@@ -1,14 +1,14 @@
 """`Telephony` on a virtual clock: agents' phones ring and are answered, talks end, callers
-take or refuse callbacks and are carried between sites, all as timers on the injected
-`Clock`; no Asterisk, no wall clock.
+take or refuse callbacks, all as timers on the injected `Clock`; no Asterisk, no wall
+clock.
 
 Why it behaves like this: it is the stand-in for `ivr/callcontrol` under the real ACD, so
 it keeps the same promises (acd/telephony.py): `connect` fires once the ring is decided
 (ANSWERED after the agent's ring time, NO_ANSWER at the ring timeout, CALLER_GONE as soon
 as the caller hangs up while it rings); `when_call_ends` fires when the caller's channel is
-gone, whoever ends it; a callback rings the agent first and then the caller; `move` hands
-the caller to the target site after the trunk's set-up time, where the target's
-`CallMover.arrive` queues it as the overflow dialplan would.
+gone, whoever ends it; a callback rings the agent first and then the caller. An agent of
+another site (a loan, `Connection.agent_site`) rings like a local one: the trunk between
+the sites is not modelled (it adds no wait a caller would notice).
 
 What the people do is drawn from each caller's own random stream (sampling.py): ring time
 uniform in `agents.ring_s`, talk time from `handle_time`, a callback answered with
@@ -29,10 +29,8 @@ from tools.simulation.sampling import sample
 from tools.simulation.scenario import Scenario
 
 CALLBACK_PICKUP_S = (3.0, 10.0)   # a called-back caller answers after uniform(lo, hi) s
-TRUNK_SETUP_S = 1.0               # an interflowed caller reaches the other site after this
 CALLBACK_GOODBYE = "goodbye"      # the WaitingRoom's farewell after an accepted callback
 
-Arrive = Callable[[str, Attempt], None]          # (target site, attempt)
 AgentNoAnswer = Callable[[str, str], None]       # (site, agent id)
 
 
@@ -45,13 +43,12 @@ class _Ring:
 
 class SimTelephony:
     def __init__(self, scenario: Scenario, book: CallBook, clock: IReactorTime,
-                 site_of: Callable[[str], str], *, arrive: Arrive,
+                 site_of: Callable[[str], str], *,
                  no_answer: AgentNoAnswer, callback_attempts: int):
         self.scenario = scenario
         self.book = book
         self.clock = clock
         self.site_of = site_of          # prefixed site name -> scenario name
-        self.arrive = arrive
         self.no_answer = no_answer
         self.callback_attempts = callback_attempts
         self.channels: dict[str, Attempt] = {}
@@ -123,7 +120,7 @@ class SimTelephony:
 
     def _talk(self, attempt: Attempt, channel: str, connection: Connection) -> None:
         attempt.answered_at = self.clock.seconds()
-        attempt.answered_site = attempt.site
+        attempt.answered_site = self._agent_site(attempt, connection)
         self.book.finish(attempt, "answered")
         attempt.talk_s = sample(self.scenario.handle, attempt.rng)
         self.clock.callLater(attempt.talk_s, self.hang_up, channel)
@@ -133,7 +130,11 @@ class SimTelephony:
         if attempt.state == "ringing":
             self.book.set_state(attempt, "queued")   # the ACD puts it back at its place
         ring.done.callback(RingOutcome.NO_ANSWER)
-        self.no_answer(attempt.site, connection.agent_id)
+        self.no_answer(self._agent_site(attempt, connection), connection.agent_id)
+
+    def _agent_site(self, attempt: Attempt, connection: Connection) -> str:
+        """The scenario name of the agent's site: the call's, or a lending site's."""
+        return self.site_of(connection.agent_site) if connection.agent_site else attempt.site
 
     def caller_gone(self, attempt: Attempt) -> bool:
         """The caller hangs up while an agent's phone rings for them: CALLER_GONE now."""
@@ -217,20 +218,3 @@ class SimTelephony:
         else:
             self.book.set_state(attempt, "callback")
         result.callback(Callback(RingOutcome.CALLER_NO_ANSWER))
-
-    # -- interflow -------------------------------------------------------------------------
-
-    def move(self, call_id: str, caller_channel: str, target_site: str) -> Deferred[bool]:
-        attempt = self.channels.get(caller_channel)
-        if attempt is None or attempt.call_id != call_id:
-            return succeed(False)
-        target = self.site_of(target_site)
-        self.book.move(attempt, target)
-        self.book.set_state(attempt, "moving")
-        self.clock.callLater(TRUNK_SETUP_S, self._arrive, attempt, target)
-        return succeed(True)
-
-    def _arrive(self, attempt: Attempt, target: str) -> None:
-        if attempt.alive and attempt.state == "moving":
-            self.book.set_state(attempt, "queued")
-            self.arrive(target, attempt)

@@ -9,9 +9,10 @@ arrivals.
 Per site it builds the site's ACD with `acd.site.build_acd`, the function the server's
 composition root uses, on the simulated telephony: the Lua scripts, the `Distributor`, the
 `WaitingRoom` (announcements, callback offers, the maximum wait; left out if the scenario
-says so), and the interflow pieces, which act only under the pln123 policy (its settings
-enable interflow and its sites publish their status); the mover's `arrive` takes callers
-the simulated trunk delivers.
+says so) and pooling. Under the isolated policy every site is a pool of its own; under
+pln123 the sites form one pool, publish their status and keep their reserve (the pool
+keeper), and a reservation one site's agent makes for another site's call is handed to
+that site's Distributor directly (every site runs in this one process).
 
 Agents follow their roster group's shift: logged in (ready) at its start, logged out at its
 end (after their call, if on one: the ACD's pending logout). A ring nobody answers pauses
@@ -30,17 +31,12 @@ from twisted.python.failure import Failure
 
 from acd.agents.state import Transition
 from acd.intake import QueuePlacement, QueueRequest
-from acd.settings import (
-    AcdSettings,
-    AgentSpec,
-    InterflowRule,
-    InterflowSettings,
-    QueueSettings,
-)
+from acd.queues.records import Reservation
+from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
 from acd.site import AcdSite, build_acd
 from acd.store.redis import RedisStore
 from tools.simulation.callers import Callers
-from tools.simulation.calls import Attempt, CallBook
+from tools.simulation.calls import CallBook
 from tools.simulation.engine import EventClock
 from tools.simulation.sampling import Arrival
 from tools.simulation.scenario import RosterGroup, Scenario
@@ -49,7 +45,7 @@ from tools.simulation.telephony import SimTelephony
 log = structlog.get_logger("tools.simulation")
 
 POLICIES = ("isolated", "pln123")
-DEFAULT_LANGUAGE = "id"  # every simulated caller speaks it (tools.simulation.callers)
+POOL = "national"
 SAMPLE_EVERY_S = 60.0
 STATUS_EVERY_S = 10.0   # the sites publish their status this often (production: 1 s)
 METRICS_SHARE_S = STATUS_EVERY_S  # a skill's live figures: one read per this, per site
@@ -86,8 +82,10 @@ class AgentTime:
             self.record(site, agent_id, status, now)
 
 
-def settings_for(scenario: Scenario, prefix: str, interflow: bool) -> AcdSettings:
-    """The ACD's settings for one world: the scenario's timings, rosters, interflow rules."""
+def settings_for(scenario: Scenario, prefix: str, pooling: bool,
+                 reserve: str | None = None) -> AcdSettings:
+    """The ACD's settings for one world: the scenario's timings, rosters and pooling rules
+    (`reserve` overrides the scenario's: a what-if run)."""
     p = prefix
     agents: list[AgentSpec] = []
     for index, site in enumerate(scenario.sites.values()):
@@ -103,26 +101,29 @@ def settings_for(scenario: Scenario, prefix: str, interflow: bool) -> AcdSetting
                                        max_wait_s=acd.max_wait(mix.skill),
                                        max_wait_fallback="callback")
               for mix in scenario.skills}
-    flow = scenario.interflow
+    rules = scenario.pooling
     hub = scenario.hub
-    settings = InterflowSettings(
-        enabled=interflow,
-        default=InterflowRule(flow.threshold_s, flow.accept_s, flow.margin_s),
-        order={p + s: tuple(p + t for t in targets) for s, targets in flow.order.items()},
+    settings = PoolingSettings(
+        enabled=pooling,
+        pools={p + POOL: tuple(p + s for s in scenario.sites)},
+        order={p + s: tuple(p + t for t in targets) for s, targets in rules.order.items()},
         hub=p + hub if hub else "",
-        reevaluate_s=flow.reevaluate_s, max_moves=flow.max_moves,
-        trunk_limit=flow.trunk_limit, status_every_s=STATUS_EVERY_S,
-        status_ttl_s=600.0)   # Redis expires on the wall clock: far longer than a sim step
+        default_reserve=reserve if reserve is not None else rules.reserve,
+        auto=rules.auto, trunk_limit=rules.trunk_limit,
+        national_max_ewt_s=rules.national_max_ewt_s, status_every_s=STATUS_EVERY_S,
+        status_ttl_s=600.0,   # Redis expires on the wall clock: far longer than a sim step
+        ring_stream=False)    # one process: reservations are handed over directly
     return AcdSettings(
         service_level_s=acd.service_level_s, escalation_s=acd.escalation_s,
         ring_timeout_s=acd.ring_timeout_s, announce_every_s=acd.announce_every_s,
         callback_offer_ewt_s=acd.callback_offer_ewt_s,
         abandon_resume_s=acd.abandon_resume_s, audit_maxlen=1000, queues=queues,
-        agents=tuple(agents), interflow=settings)
+        agents=tuple(agents), pooling=settings)
 
 
 class World:
-    def __init__(self, scenario: Scenario, policy: str, prefix: str, store: RedisStore):
+    def __init__(self, scenario: Scenario, policy: str, prefix: str, store: RedisStore, *,
+                 reserve: str | None = None):
         if policy not in POLICIES:
             raise ValueError(f"policy {policy!r}: one of {', '.join(POLICIES)}")
         self.scenario = scenario
@@ -134,9 +135,10 @@ class World:
         self.clock.advance(self.t0)
         self.book = CallBook()
         self.agent_time = AgentTime()
-        self.settings = settings_for(scenario, prefix, interflow=policy == "pln123")
+        self.settings = settings_for(scenario, prefix, pooling=policy == "pln123",
+                                     reserve=reserve)
         self.telephony = SimTelephony(
-            scenario, self.book, self.clock, self._unprefixed, arrive=self._arrive,
+            scenario, self.book, self.clock, self._unprefixed,
             no_answer=self._no_answer, callback_attempts=self.settings.callback_attempts)
         self.sites = {name: self._stack(name) for name in scenario.sites}
         self.callers = Callers(scenario, self.book, self.telephony, self.clock,
@@ -149,11 +151,9 @@ class World:
         site = self.prefix + name
         s = self.settings
         return build_acd(site, s, tuple(s.queues), self.store, self.telephony, self.clock,
-                         languages=(DEFAULT_LANGUAGE,), default_language=DEFAULT_LANGUAGE,
                          live_share_s=METRICS_SHARE_S,
-                         observer=lambda a, tr: self._observed(name, a, tr),
-                         waiting_room=self.scenario.acd.waiting_room,
-                         shared_read_s=STATUS_EVERY_S)  # statuses change only this often
+                         observer=self._observed, hand_over=self._hand_over,
+                         waiting_room=self.scenario.acd.waiting_room)
 
     def start(self, arrivals: Sequence[Arrival]) -> None:
         """Shifts, first arrivals, sampling and the status publishers on the clock."""
@@ -167,6 +167,7 @@ class World:
         if self.policy == "pln123":
             for stack in self.sites.values():
                 stack.status.start()
+                stack.keeper.start()
         self.clock.callLater(0, self._sample)
         self._feed(iter(arrivals))
 
@@ -211,9 +212,9 @@ class World:
     def _abandon(self, site: str, call_id: str) -> Deferred[bool]:
         return self.sites[site].distributor.abandon(call_id)
 
-    def _arrive(self, site: str, attempt: Attempt) -> None:
-        d = self.sites[site].mover.arrive(attempt.call_id, attempt.channel)
-        d.addErrback(self._logged, "sim_arrive_failed")
+    def _hand_over(self, reservation: Reservation) -> None:
+        """An agent of one site took another site's call: that site rings it."""
+        self.sites[self._unprefixed(reservation.call_site)].distributor.take_over(reservation)
 
     def _login(self, site: str, agent_id: str) -> None:
         self.sites[site].distributor.login(agent_id).addErrback(self._logged, "sim_login")
@@ -228,7 +229,7 @@ class World:
         self.clock.callLater(self.scenario.agents.no_answer_pause_s, ready)
 
     def _observed(self, site: str, agent_id: str, transition: Transition) -> None:
-        self.agent_time.record(site, agent_id, str(transition.after.status),
+        self.agent_time.record(self._unprefixed(site), agent_id, str(transition.after.status),
                                self.clock.seconds())
 
     def _unprefixed(self, site: str) -> str:
