@@ -3,9 +3,14 @@
 Redis: `redis_server` (one server), `redis_cluster` (3 primaries), `redis_sentinel` (a
 primary, a replica, 3 sentinels), and `redis_topology`, parametrised over all three, for
 tests that must hold on every topology. All are plain synchronous fixtures (pytest runs
-with --reactor=asyncio; nothing here touches the reactor). A test that uses them is marked
-`asterisk` / `redis` automatically, so `-m "not asterisk"` deselects it even if its author
-forgot the marker.
+with --reactor=asyncio; nothing here touches the reactor). A test that uses them (or the
+`browser` of tests/browser) is marked `asterisk` / `redis` / `browser` automatically
+(tests/fixtures/servers.py), so `-m "not asterisk"` deselects it even if its author forgot
+the marker.
+
+The folders say what their tests need: tests/unit nothing (its conftest refuses these
+fixtures), tests/integration a real Redis or pln123 run as a process, tests/e2e the
+Asterisk sandbox, tests/browser Chromium.
 
 When a server cannot run on this machine (not root, no debootstrap, no redis-server), the
 tests that need it are skipped with the reason, except under CI=true, where that is a
@@ -26,18 +31,8 @@ from tests.fixtures.redis_cluster import LoopbackCluster, start_cluster
 from tests.fixtures.redis_sentinel import SentinelGroup, start_sentinel_group
 from tests.fixtures.redis_server import RedisServer, start_redis
 from tests.fixtures.redis_topology import TOPOLOGIES, RedisTarget
+from tests.fixtures.servers import marks_for
 from tools.sandbox import Instance, SandboxError
-
-_MARK_BY_FIXTURE = {
-    "asterisk_sandbox": "asterisk",
-    "asterisk_site": "asterisk",
-    "sandbox_root": "asterisk",
-    "redis_server": "redis",
-    "fresh_redis": "redis",
-    "redis_cluster": "redis",
-    "redis_sentinel": "redis",
-    "redis_topology": "redis",
-}
 
 # What starting a Redis topology can raise besides the RuntimeErrors the fixtures raise.
 _START_ERRORS = (RuntimeError, OSError, subprocess.SubprocessError, redis.RedisError)
@@ -45,8 +40,7 @@ _START_ERRORS = (RuntimeError, OSError, subprocess.SubprocessError, redis.RedisE
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        for mark in {m for fixture, m in _MARK_BY_FIXTURE.items() if fixture in names}:
+        for mark in sorted(marks_for(getattr(item, "fixturenames", ()))):
             item.add_marker(mark)
 
 

@@ -1,61 +1,35 @@
 """The dashboard in headless Chromium (Debian's `chromium` through `chromium-driver`).
 
 Everything but the browser is real and in this process: the dashboard on a real port, the
-site's Distributor (fake telephony: no phone rings) and its AgentCommandConsumer, so a
+site's Distributor (fake telephony: no phone rings) and its agent-command consumer, so a
 pause clicked on the page travels dashboard -> command stream -> consumer -> Distributor ->
-Redis -> event stream -> page. Selenium blocks, so its calls run in a thread while the
-reactor serves. Screenshots go to $PLN123_SCREENSHOTS (default: the test's tmp dir).
+Redis -> event stream -> page; a lending switch clicked on the page lands in the site's
+lending hash, where the matching script reads it. Selenium blocks, so its calls run in a
+thread while the reactor serves. Screenshots go to $PLN123_SCREENSHOTS (default: the
+test's tmp dir).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 
-from acd.agents.commands import AgentCommandConsumer
+from acd.agents.commands import agent_commands
 from acd.distributor import Distributor
-from acd.interflow.status import SiteStatus, StatusBoard
+from acd.pooling.lending import Lending, LendingBoard
+from acd.pooling.status import SiteStatus, StatusBoard
 from acd.queues.store import QueueStore
-from tests.dashboard.harness import PASSWORDS, SETTINGS, call, reactor, start
-from tests.fixtures.availability import skip_or_fail
+from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.property.fake_telephony import FakeTelephony
+from tests.harness.dashboard import PASSWORDS, SETTINGS, call, lend, pool_keys, reactor, start
 
 T = TypeVar("T")
 XSS = "<img src=x onerror=alert(1)>"
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromedriver")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    missing = [path for path in CHROMIUM if not shutil.which(path)]
-    if missing:
-        skip_or_fail(f"headless browser tests need Debian's chromium and chromium-driver "
-                     f"(missing {', '.join(missing)}; apt-get install chromium chromium-driver)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError as error:
-        skip_or_fail(f"selenium is not installed: {error}")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM[0]
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1440,1000",
-                     "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    # The driver is given: Selenium Manager never looks for (or downloads) a browser.
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMIUM[1]), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 async def blocking(function: Callable[[], T]) -> T:
@@ -77,6 +51,14 @@ def text_of(driver: Any, selector: str) -> str:
     """The element's rendered text, read in one step (the page re-renders every push)."""
     script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';"
     return str(driver.execute_script(script, selector))
+
+
+async def audit(running: Any, site: str) -> list[dict[str, str]]:
+    async def read(client: Any) -> list[dict[str, str]]:
+        return [fields for _id, fields in await client.xrange(pool_keys(site).audit)]
+
+    result: list[dict[str, str]] = await running.store.run(read)
+    return result
 
 
 def click(driver: Any, selector: str) -> None:
@@ -105,12 +87,16 @@ async def test_supervisor_watches_and_pauses_in_a_real_browser(
     telephony = FakeTelephony()
     acd = Distributor("palembang", SETTINGS, QueueStore(running.store, "palembang", SETTINGS),
                       telephony, reactor)
-    consumer = AgentCommandConsumer(running.store, "palembang", acd)
+    consumer = agent_commands(running.store, pool_keys("palembang"), acd)
     consumer.start()
     board = StatusBoard(running.store)
+    lending = LendingBoard(running.store, SETTINGS.pooling)
     try:
         for site in ("palembang", "jakarta"):
-            await board.publish(SiteStatus(site, reactor.seconds(), True), 120)
+            await board.publish(SiteStatus(site, reactor.seconds(), True), 120,
+                                pool_keys(site).alive)
+        # Jakarta's agent 3001 talks to a Palembang caller: lent by one, borrowed by the other.
+        await lend(running.store, "jakarta", "palembang", "3001", "p0", now=reactor.seconds())
         await acd.login("1001")
         await acd.login("1002")
         await acd.pause("1002", "5")
@@ -148,7 +134,7 @@ async def test_supervisor_watches_and_pauses_in_a_real_browser(
 
         assert await blocking(pause_from_the_page) == "paused (7)"
         assert (await acd.queues.agent("1001")).state.reason == "7"   # the real ACD did it
-        assert consumer.applied == 1
+        assert consumer.handled == 1
 
         # Nobody is ready now: the calls wait in line, and the page shows them as they come.
         now = reactor.seconds()
@@ -206,8 +192,86 @@ async def test_supervisor_watches_and_pauses_in_a_real_browser(
         tile = (await blocking(overview)).lower().split("\n")
         assert tile[:4] == ["palembang", "up", "2", "waiting"]
         assert tile[tile.index("paused") - 1] == "2"
+        assert tile[tile.index("borrowed now / today") - 1] == "1 / 1"
+        assert tile[tile.index("lent now / today") - 1] == "0 / 0"
+        jakarta = (await blocking(lambda: text_of(browser, "a.tile[data-site=jakarta]")))
+        jakarta_lines = jakarta.lower().split("\n")
+        assert jakarta_lines[jakarta_lines.index("lent now / today") - 1] == "1 / 1"
         assert (shots / "dashboard-site.png").stat().st_size > 10_000
         assert (shots / "dashboard-overview.png").stat().st_size > 10_000
+
+        def switch_lending_off() -> str:
+            click(browser, "a.tile[data-site=palembang]")
+            wait_for(browser, lambda d: text_of(d, "#lending-state") == "on", 5,
+                     "the lending card, lending on")
+            click(browser, "#lending-switch")
+            wait_for(browser, lambda d: text_of(d, "#lending-state") == "off", 5,
+                     "lending off on the page")
+            return text_of(browser, "#lending-message")
+
+        assert await blocking(switch_lending_off) == "lending switched off"
+        assert (await lending.read("palembang")).off is True
+
+        def set_reserve(value: str, skill: str) -> str:
+            from selenium.webdriver.support.ui import Select
+
+            Select(browser.find_element(By.ID, "reserve-skill")).select_by_value(skill)
+            field = browser.find_element(By.ID, "reserve-value")
+            field.clear()
+            field.send_keys(value)
+            before = text_of(browser, "#lending-message")
+            click(browser, "#reserve-set")
+            wait_for(browser, lambda d: text_of(d, "#lending-message") not in ("", before), 5,
+                     "the reply to the reserve")
+            return text_of(browser, "#lending-message")
+
+        refused = await blocking(lambda: set_reserve("lots", "general"))
+        assert refused == "reserve must be a whole number of agents from 0 to 100, or null " \
+                          "for the config's"
+        assert (await lending.read("palembang")).reserve == {}
+        assert await blocking(lambda: set_reserve("2", "general")) == (
+            "reserve set to 2 for general")
+        assert (await lending.read("palembang")).reserve == {"general": 2}
+
+        def reserve_shown() -> str:
+            wait_for(browser, lambda d: text_of(d, "tr[data-skill=general] td.reserve")
+                     == "2 (set)", 5, "the general row's reserve")
+            return text_of(browser, "tr[data-skill=billing] td.reserve")
+
+        assert await blocking(reserve_shown) == "auto"
+        assert [(e["event"], e["supervisor"]) for e in await audit(running, "palembang")
+                if e["event"] in ("dashboard_lending", "dashboard_reserve")] == [
+            ("dashboard_lending", "nas"), ("dashboard_reserve", "nas")]
+
+        def off_on_the_overview() -> str:
+            browser.find_element(By.ID, "home").click()
+            wait_for(browser, lambda d: "lending off" in text_of(
+                d, "a.tile[data-site=palembang]").lower(), 5, "the lending-off badge")
+            browser.save_screenshot(str(shots / "dashboard-lending-off.png"))
+            return text_of(browser, "a.tile[data-site=medan]").lower()
+
+        assert "lending off" not in await blocking(off_on_the_overview)
+
+        def as_site_supervisor() -> tuple[bool, str]:
+            browser.find_element(By.ID, "logout-button").click()
+            wait_for(browser, lambda d: "/login" in d.current_url, 5, "the login page")
+            browser.find_element(By.ID, "name").send_keys("medan1")
+            browser.find_element(By.ID, "password").send_keys(PASSWORDS["medan1"])
+            browser.find_element(By.ID, "login-button").click()
+            wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR,
+                                                        "a.tile[data-site=medan]"),
+                     5, "the overview for medan1")
+            click(browser, "a.tile[data-site=medan]")
+            wait_for(browser, lambda d: text_of(d, "#site-name") == "medan", 5, "medan's view")
+            wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-agent='2001']"),
+                     5, "medan's agents")
+            card = browser.find_element(By.ID, "lending-form")
+            return card.is_displayed(), text_of(browser, "#site-summary")
+
+        shown, summary = await blocking(as_site_supervisor)
+        assert shown is False                    # watching only: no lending card
+        assert "lending" in summary.lower()      # the figures are there all the same
+        assert await lending.read("medan") == Lending("medan")
     finally:
         await consumer.stop()
         acd.stop()

@@ -71,6 +71,11 @@ class FakeTelephony:
         _, d = self.rings.pop(call_id)
         d.callback(RingOutcome.NO_ANSWER)
 
+    def trunk_failed(self, call_id: str) -> None:
+        """A lent agent's ring fails between the sites."""
+        _, d = self.rings.pop(call_id)
+        d.callback(RingOutcome.TRUNK_FAILED)
+
     def caller_gone(self, call_id: str) -> None:
         _, d = self.rings.pop(call_id)
         d.callback(RingOutcome.CALLER_GONE)

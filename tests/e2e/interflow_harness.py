@@ -19,8 +19,9 @@ from acd.store.redis import RedisStore
 from ivr.ami import AMIService, variable_header
 from pln123.config import Config, load_config
 from pln123.site import AMITarget, CallCentre, build_site
-from tests.e2e.ami_helpers import clock, connect
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.ami import connect
+from tests.harness.reactor import clock
 from tools.sandbox import Instance
 
 CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"

@@ -18,8 +18,8 @@ from ivr.ami.endpoint import ami_endpoint
 from ivr.engine.engine import IVREngine
 from ivr.engine.session import CallSession, IVRServices
 from pln123.config import Config
-from tests.e2e.ami_helpers import clock, poll, reactor
-from tests.unit.ivr_fakes import MemoryIntake  # the ACD side of the hand-off (issue 4)
+from tests.doubles.ivr import MemoryIntake  # the ACD side of the hand-off
+from tests.harness.reactor import clock, poll, reactor
 from tools.sandbox import Instance
 
 _caller_numbers = itertools.count(81100000001)
@@ -122,7 +122,7 @@ async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIV
 
 
 async def admin(site: Instance) -> AMIService:
-    from tests.e2e.ami_helpers import connect
+    from tests.harness.ami import connect
 
     return await connect(site, user="sandbox-admin", events="system")
 

@@ -16,8 +16,9 @@ from acd.store.redis import RedisStore
 from ivr.ami import AMIService, variable_header
 from pln123.config import Config, load_config
 from pln123.site import AMITarget, CallCentre, build_site
-from tests.e2e.ami_helpers import clock, connect, poll
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.ami import connect
+from tests.harness.reactor import clock, poll
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
@@ -27,7 +28,7 @@ CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 
 def config_with_agents(*agents: AgentSpec) -> Config:
     """One site's ACD alone: interflow (and with it surge admission control, which would
-    turn away callers queued before any agent logs in) is issue 5's, tested on its own."""
+    turn away callers queued before any agent logs in) is tested on its own."""
     config = load_config(CONFIG)
     queues = {skill: QueueSettings(skill, wrapup_s=1.0) for skill in config.skills}
     return replace(config, acd=replace(config.acd, agents=agents, ring_timeout_s=5.0,
@@ -143,6 +144,6 @@ async def test_ring_no_answer_requeues_at_the_head_and_pauses_the_agent(
 async def _sleep(seconds: float) -> None:
     from twisted.internet.task import deferLater
 
-    from tests.e2e.ami_helpers import reactor
+    from tests.harness.reactor import reactor
 
     await deferLater(reactor, seconds, lambda: None)

@@ -1,4 +1,4 @@
-"""Crash safety (issue 4 item 6): `kill -9` pln123 while 10 callers wait and 3 talk; the new
+"""Crash safety: `kill -9` pln123 while 10 callers wait and 3 talk; the new
 process re-adopts the waiting callers from Asterisk and Redis and serves them in their
 original order; the talking calls are neither lost nor duplicated."""
 
@@ -16,9 +16,10 @@ from acd.queues.store import QueueStore
 from acd.store.redis import RedisStore
 from ivr.ami import Message, variable_header
 from pln123.config import load_config
-from tests.e2e.ami_helpers import connect, poll
 from tests.e2e.serve_harness import REPO, ServeProcess, write_config
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.ami import connect
+from tests.harness.reactor import poll
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
@@ -98,7 +99,7 @@ async def test_kill_9_with_callers_waiting_and_talking(
 async def poll_async(predicate: Any, seconds: float, what: str) -> None:
     from twisted.internet.task import deferLater
 
-    from tests.e2e.ami_helpers import reactor
+    from tests.harness.reactor import reactor
 
     deadline = reactor.seconds() + seconds
     while not await predicate():

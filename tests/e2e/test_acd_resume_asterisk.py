@@ -7,9 +7,9 @@ import pytest
 import pytest_twisted
 
 from ivr.ami import variable_header
-from tests.e2e.ami_helpers import poll
 from tests.e2e.test_acd_asterisk import Centre, config_with_agents, start
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.reactor import poll
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
@@ -55,7 +55,7 @@ async def test_redial_within_the_window_gets_the_old_place_back(
 async def poll_position_gone(c: Centre, call_id: str) -> None:
     from twisted.internet.task import deferLater
 
-    from tests.e2e.ami_helpers import reactor
+    from tests.harness.reactor import reactor
 
     for _ in range(150):
         if await c.centre.acd.queues.position(call_id) is None:

@@ -17,7 +17,8 @@ from ivr.ami import (
     quote_agi_arg,
 )
 from ivr.ami.agi import AGIHangup
-from tests.e2e.ami_helpers import clock, connect, originate_caller, poll, reactor, within
+from tests.harness.ami import connect, originate_caller
+from tests.harness.reactor import clock, poll, reactor, within
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

@@ -35,8 +35,8 @@ from ivr.asterisk.manager import ACTIONS, EVENTS, MANAGER_FILE, render_manager
 from ivr.asterisk.pjsip import PJSIP_FILE, read_agent_secrets, render_pjsip
 from pln123.config import Config, load_config
 from pln123.config.asterisk import AmiTLS
-from tests.e2e.ami_helpers import clock, reactor, within
 from tests.fixtures.asterisk_sandbox import SandboxSession
+from tests.harness.reactor import clock, reactor, within
 from tools.sandbox import Instance, RawAmi
 from tools.sandbox.instance import asterisk_ids
 from tools.sandbox.ports import free_port

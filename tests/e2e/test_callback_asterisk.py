@@ -13,9 +13,9 @@ import pytest
 import pytest_twisted
 
 from acd.queues.records import CallState
-from tests.e2e.ami_helpers import poll
 from tests.e2e.test_acd_asterisk import _sleep, agent, config_with_agents, start
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.reactor import poll
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

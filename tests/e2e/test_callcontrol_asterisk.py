@@ -9,7 +9,8 @@ import pytest_twisted
 from acd.telephony import Connection, RingOutcome
 from ivr.ami import AGISession, AMIService, AsyncAGIRouter, Message
 from ivr.callcontrol.telephony import AMITelephony
-from tests.e2e.ami_helpers import clock, connect, originate_caller, poll, reactor, within
+from tests.harness.ami import connect, originate_caller
+from tests.harness.reactor import clock, poll, reactor, within
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

@@ -97,7 +97,8 @@ def test_the_site_dialplan_is_loaded(sites: dict[str, Instance], config: Config,
     assert "AGI(agi:async,${ARG1},${ARG2})" in ivr and "Set(CHANNEL(language)=id)" in ivr
     assert "There is no existence" in instance.cli(f"dialplan show {AGENT_CONNECT_CONTEXT}")
     trunk_in = instance.cli(f"dialplan show {TRUNK_IN_CONTEXT}")
-    assert "'_ovf-.' =>" in trunk_in and "'_ivr-X.' =>" in trunk_in, trunk_in
+    assert "'_age[n]t-X.' =>" in trunk_in and "'_ivr-X.' =>" in trunk_in, trunk_in
+    assert "Dial(${PLN123_LENT_PHONE})" in trunk_in and "UserEvent(PlnRemoteCall," in trunk_in
     # The sandbox's own test contexts are still there beside ours.
     for context in ("pln-inbound", "test-caller", "test-answer", "pln-trunk-in"):
         assert f"Context '{context}'" in instance.cli(f"dialplan show {context}")

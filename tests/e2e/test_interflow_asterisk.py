@@ -1,4 +1,4 @@
-"""Issue 5 end to end: three sandbox Asterisk instances (palembang, medan, jakarta) joined
+"""Interflow end to end: three sandbox Asterisk instances (palembang, medan, jakarta) joined
 by IAX2, each with its own pln123, one Redis, Local-channel agents."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from tests.e2e.ami_helpers import poll, reactor
 from tests.e2e.interflow_harness import (
     Centre,
     agent,
@@ -17,6 +16,7 @@ from tests.e2e.interflow_harness import (
 )
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.reactor import poll, reactor
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

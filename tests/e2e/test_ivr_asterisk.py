@@ -1,4 +1,4 @@
-"""Issue 3's IVR end to end: real Asterisk 22 (sandbox), the sites' rendered dialplans,
+"""The IVR end to end: real Asterisk 22 (sandbox), the sites' rendered dialplans,
 synthesised Indonesian/English prompts, real Redis, and scripted callers keying DTMF.
 
 Callers key early on purpose (barge-in), so the tests take seconds, not the length of
@@ -15,10 +15,11 @@ import pytest
 import pytest_twisted
 
 from pln123.config import Config, load_config
-from tests.e2e.ami_helpers import connect, poll, reactor, within
 from tests.e2e.ivr_harness import RunningIVR, admin, start_ivr
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.ami import connect
+from tests.harness.reactor import poll, reactor, within
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

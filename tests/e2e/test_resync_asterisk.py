@@ -8,7 +8,8 @@ import pytest_twisted
 
 from ivr.ami import AGISession, AsyncAGIRouter
 from ivr.callcontrol.resync import AsyncAGIResync
-from tests.e2e.ami_helpers import clock, connect, originate_caller, poll, within
+from tests.harness.ami import connect, originate_caller
+from tests.harness.reactor import clock, poll, within
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

@@ -1,6 +1,6 @@
-"""`pln123 serve` as a real process against the sandbox Asterisk and a real Redis (issue 8
-item 1): SIGHUP applies a valid config while a caller waits, refuses a broken one and keeps
-the old, SIGTERM drains with callers waiting and the next process serves them in order.
+"""`pln123 serve` as a real process against the sandbox Asterisk and a real Redis: SIGHUP
+applies a valid config while a caller waits, refuses a broken one and keeps the old,
+SIGTERM drains with callers waiting and the next process serves them in order.
 systemd's side is checked on a real `$NOTIFY_SOCKET` datagram socket."""
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from typing import Any
 import pytest
 import pytest_twisted
 import yaml
-
 from acd.interflow.status import StatusBoard
+
 from acd.queues.store import QueueStore
 from acd.store.redis import RedisStore
 from ivr.ami import AMIError, AMIService, Message, variable_header
 from ivr.callcontrol.heartbeat import HEARTBEAT_FAMILY, HEARTBEAT_KEY
 from pln123.config import load_config
-from tests.e2e.ami_helpers import connect, poll
 from tests.e2e.serve_harness import REPO, ServeProcess, write_config
 from tests.e2e.test_acd_restart import poll_async
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.ami import connect
+from tests.harness.reactor import poll
 from tools.sandbox import Instance
 from tools.sandbox.render import TRUNK_FILE
 
@@ -281,7 +282,7 @@ async def test_sigterm_drains_and_the_next_serve_answers_the_waiting_callers_in_
             await call(admin, 9, 8)
             from twisted.internet.task import deferLater
 
-            from tests.e2e.ami_helpers import reactor
+            from tests.harness.reactor import reactor
             await deferLater(reactor, 3, lambda: None)
             listed = await admin.send_list_action("CoreShowChannels")
             gap = [e for e in listed.events

@@ -1,4 +1,4 @@
-"""Issue 5's surge: a burst at three times the rate Palembang's agents can serve. The IVR
+"""A surge: a burst at three times the rate Palembang's agents can serve. The IVR
 answers every caller; each call ends with an agent, a callback that keeps its place, or a
 ticket — admission control offers the callback at once when every site is over the
 national maximum EWT, instead of a wait nobody could honour."""
@@ -11,10 +11,10 @@ import pytest
 import pytest_twisted
 from twisted.internet.task import deferLater
 
-from tests.e2e.ami_helpers import poll, reactor
 from tests.e2e.interflow_harness import Centre, agent, answered_at, config_for, records
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.reactor import poll, reactor
 
 pytestmark = pytest.mark.asterisk
 

@@ -12,7 +12,8 @@ import pytest_twisted
 from ivr.ami import AGISession, AsyncAGIRouter, Message
 from ivr.callcontrol.telephony import AMITelephony
 from ivr.prompts.numbers import say_digits, say_number
-from tests.e2e.ami_helpers import clock, connect, originate_caller, poll, within
+from tests.harness.ami import connect, originate_caller
+from tests.harness.reactor import clock, poll, within
 from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk

@@ -1,46 +1,16 @@
-"""Shared pieces of the end-to-end AMI tests: a connected service, deadlines, callers."""
+"""An AMI service logged in to a sandbox Asterisk, and scripted callers through it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.interfaces import IReactorTCP, IReactorTime
-from twisted.internet.task import deferLater
+from twisted.internet.interfaces import IReactorTCP
 
 from ivr.ami import AMICredentials, AMIService, variable_header
+from tests.harness.reactor import clock, reactor, within
 from tools.sandbox import Instance
-
-reactor: Any = _reactor
-T = TypeVar("T")
-
-
-def clock() -> IReactorTime:
-    result: IReactorTime = reactor
-    return result
-
-
-async def within(d: Deferred[T], seconds: float, what: str) -> T:
-    """Await `d`, failing the test with `what` after `seconds` (never hangs the suite)."""
-    d.addTimeout(seconds, reactor)
-    try:
-        return await d
-    except Exception as err:
-        if type(err).__name__ == "TimeoutError":
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}") from err
-        raise
-
-
-async def poll(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    """Poll `predicate` every 50 ms until true, or fail after `seconds`."""
-    deadline = reactor.seconds() + seconds
-    while not predicate():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-        await deferLater(reactor, 0.05, lambda: None)
 
 
 async def connect(

@@ -3,6 +3,8 @@
 The dashboard is served by a real twisted.web Site on a real port; the client is Twisted's
 own `Agent`, with a cookie jar of one cookie and the CSRF token from the login reply.
 Supervisors' passwords: `medan-pass` for `medan1` (site:medan), `nasional-pass` for `nas`.
+The three sites are one pool, `national` (jakarta its hub): their keys share its slot, and
+`pool_keys(site)` names them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from twisted.web.server import Site
 from zope.interface import implementer
 
 from acd.intake import QueueRequest
-from acd.settings import AcdSettings, AgentSpec, QueueSettings
+from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
+from acd.store.keys import INTERVAL_S, MINUTE_S, SiteKeys
 from acd.store.redis import RedisStore
 from pln123.web import DashboardSite, Role, Supervisor, build_dashboard, hash_password
 from pln123.web.root import Dashboard
@@ -54,7 +57,14 @@ SETTINGS = AcdSettings(
     agents=(agent("1001", "palembang", "Sari"), agent("1002", "palembang", "Budi"),
             agent("2001", "medan", "Ucok")),
     audit_maxlen=10_000,
+    pooling=PoolingSettings(pools={"national": ("palembang", "medan", "jakarta")},
+                            hub="jakarta", reserve={("medan", "billing"): "2"}),
 )
+
+
+def pool_keys(site: str) -> SiteKeys:
+    """The keys of `site`'s ACD, in the harness's pool."""
+    return SiteKeys(site, SETTINGS.pooling.pool_of(site))
 
 
 def call(call_id: str, *, site: str = "palembang", skill: str = "general",
@@ -64,6 +74,28 @@ def call(call_id: str, *, site: str = "palembang", skill: str = "general",
                         skill=skill, priority=priority, language="id", area_code=area,
                         region={"0711": "Palembang", "061": "Medan"}.get(area, area),
                         caller_number=number, idpel=None, entered_at=at)
+
+
+async def lend(store: RedisStore, lender: str, borrower: str, agent_id: str, call_id: str,
+               *, now: float, skill: str = "general", earlier: float | None = None) -> None:
+    """A loan as the matching script leaves it: `lender`'s agent talking to `borrower`'s
+    caller (the lent and borrowed sets), counted in the minute and interval hashes of both
+    sites (`pooled_out` at the lender, `pooled_in` at the borrower) at `now`, and, with
+    `earlier`, one more loan counted then (already over)."""
+    out, into = pool_keys(lender), pool_keys(borrower)
+
+    async def write(client: Any) -> None:
+        await client.sadd(out.lent, agent_id)
+        await client.sadd(into.borrowed, call_id)
+        for at in (now,) if earlier is None else (now, earlier):
+            minute = int(at // MINUTE_S * MINUTE_S)
+            interval = int(at // INTERVAL_S * INTERVAL_S)
+            await client.hincrby(out.minute(skill, minute), "pooled_out", 1)
+            await client.hincrby(out.interval(skill, interval), "pooled_out", 1)
+            await client.hincrby(into.minute(skill, minute), "pooled_in", 1)
+            await client.hincrby(into.interval(skill, interval), "pooled_in", 1)
+
+    await store.run(write)
 
 
 @dataclass

@@ -24,7 +24,8 @@ from twisted.internet.task import deferLater  # noqa: E402
 
 from ivr.ami import AGISession, AMIService, AsyncAGIRouter  # noqa: E402
 from ivr.ami.agi import AGIError  # noqa: E402
-from tests.e2e.ami_helpers import connect, originate_caller, poll  # noqa: E402
+from tests.harness.ami import connect, originate_caller  # noqa: E402
+from tests.harness.reactor import poll  # noqa: E402
 from tools.sandbox import Sandbox  # noqa: E402
 
 HERE = Path(__file__).parent

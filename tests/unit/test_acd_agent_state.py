@@ -34,6 +34,7 @@ ROWS = [
     (RESERVED, E.ANSWER, "", ON_CALL),
     (RESERVED, E.RING_NO_ANSWER, "", AgentState(S.PAUSED, NO_ANSWER)),
     (RESERVED, E.CALLER_GONE_WHILE_RINGING, "", READY),
+    (RESERVED, E.TRUNK_FAILED, "", READY),   # a lent agent's ring never reached them
     (ON_CALL, E.LOGOUT, "", AgentState(S.ON_CALL, pending_logout=True)),
     (ON_CALL, E.CALL_END, "", WRAP_UP),
     (WRAP_UP, E.LOGOUT, "", OUT),
@@ -58,6 +59,7 @@ def test_the_rows_above_are_the_whole_table() -> None:
     (E.CALL_END, OUT),
     (E.RING_NO_ANSWER, OUT),
     (E.CALLER_GONE_WHILE_RINGING, OUT),
+    (E.TRUNK_FAILED, OUT),
 ])
 def test_a_pending_logout_leaves_when_the_call_is_over(event: AgentEvent,
                                                         after: AgentState) -> None:

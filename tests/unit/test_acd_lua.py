@@ -23,9 +23,10 @@ from acd.store.lua import literal, render, source
 ROOT = Path(__file__).resolve().parents[2]
 LUA_SOURCES = sorted((ROOT / "acd").rglob("*.lua"))
 KEY_PARTS = ("CALL", "LIVE", "QUEUE", "READY", "TIER", "AGENT", "SKILLS", "AGENTS", "AUDIT",
-             "INTERVAL", "MINUTE", "PART")
+             "INTERVAL", "MINUTE", "PART", "LENDING", "LOANS", "TAKEN", "IDLE_AT", "RSL",
+             "LENT", "BORROWED", "TRUNK", "ALIVE", "RINGS", "RESUME", "AUTO")
 NUMBERS = ("INTERVAL_S", "MINUTE_S", "INTERVAL_KEEP_S", "MINUTE_KEEP_S", "SCORE_SCALE",
-           "TOP_LEVEL")
+           "TOP_LEVEL", "LIVE_WINDOW_S", "NET_KEEP_S", "RINGS_MAXLEN")
 
 
 def test_the_rendered_script_has_no_placeholder_left() -> None:
@@ -40,7 +41,7 @@ def test_every_layout_value_is_keys_pys() -> None:
         assert value == getattr(keys, name)
         assert literal(value) in lua.SCRIPT
     assert "local INTERVAL_KEEP_S, MINUTE_KEEP_S = 2678400, 1020" in lua.SCRIPT
-    assert "local SCORE_SCALE, TOP_LEVEL = 10000000000000, 10" in lua.SCRIPT
+    assert "local SCORE_SCALE, TOP_LEVEL, AUTO = 10000000000000, 10, 'auto'" in lua.SCRIPT
     assert "local CALL, LIVE, QUEUE, READY, TIER = 'call:', 'live', 'queue:', 'ready:', " \
            "'tier:'" in lua.SCRIPT
 

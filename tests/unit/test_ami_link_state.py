@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from ivr.ami.errors import AMINotConnected
 from ivr.ami.link import TRANSITIONS, IllegalTransition, LinkEvent, LinkState, step
 from ivr.ami.protocol import AMIProtocol
-from tests.unit.ami_fakes import SECRET, Harness, answer, refuse_login, sent
+from tests.doubles.ami import SECRET, Harness, answer, refuse_login, sent
 
 S, E = LinkState, LinkEvent
 

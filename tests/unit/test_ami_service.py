@@ -11,7 +11,7 @@ from ivr.ami.errors import AMIConnectionLost, AMINotConnected
 from ivr.ami.link import LinkState
 from ivr.ami.protocol import AMIProtocol
 from ivr.ami.service import AMICredentials, AMIService
-from tests.unit.ami_fakes import FakeEndpoint, Harness, sent
+from tests.doubles.ami import FakeEndpoint, Harness, sent
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Where a caller entering AsyncAGI goes (menus, arrivals, re-adoption), and agents'
-feature codes reaching the ACD only from the agent's own phone."""
+"""Where a caller entering AsyncAGI goes (the menus, or re-adoption after a restart), and
+agents' feature codes reaching the ACD only from the agent's own phone."""
 
 from __future__ import annotations
 
@@ -8,23 +8,12 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from acd.intake import ARRIVAL_MOVED
 from ivr.ami.agi import AsyncAGIRouter
 from ivr.ami.events import EventDispatcher
 from ivr.ami.message import Message
 from ivr.callcontrol.features import FeatureCodes
 from ivr.callcontrol.reception import Reception
-from tests.unit.ivr_fakes import MemoryIntake
-
-
-class Arrivals:
-    def __init__(self, known: bool) -> None:
-        self.known = known
-        self.seen: list[tuple[str, str, str]] = []
-
-    def arrive(self, kind: str, call_id: str, channel: str) -> Deferred[bool]:
-        self.seen.append((kind, call_id, channel))
-        return succeed(self.known)
+from tests.doubles.ivr import MemoryIntake
 
 
 class Sender:
@@ -38,22 +27,10 @@ def router() -> AsyncAGIRouter:
 
 def test_a_new_caller_goes_to_the_menus() -> None:
     menus: list[Any] = []
-    arrivals = Arrivals(known=True)
-    reception = Reception("palembang", menus.append, MemoryIntake(), arrivals)
+    reception = Reception("palembang", menus.append, MemoryIntake())
     session = router().adopt("Local/1@x-1;2", "u1", {"agi_extension": "0711123"})
     reception.take(session)
-    assert menus == [session] and arrivals.seen == []
-
-
-def test_a_moved_caller_goes_to_the_acd_unless_it_is_unknown_there() -> None:
-    env = {"agi_arg_3": ARRIVAL_MOVED, "agi_arg_4": "abc123"}
-    for known, expected in ((True, 0), (False, 1)):
-        menus: list[Any] = []
-        arrivals = Arrivals(known)
-        session = router().adopt("IAX2/pln-medan-1", "u2", env)
-        Reception("medan", menus.append, MemoryIntake(), arrivals).take(session)
-        assert arrivals.seen == [(ARRIVAL_MOVED, "abc123", "IAX2/pln-medan-1")]
-        assert len(menus) == expected
+    assert menus == [session]
 
 
 def test_after_a_restart_queued_callers_are_adopted_and_the_rest_get_the_menus() -> None:

@@ -30,7 +30,10 @@ def test_route_templates_match_only_their_own_paths() -> None:
     by_template = {route.template: route for route in ROUTES}
     site = by_template["/api/sites/{site}"]
     assert site.match("/api/sites/medan") == {"site": "medan"}
-    assert site.match("/api/sites/medan/threshold") is None
+    assert site.match("/api/sites/medan/lending") is None
+    lending = by_template["/api/sites/{site}/lending"]
+    assert lending.match("/api/sites/medan/lending") == {"site": "medan"}
+    assert lending.match("/api/sites/medan/reserve") is None
     pause = by_template["/api/sites/{site}/agents/{agent}/pause"]
     assert pause.match("/api/sites/medan/agents/2001/pause") == {"site": "medan",
                                                                   "agent": "2001"}

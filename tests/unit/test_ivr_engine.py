@@ -12,7 +12,7 @@ from ivr.engine.engine import IVREngine
 from ivr.engine.session import CallSession, IVRServices
 from ivr.prompts.numbers import say_time
 from pln123.config import Config, load_config
-from tests.unit.ivr_fakes import (
+from tests.doubles.ivr import (
     Barge,
     HangUp,
     MemoryIntake,

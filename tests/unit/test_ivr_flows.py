@@ -11,7 +11,7 @@ from ivr.engine.flows import FlowCall, FlowResult, SelfService
 from ivr.engine.journal import CallJournal
 from ivr.engine.voice import Voice
 from ivr.settings import Action, AreaCode, IVRSettings
-from tests.unit.ivr_fakes import Barge, MemoryTickets, Press, ScriptedChannel, Silence, Step
+from tests.doubles.ivr import Barge, MemoryTickets, Press, ScriptedChannel, Silence, Step
 
 IDPEL = "512345678901"
 AGENT = Action("queue", skill="general")

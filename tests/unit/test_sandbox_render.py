@@ -82,7 +82,7 @@ def test_pln123_user_is_least_privilege(config: dict[str, str]) -> None:
     assert write == set(WRITE_CLASSES) and read == set(READ_CLASSES)
     assert config["manager.conf"].count("eventfilter(action(include),name(") == len(EVENTS)
     assert not write & {"command", "config", "all"}
-    # system: DBPut of the heartbeat the dialplan checks (issue 5); agi is a shell already.
+    # system: DBPut of the heartbeat the dialplan checks; agi is a shell already.
     assert {"agi", "originate", "call", "system"} <= write
     assert "agi" in read  # without it AsyncAGI silently stops
     assert "all" not in read and "dialplan" not in read

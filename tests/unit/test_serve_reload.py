@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_twisted
-import yaml
 from structlog.testing import capture_logs
 from twisted.internet.task import Clock
 
-from acd.distributor import UnknownAgent
 from acd.store.redis import RedisStore
 from pln123.config import load_config
 from pln123.config.model import Config
@@ -21,25 +18,7 @@ from pln123.serve.reload import ReloadRefused, plan_reload
 from pln123.serve.runtime import ServeRuntime
 from pln123.serve.systemd import SystemdNotifier
 from pln123.site import AMITarget, CallCentre, build_site
-from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import agent, settings, start_acd, virtual_clock
-from tests.property.fake_telephony import FakeTelephony
-
-SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
-
-
-def shipped_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
-    for site in data["sites"].values():
-        site["ami"]["secret_file"] = str(SHIPPED.parent / site["ami"]["secret_file"])
-    token = data["dashboard"]["wallboard_token_file"]
-    data["dashboard"]["wallboard_token_file"] = str(SHIPPED.parent / token)
-    return data
-
-
-def write(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+from tests.doubles.config import shipped_data, write
 
 
 @pytest.fixture
@@ -62,21 +41,33 @@ def test_an_unchanged_config_changes_nothing(config_file: Path) -> None:
     assert not plan.changed and plan.applied == () and plan.needs_restart == ()
 
 
-def test_timings_thresholds_and_queues_apply_live(config_file: Path) -> None:
+def test_timings_reserves_and_queues_apply_live(config_file: Path) -> None:
     old = load_config(config_file)
 
     def edit(data: dict[str, Any]) -> None:
         data["acd"]["announce_every_s"] = 12
-        data["acd"]["interflow"]["threshold_s"] = 5
+        data["acd"]["pooling"]["reserve"] = 2
         data["acd"]["queues"]["general"]["wrapup_s"] = 3
 
     plan = plan_reload(old, changed(config_file, edit), "palembang")
-    assert set(plan.applied) == {"acd.announce_every_s", "acd.interflow.default.threshold_s",
+    assert set(plan.applied) == {"acd.announce_every_s", "acd.pooling.default_reserve",
                                  "acd.queues.general.wrapup_s"}
     assert plan.needs_restart == ()
     assert plan.effective.acd.announce_every_s == 12
-    assert plan.effective.acd.interflow.default.threshold_s == 5
+    assert plan.effective.acd.pooling.reserve_for("medan", "general") == "2"
     assert plan.effective.acd.queue("general").wrapup_s == 3
+
+
+def test_a_sites_pool_waits_for_a_restart(config_file: Path) -> None:
+    """The pool is in every key's hash tag: a running process keeps its keys."""
+    old = load_config(config_file)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["acd"]["pools"] = {"west": ["palembang", "medan"]}
+
+    plan = plan_reload(old, changed(config_file, edit), "palembang")
+    assert plan.needs_restart == ("acd.pooling.pools.national", "acd.pooling.pools.west")
+    assert plan.effective.acd.pooling.pool_of("palembang") == "national"
 
 
 def test_restart_only_settings_keep_their_running_values(config_file: Path) -> None:
@@ -139,8 +130,8 @@ def test_reload_hands_the_new_settings_to_every_piece(config_file: Path) -> None
 
     def edit(data: dict[str, Any]) -> None:
         data["acd"]["announce_every_s"] = 15
-        data["acd"]["interflow"]["threshold_s"] = 1
-        data["acd"]["interflow"]["status_every_s"] = 2
+        data["acd"]["pooling"]["reserve"] = 1
+        data["acd"]["pooling"]["status_every_s"] = 2
 
     new = plan_reload(old, changed(config_file, edit), "palembang").effective
     centre = centre_for(old, Clock())
@@ -150,9 +141,10 @@ def test_reload_hands_the_new_settings_to_every_piece(config_file: Path) -> None
     acd = centre.acd
     assert acd.distributor.settings is new.acd
     assert acd.room is not None and acd.room.settings.announce_every_s == 15
-    assert acd.interflow.settings.interflow.default.threshold_s == 1
-    assert acd.mover.settings is new.acd
-    assert acd.status.settings.interflow.status_every_s == 2
+    assert acd.queues.settings is new.acd          # and the script's pool rules with it
+    assert acd.keeper.settings is new.acd
+    assert acd.admission.pooling is new.acd.pooling
+    assert acd.status.settings.pooling.status_every_s == 2
     assert acd.metrics.settings is new.acd
 
 
@@ -165,19 +157,19 @@ def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
                            SystemdNotifier(clock, environ={}))
     data = shipped_data()
     data["acd"]["announce_every_s"] = -1
-    data["acd"]["interflow"]["threshold_s"] = "soon"
+    data["acd"]["pooling"]["reserve"] = "some"
     write(config_file, data)
     with capture_logs() as logs:
         assert runtime.reload() is False
     assert centre.config is old
     problems = [e for e in logs if e["event"] == "config_problem"]
     assert {p["key"] for p in problems} == {"acd.announce_every_s",
-                                            "acd.interflow.threshold_s"}
+                                            "acd.pooling.reserve"}
     refused = [e for e in logs if e["event"] == "config_reload_refused"]
     assert len(refused) == 1 and len(refused[0]["problems"]) == 2
 
     data["acd"]["announce_every_s"] = 11
-    data["acd"]["interflow"]["threshold_s"] = 20
+    data["acd"]["pooling"]["reserve"] = 3
     data["redis"] = {"url": "redis://10.0.0.9:6379/0"}
     write(config_file, data)
     with capture_logs() as logs:
@@ -186,30 +178,6 @@ def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
     assert centre.config.redis == old.redis
     done = next(e for e in logs if e["event"] == "config_reloaded")
     assert set(done["applied"]) == {"acd.announce_every_s",
-                                    "acd.interflow.default.threshold_s"}
+                                    "acd.pooling.default_reserve"}
     assert done["needs_restart"] == ["redis.url"]
     assert any(e["event"] == "config_reload_needs_restart" for e in logs)
-
-
-# -- the distributor's roster -----------------------------------------------------------
-
-
-@pytest.mark.redis
-@pytest_twisted.ensureDeferred
-async def test_roster_reload_adds_and_retires_agents(fresh_redis: RedisServer) -> None:
-    clock, phone = virtual_clock(), FakeTelephony()
-    acd = await start_acd(fresh_redis, settings(agent("1001"), agent("1002")), phone, clock)
-    d = acd.distributor
-    await d.login("1002")
-    with pytest.raises(UnknownAgent):
-        await d.login("1003")
-    d.reconfigure(settings(agent("1001"), agent("1003"), ring_timeout_s=7.0))
-    assert d.settings.ring_timeout_s == 7.0
-    await d.login("1003")                        # added: may log in at once
-    with pytest.raises(UnknownAgent, match="removed"):
-        await d.login("1002")                    # removed: no new login ...
-    await d.pause("1002", "break")               # ... but can still be paused
-    await d.logout("1002")                       # ... and logged out
-    record = await acd.queues.agent("1002")
-    assert record.state.status.name == "LOGGED_OUT"
-    await acd.store.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from acd.settings import AcdSettings, InterflowRule, InterflowSettings, QueueSettings
+from acd.settings import AcdSettings, PoolingSettings, QueueSettings
 from tools.simulation.sampling import arrivals, expected_calls
 from tools.simulation.scenario import ScenarioError, load_scenario, parse_scenario
 
@@ -40,8 +40,10 @@ def _normal() -> dict[str, Any]:
     (lambda r: r["traffic"]["palembang"].update({711: 100}), "traffic.palembang.711"),
     (lambda r: r.update(surges=[{"region": "bali", "from_h": 1, "to_h": 2, "factor": 2}]),
      "surges[0].region"),
-    (lambda r: r["interflow"]["order"].update(palembang=["palembang"]),
-     "interflow.order.palembang[0]"),
+    (lambda r: r["pooling"]["order"].update(palembang=["palembang"]),
+     "pooling.order.palembang[0]"),
+    (lambda r: r["pooling"].update(reserve="lots"), "pooling.reserve"),
+    (lambda r: r["pooling"].update(auto={"sl_low": 2}), "pooling.auto.sl_low"),
     (lambda r: r["callers"]["redial"].update(probabilty=0.5), "callers.redial.probabilty"),
     (lambda r: r["handle_time"].update(distribution="weibull"), "handle_time.distribution"),
 ])
@@ -141,9 +143,9 @@ def test_an_empty_or_unreadable_file_is_one_problem(tmp_path: Path) -> None:
 def test_omitted_acd_timings_are_the_acds_own_defaults() -> None:
     raw = copy.deepcopy(_normal())
     del raw["acd"]
-    del raw["interflow"]
+    del raw["pooling"]
     scenario = parse_scenario(raw)
-    acd, rule, flow = AcdSettings(), InterflowRule(), InterflowSettings()
+    acd, pooling = AcdSettings(), PoolingSettings()
     assert (scenario.acd.service_level_s, scenario.acd.escalation_s,
             scenario.acd.ring_timeout_s, scenario.acd.announce_every_s,
             scenario.acd.callback_offer_ewt_s, scenario.acd.abandon_resume_s) == (
@@ -151,11 +153,10 @@ def test_omitted_acd_timings_are_the_acds_own_defaults() -> None:
         acd.callback_offer_ewt_s, acd.abandon_resume_s)
     assert scenario.acd.wrapup("general") == QueueSettings("general").wrapup_s
     assert scenario.acd.max_wait("general") == QueueSettings("general").max_wait_s
-    interflow = scenario.interflow
-    assert (interflow.threshold_s, interflow.accept_s, interflow.margin_s) == (
-        rule.threshold_s, rule.accept_s, rule.margin_s)
-    assert (interflow.reevaluate_s, interflow.max_moves, interflow.trunk_limit) == (
-        flow.reevaluate_s, flow.max_moves, flow.trunk_limit)
+    rules = scenario.pooling
+    assert (rules.reserve, rules.auto, rules.trunk_limit, rules.national_max_ewt_s) == (
+        pooling.default_reserve, pooling.auto, pooling.trunk_limit,
+        pooling.national_max_ewt_s)
 
 
 def test_arrivals_follow_profile_and_surge() -> None:

@@ -11,13 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
-import pytest_twisted
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd.agents.commands import commands_key
-from acd.agents.state import AgentEvent, AgentState, AgentStatus
-from acd.queues.store import QueueStore
+from acd.settings import PoolingSettings
 from acd.store import keys
 from acd.store.keys import (
     OutageKeys,
@@ -28,51 +25,54 @@ from acd.store.keys import (
     status_key,
     tier_entry,
     tier_score,
-    transfer_key,
-    trunk_key,
 )
-from acd.store.redis import Client, RedisStore
 from pln123.cli.agent import stream_key
-from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import SITE, T0, request, settings
+from tests.doubles.acd import T0
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = ("ivr", "acd", "pln123", "tools", "benchmarks")
 
 
-def test_a_sites_keys_carry_its_hash_tag() -> None:
-    k = SiteKeys("palembang")
-    assert k.prefix == "acd:{palembang}:"
-    assert (k.live, k.agents, k.audit) == ("acd:{palembang}:live", "acd:{palembang}:agents",
-                                           "acd:{palembang}:audit")
-    assert k.call("c1") == "acd:{palembang}:call:c1"
-    assert k.queue("billing") == "acd:{palembang}:queue:billing"
-    assert k.ready("billing") == "acd:{palembang}:ready:billing"
-    assert k.tier("billing") == "acd:{palembang}:tier:billing"
-    assert k.agent("1001") == "acd:{palembang}:agent:1001"
-    assert k.skills("1001") == "acd:{palembang}:agent:1001:skills"
-    assert k.interval("billing", 1_735_801_200) == "acd:{palembang}:m:billing:1735801200"
-    assert k.minute("billing", 1_735_801_260) == "acd:{palembang}:m1:billing:1735801260"
-    assert k.resume("billing", "62711555") == "acd:{palembang}:resume:billing:62711555"
-    assert k.agent_commands == "acd:{palembang}:agent-commands"
+def test_a_sites_keys_carry_its_pools_hash_tag() -> None:
+    k = SiteKeys("palembang", "national")
+    assert k.prefix == "acd:{national}:palembang:"
+    assert k.pool_prefix == "acd:{national}:"
+    p = k.prefix
+    assert (k.live, k.agents, k.audit) == (p + "live", p + "agents", p + "audit")
+    assert k.call("c1") == "acd:{national}:palembang:call:c1"
+    assert k.queue("billing") == "acd:{national}:palembang:queue:billing"
+    assert k.ready("billing") == "acd:{national}:palembang:ready:billing"
+    assert k.tier("billing") == "acd:{national}:palembang:tier:billing"
+    assert k.agent("1001") == "acd:{national}:palembang:agent:1001"
+    assert k.skills("1001") == "acd:{national}:palembang:agent:1001:skills"
+    assert k.interval("billing", 1_735_801_200) == p + "m:billing:1735801200"
+    assert k.minute("billing", 1_735_801_260) == p + "m1:billing:1735801260"
+    assert k.resume("billing", "62711555") == p + "resume:billing:62711555"
+    assert k.agent_commands == "acd:{national}:palembang:agent-commands"
     assert (k.calls_pattern, k.queues_pattern, k.intervals_pattern) == (
-        "acd:{palembang}:call:*", "acd:{palembang}:queue:*", "acd:{palembang}:m:*")
+        p + "call:*", p + "queue:*", p + "m:*")
+
+
+def test_the_pooling_keys_of_a_site() -> None:
+    k = SiteKeys("medan", "national")
+    p = "acd:{national}:medan:"
+    assert (k.lending, k.loans, k.taken, k.idle_at, k.rsl) == (
+        p + "lending", p + "loans", p + "taken", p + "idle-at", p + "rsl")
+    assert (k.lent, k.borrowed, k.alive, k.rings) == (
+        p + "lent", p + "borrowed", p + "alive", p + "rings")
+    assert k.trunk("palembang") == p + "trunk:palembang"
+    with pytest.raises(ValueError):
+        SiteKeys("medan", "Nation{al}")
 
 
 def test_the_command_stream_is_one_key_for_the_cli_the_dashboard_and_the_consumer() -> None:
-    assert commands_key("makassar") == stream_key("makassar") == "acd:{makassar}:agent-commands"
-    assert SiteKeys("makassar").agent_commands == commands_key("makassar")
+    pooling = PoolingSettings(pools={"national": ("makassar", "medan")})
+    assert stream_key("makassar", pooling) == SiteKeys("makassar", "national").agent_commands
+    assert stream_key("jakarta", pooling) == "acd:{jakarta}:jakarta:agent-commands"
 
 
 def test_keys_between_sites() -> None:
     assert status_key("medan") == "acd:site-status:medan"
-    assert keys.THRESHOLDS_KEY == "acd:interflow:thresholds"
-    assert transfer_key("c-1@x") == "acd:transfer:{c-1@x}"
-    assert trunk_key("palembang", "medan") == "acd:trunk:{palembang>medan}"
-    with pytest.raises(ValueError):
-        trunk_key("Palembang", "medan")
-    with pytest.raises(ValueError):
-        transfer_key("{c1}")
 
 
 def test_the_self_service_keys_sit_under_their_prefix() -> None:
@@ -86,9 +86,7 @@ def test_the_self_service_keys_sit_under_their_prefix() -> None:
 
 
 def test_the_scan_patterns_of_a_simulated_world_cover_its_keys() -> None:
-    assert keys.patterns_starting("i3fa2-") == (
-        "acd:{i3fa2-*", "acd:site-status:i3fa2-*", "acd:transfer:{i3fa2-*",
-        "acd:trunk:{i3fa2-*")
+    assert keys.patterns_starting("i3fa2-") == ("acd:{i3fa2-*", "acd:site-status:i3fa2-*")
 
 
 def test_the_retention_numbers() -> None:
@@ -123,35 +121,6 @@ def test_a_tier_score_decodes_to_what_it_encoded(level: int, ms: int) -> None:
     score = tier_score(level, ms / 1000)
     assert float(score) == score
     assert tier_entry(float(score)) == (level, round(ms / 1000, 3))
-
-
-@pytest.mark.redis
-@pytest_twisted.ensureDeferred
-async def test_the_scripts_scores_are_the_codecs(fresh_redis: RedisServer) -> None:
-    store = RedisStore(fresh_redis.unix_url)
-    await store.start()
-    try:
-        queues = QueueStore(store, SITE, settings())
-        k = SiteKeys(SITE)
-        await queues.offer(request("c1", priority=3), T0 + 0.25)
-        login = AgentState(AgentStatus.READY)
-        await queues.change("1001", 0, AgentEvent.LOGIN, login, T0 + 1.5,
-                            skills={"outage": 7})
-
-        async def read(client: Client) -> list[float | None]:
-            return [await client.zscore(k.queue("billing"), "c1"),
-                    await client.zscore(k.tier("outage"), "1001"),
-                    await client.zscore(k.ready("outage"), "1001")]
-
-        queued, tier, ready = await store.run(read)
-        assert queued is not None and tier is not None
-        assert queued == queue_score(3, T0 + 0.25)
-        assert queue_entry(queued) == (3, T0 + 0.25)
-        assert tier == tier_score(7, T0 + 1.5)
-        assert tier_entry(tier) == (7, T0 + 1.5)
-        assert ready == keys.ms(T0 + 1.5)
-    finally:
-        await store.close()
 
 
 def _strings(path: Path) -> list[tuple[int, str]]:

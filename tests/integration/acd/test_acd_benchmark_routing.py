@@ -16,13 +16,6 @@ LAST = re.compile(r"decisions_per_s=(\d+) p50_ms=(\d+\.\d+) p99_ms=(\d+\.\d+) "
                   r"floor_p50_ms=(\d+\.\d+)")
 
 
-def test_percentile_is_nearest_rank() -> None:
-    values = [float(v) for v in range(1, 101)]
-    assert acd_routing.percentile(values, 50) == 50.0
-    assert acd_routing.percentile(values, 99) == 99.0
-    assert acd_routing.percentile([3.0], 99) == 3.0
-
-
 @pytest_twisted.ensureDeferred
 async def test_a_tiny_run_ends_with_the_summary_line(fresh_redis: RedisServer) -> None:
     result = await acd_routing.run_benchmark(

@@ -12,19 +12,14 @@ from acd.agents.state import NO_ANSWER, AgentEvent, AgentState, AgentStatus, Ill
 from acd.distributor import UnknownAgent
 from acd.queues.records import CallState
 from acd.queues.scripts import ScriptError, ScriptRunner
+from acd.queues.store import pool_rules
+from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
 from acd.telephony import Connection
+from tests.doubles.acd import SITE, T0, agent, request, settings, virtual_clock
+from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import (
-    SITE,
-    T0,
-    agent,
-    request,
-    settings,
-    start_acd,
-    virtual_clock,
-)
-from tests.property.fake_telephony import FakeTelephony
+from tests.harness.acd import start_acd
 
 pytestmark = pytest.mark.redis
 
@@ -44,7 +39,7 @@ async def test_a_call_rings_the_longest_idle_ready_agent(fresh_redis: RedisServe
     await d.settle()
     assert placement.position == 0
     assert phone.connected == [Connection("c1", "PJSIP/trunk-c1", "1002", "PJSIP/1002", 15.0,
-                                          "071155500c1")]
+                                          "071155500c1", caller_label="sumsel")]
     record = await acd.queues.agent("1002")
     assert (record.state, record.call) == (RESERVED, "c1")
     call = await acd.queues.call("c1")
@@ -103,7 +98,7 @@ async def test_answer_talk_wrap_up_then_ready_takes_the_next_call(
     clock, phone = virtual_clock(), FakeTelephony()
     seen: list[tuple[str, AgentEvent, AgentStatus]] = []
     acd = await start_acd(fresh_redis, settings(agent("1001")), phone, clock,
-                          observer=lambda a, t: seen.append((a, t.event, t.after.status)))
+                          observer=lambda _s, a, t: seen.append((a, t.event, t.after.status)))
     d = acd.distributor
     await d.login("1001")
     await d.enqueue(request("c1"))
@@ -317,16 +312,14 @@ async def test_resume_rearms_wrap_up_after_a_restart(fresh_redis: RedisServer) -
     await second.store.close()
 
 
-def test_site_of_the_helpers() -> None:
-    assert SITE == "palembang"
-
-
 @pytest_twisted.ensureDeferred
 async def test_a_failing_operation_fails_alone_in_its_batch(fresh_redis: RedisServer) -> None:
     store = RedisStore(fresh_redis.unix_url)
     await store.start()
-    runner = ScriptRunner(store, f"acd:{{{SITE}}}:live", max_in_flight=1)
-    head = "\x1f".join([f"acd:{{{SITE}}}:", SITE, "100", "20", "30", f"{T0:.3f}"])
+    keys = SiteKeys(SITE, SITE)   # a site in no pool is a pool of its own
+    runner = ScriptRunner(store, keys.live, max_in_flight=1)
+    head = "\x1f".join([keys.pool_prefix, SITE, "100", "20", "30", "0", f"{T0:.3f}",
+                        pool_rules(settings().pooling, SITE)])
     first = runner.call("noop", head)           # on the wire: the next two wait together
     bad = runner.call("remove_call", head)      # no call id: the Lua fails
     good = runner.call("noop", head)

@@ -1,6 +1,9 @@
-"""Surge admission control in the WaitingRoom (`turn_away`): a callback that keeps the
-place if the caller takes it, else a ticket (with an IDPEL) or the apology and PLN Mobile;
-never a caller left waiting; counted as `surge`, not as abandoned or max wait."""
+"""Surge admission control in the WaitingRoom: when the pool's expected wait is over the
+national maximum (acd.pooling.admission), a new caller gets, at their first tick, a
+callback that keeps the place if they take it, else a ticket (with an IDPEL) or the apology
+and PLN Mobile; never a caller left waiting; counted as `surge`, not as abandoned or max
+wait. A caller re-adopted after a restart, or one an agent already rings for, is not
+judged."""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ import pytest
 import pytest_twisted
 
 from acd.queues.records import CallState
+from tests.doubles.acd import T0, agent, request, settings, virtual_clock
 from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import T0, request, settings, virtual_clock
-from tests.unit.test_acd_waiting_helpers import audit, counters, start
+from tests.integration.acd.waiting_helpers import Surge, audit, counters, start
 
 pytestmark = pytest.mark.redis
 
@@ -22,11 +25,12 @@ async def test_turned_away_caller_who_takes_the_callback_keeps_the_place(
     fresh_redis: RedisServer,
 ) -> None:
     clock = virtual_clock()
-    p = await start(fresh_redis, settings(), clock)
+    surge = Surge()
+    p = await start(fresh_redis, settings(), clock, admission=surge)
+    p.phone.accept_callback = "07115550001"
     await p.distributor.enqueue(request("c1"))
     await p.settle()
-    p.phone.accept_callback = "07115550001"
-    assert await p.room.turn_away("c1")
+    assert surge.asked == ["billing"]
     call = await p.queues.call("c1")
     assert call is not None and call.state is CallState.QUEUED
     assert call.fields["callback"] == "07115550001"
@@ -40,12 +44,10 @@ async def test_declined_callback_gives_a_ticket_with_idpel_else_pln_mobile(
     fresh_redis: RedisServer,
 ) -> None:
     clock = virtual_clock()
-    p = await start(fresh_redis, settings(), clock)
+    p = await start(fresh_redis, settings(), clock, admission=Surge())
     await p.distributor.enqueue(replace(request("c1"), idpel="123456789012"))
     await p.distributor.enqueue(request("c2"))
     await p.settle()
-    assert await p.room.turn_away("c1")
-    assert await p.room.turn_away("c2")
     by_channel = {f[1]: f for f in p.phone.farewells}
     _, _, prompts, _, number = by_channel["PJSIP/trunk-c1"]
     assert prompts == ["queue-apology", "ticket-created"] and number.isdigit()
@@ -65,13 +67,22 @@ async def test_declined_callback_gives_a_ticket_with_idpel_else_pln_mobile(
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_call_already_with_an_agent_is_not_turned_away(fresh_redis: RedisServer) -> None:
+async def test_a_call_already_with_an_agent_or_under_capacity_is_not_turned_away(
+        fresh_redis: RedisServer) -> None:
     clock = virtual_clock()
-    p = await start(fresh_redis, settings(), clock)
-    assert not await p.room.turn_away("unknown")
-    await p.distributor.enqueue(request("c1"))
+    surge = Surge()
+    p = await start(fresh_redis, settings(agent("1001")), clock, admission=surge)
+    await p.distributor.login("1001")
+    await p.distributor.enqueue(request("c1"))    # an agent rings at once: not judged
     await p.settle()
-    p.room.left("c1")                     # the caller hung up: nothing to turn away
-    assert not await p.room.turn_away("c1")
-    assert p.phone.farewells == []
+    assert surge.asked == [] and p.phone.farewells == []
+    surge.over = False
+    await p.distributor.enqueue(request("c2"))    # queued, the pool copes: it waits
+    await p.settle()
+    assert surge.asked == ["billing"] and p.phone.farewells == []
+    call = await p.queues.call("c2")
+    assert call is not None and call.state is CallState.QUEUED
+    assert await p.room.adopt("c2")                # re-adopted: no second judgement
+    await p.settle()
+    assert surge.asked == ["billing"]
     await p.store.close()

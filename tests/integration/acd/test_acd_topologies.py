@@ -16,9 +16,9 @@ from acd.queues.metrics import SiteMetrics
 from acd.queues.records import CallState
 from acd.queues.store import QueueStore
 from acd.store.redis import RedisStore
+from tests.doubles.acd import SITE, T0, agent, request, settings, virtual_clock
+from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_topology import RedisTarget
-from tests.property.acd_helpers import SITE, T0, agent, request, settings, virtual_clock
-from tests.property.fake_telephony import FakeTelephony
 
 pytestmark = pytest.mark.redis
 

@@ -10,9 +10,9 @@ import pytest_twisted
 
 from acd.queues.records import CallState
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
+from tests.doubles.acd import SITE, T0, agent, request, settings, virtual_clock
 from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import SITE, T0, agent, request, settings, virtual_clock
-from tests.unit.test_acd_waiting_helpers import audit, counters, start
+from tests.integration.acd.waiting_helpers import audit, counters, start
 
 pytestmark = pytest.mark.redis
 

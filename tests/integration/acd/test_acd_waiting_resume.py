@@ -9,10 +9,9 @@ import pytest_twisted
 import redis
 from twisted.internet.task import Clock
 
-from acd.waiting.resume import caller_digits
+from tests.doubles.acd import SITE, T0, request, settings, virtual_clock
 from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import SITE, T0, request, settings, virtual_clock
-from tests.unit.test_acd_waiting_helpers import Process, audit, counters, keys, start
+from tests.integration.acd.waiting_helpers import Process, audit, counters, keys, start
 
 pytestmark = pytest.mark.redis
 
@@ -58,7 +57,7 @@ async def test_the_key_is_per_site_and_expires_with_the_window(
     fresh_redis: RedisServer,
 ) -> None:
     p, _ = await waiting_line(fresh_redis, window_s=120.0)
-    key = f"acd:{{{SITE}}}:resume:billing:627115550001"
+    key = f"acd:{{{SITE}}}:{SITE}:resume:billing:627115550001"
     assert keys(fresh_redis, "acd:*resume*") == [key]
     client = redis.Redis(unix_socket_path=str(fresh_redis.unix_socket))
     assert 110_000 < client.pttl(key) <= 120_000
@@ -107,7 +106,12 @@ async def test_withheld_numbers_never_resume(fresh_redis: RedisServer) -> None:
     await p.distributor.enqueue(request("c1"))
     placement = await p.distributor.enqueue(replace(request("w2"), caller_number="anonymous"))
     assert placement.position == 2
-    assert caller_digits("Restricted") == "" and caller_digits("+62 (711) 1") == "627111"
+    # Only the digits count: the same caller written two ways takes the place back.
+    await p.distributor.enqueue(replace(request("d1"), caller_number="+62 (711) 1"))
+    assert await p.distributor.abandon("d1")
+    clock.advance(5)
+    again = await p.distributor.enqueue(replace(request("d2"), caller_number="62-711-1"))
+    assert again.position == 2   # behind c1 (earlier), ahead of w2 (later)
     p.room.stop()
     await p.store.close()
 

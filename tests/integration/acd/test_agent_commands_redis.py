@@ -8,10 +8,11 @@ import pytest_twisted
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import deferLater
 
-from acd.agents.commands import AgentCommandConsumer, commands_key
+from acd.agents.commands import agent_commands
+from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
-from tests.e2e.ami_helpers import poll, reactor
 from tests.fixtures.redis_server import RedisServer
+from tests.harness.reactor import poll, reactor
 
 
 class Recorder:
@@ -41,7 +42,8 @@ class Recorder:
 async def test_commands_are_applied_once_in_order(fresh_redis: RedisServer) -> None:
     store = RedisStore(fresh_redis.url)
     await store.start()
-    key = commands_key("palembang")
+    keys = SiteKeys("palembang", "national")
+    key = keys.agent_commands
 
     async def add(fields: dict[str, str]) -> None:
         async def xadd(client: Any) -> None:
@@ -52,8 +54,8 @@ async def test_commands_are_applied_once_in_order(fresh_redis: RedisServer) -> N
     # Written while no pln123 ran: applied when one starts.
     await add({"agent": "1001", "action": "login", "reason": "", "source": "cli"})
     recorder, other = Recorder(), Recorder()
-    first = AgentCommandConsumer(store, "palembang", recorder)
-    second = AgentCommandConsumer(store, "palembang", other)  # a second process, same site
+    first = agent_commands(store, keys, recorder)
+    second = agent_commands(store, keys, other)  # a second process, same site
     first.start()
     second.start()
     try:

@@ -1,4 +1,4 @@
-"""Builders for the WaitingRoom tests: a Distributor with a room and a resume store."""
+"""Builders for the WaitingRoom tests: a Distributor with its waiting room."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from acd.queues.metrics import Counters, SiteMetrics
 from acd.queues.store import QueueStore
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.settings import AcdSettings
+from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
-from acd.waiting.resume import ResumeStore
 from acd.waiting.room import WaitingRoom
+from tests.doubles.acd import SITE
+from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.property.acd_helpers import SITE
-from tests.property.fake_telephony import FakeTelephony
 
 
 @dataclass
@@ -46,6 +46,18 @@ class WaitingPhone(FakeTelephony):
 
 
 @dataclass
+class Surge:
+    """Admission control as the pool's statuses would decide it: `over` or not."""
+
+    over: bool = True
+    asked: list[str] = field(default_factory=list)
+
+    def over_capacity(self, skill: str) -> Deferred[bool]:
+        self.asked.append(skill)
+        return succeed(self.over)
+
+
+@dataclass
 class Process:
     """One pln123 process of the site: its store, distributor and waiting room."""
 
@@ -62,23 +74,22 @@ class Process:
             await self.room.settle()
 
 
-async def start(server: RedisServer, config: AcdSettings, clock: Clock) -> Process:
+async def start(server: RedisServer, config: AcdSettings, clock: Clock, *,
+                admission: Surge | None = None) -> Process:
     store = RedisStore(server.unix_url)
     await store.start()
     queues = QueueStore(store, SITE, config)
     phone = WaitingPhone(clock=clock)
     tickets = RedisTicketDesk(store, clock)
     room = WaitingRoom(SITE, config, queues, SiteMetrics(store, SITE, config), phone, clock,
-                       tickets=tickets)
-    resume = ResumeStore(store, SITE, config.abandon_resume_s)
-    distributor = Distributor(SITE, config, queues, phone, clock, watcher=room,
-                              resume=resume)
+                       tickets=tickets, admission=admission)  # type: ignore[arg-type]
+    distributor = Distributor(SITE, config, queues, phone, clock, watcher=room)
     return Process(store, queues, distributor, room, phone, tickets)
 
 
 def audit(server: RedisServer) -> list[dict[str, str]]:
     client = redis.Redis(unix_socket_path=str(server.unix_socket), decode_responses=True)
-    return [fields for _, fields in client.xrange(f"acd:{{{SITE}}}:audit")]
+    return [fields for _, fields in client.xrange(SiteKeys(SITE, SITE).audit)]
 
 
 def keys(server: RedisServer, pattern: str) -> list[str]:

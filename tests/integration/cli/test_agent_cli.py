@@ -2,7 +2,8 @@
 the agent's site's command stream, as a supervisor runs it (a subprocess, real Redis).
 
 `--redis-url` points the shipped PLN config at the session's redis-server. Bad input is
-refused before Redis is touched, so those cases also run in-process through `main`.
+refused before Redis is touched, so those cases also run in-process through `main`
+(tests/unit/test_agent_cli_in_process.py).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr.dialplan.features import AgentCommand, BadAgentCommand
-from pln123.cli.agent import STREAM_MAXLEN, find_agent, stream_fields, stream_key
-from pln123.cli.main import main
-from pln123.config import load_config
+from pln123.cli.agent import STREAM_MAXLEN
 from tests.fixtures.redis_server import RedisServer
 from tools.sandbox.ports import free_port
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
-PALEMBANG = "acd:{palembang}:agent-commands"
+CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config" / "pln.yaml"
+# The shipped config pools every site in `national`: the streams are in its slot.
+PALEMBANG = "acd:{national}:palembang:agent-commands"
+MEDAN = "acd:{national}:medan:agent-commands"
 
 
 def pln123(*args: str, redis_url: str) -> subprocess.CompletedProcess[str]:
@@ -61,7 +61,7 @@ def test_each_verb_appends_one_command_to_the_agents_site(fresh_redis: RedisServ
         assert set(fields) == {"agent", "action", "reason", "at", "source"}
         assert before - 1 <= float(fields["at"]) <= time.time() + 1
     # Medan's agent goes to Medan's pln123, and nowhere else.
-    medan = entries(fresh_redis, "acd:{medan}:agent-commands")
+    medan = entries(fresh_redis, MEDAN)
     assert [(f["action"], f["agent"]) for _, f in medan] == [("login", "2003")]
 
 
@@ -116,32 +116,3 @@ def test_the_stream_stays_bounded(fresh_redis: RedisServer) -> None:
         assert STREAM_MAXLEN <= client.xlen(PALEMBANG) < STREAM_MAXLEN + 200
     finally:
         client.close()
-
-
-# -- in-process: refused before Redis is touched ---------------------------------------------
-
-
-def test_an_unknown_agent_in_process(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["agent", "logout", "4321", "--config", str(CONFIG)]) == 2
-    assert capsys.readouterr().err == (f"pln123 agent: no agent '4321' in the roster of "
-                                       f"{CONFIG} (38 agents; see its agents:)\n")
-
-
-def test_an_invalid_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "pln.yaml"
-    bad.write_text(CONFIG.read_text(encoding="utf-8").replace(
-        'endpoint: PJSIP/1001,', 'endpoint: "PJSIP/1001&PJSIP/1002",'), encoding="utf-8")
-    (tmp_path / "secrets").symlink_to(CONFIG.parent / "secrets")
-    assert main(["agent", "login", "1001", "--config", str(bad)]) == 2
-    assert f"{bad}: agents[0].endpoint: 'PJSIP/1001&PJSIP/1002' is not" in capsys.readouterr().err
-
-
-def test_the_contract_helpers() -> None:
-    assert stream_key("makassar") == "acd:{makassar}:agent-commands"
-    assert stream_fields(AgentCommand("pause", "5001", "9"), 1732761234.5) == {
-        "agent": "5001", "action": "pause", "reason": "9", "at": "1732761234.500",
-        "source": "cli"}
-    config = load_config(CONFIG)
-    assert find_agent(config, "5004").site == "makassar"
-    with pytest.raises(BadAgentCommand, match="no agent '5005'"):
-        find_agent(config, "5005")

@@ -25,7 +25,7 @@ def sync_client(server: RedisServer) -> redis.Redis:
     return redis.Redis.from_url(server.url, decode_responses=True)
 
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
+CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config" / "pln.yaml"
 
 
 def pln123(*args: str, redis_url: str) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_serve_reload import shipped_data, write
+from tests.doubles.config import shipped_data, write
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:

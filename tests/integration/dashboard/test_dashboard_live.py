@@ -15,21 +15,31 @@ from twisted.internet.task import Clock
 from twisted.web.http_headers import Headers
 
 from acd.distributor import Distributor
-from acd.interflow.status import SiteStatus, StatusBoard
+from acd.pooling.status import SiteStatus, StatusBoard
 from acd.queues.store import QueueStore
-from tests.dashboard.harness import SETTINGS, TOKEN, Client, EventReader, call, reactor, start
-from tests.e2e.ami_helpers import poll
+from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.property.fake_telephony import FakeTelephony
+from tests.harness.dashboard import (
+    SETTINGS,
+    TOKEN,
+    Client,
+    EventReader,
+    call,
+    pool_keys,
+    reactor,
+    start,
+)
+from tests.harness.reactor import poll
 
 T0 = 1_735_801_200.0
 
 SERIES = ("pln123_site_up", "pln123_queue_waiting_calls", "pln123_queue_longest_wait_seconds",
-          "pln123_queue_expected_wait_seconds", "pln123_interflow_threshold_seconds",
+          "pln123_queue_expected_wait_seconds", "pln123_agents_lent", "pln123_calls_borrowed",
+          "pln123_lending_enabled", "pln123_reserve_sl_agents",
           "pln123_agents", "pln123_service_level_ratio", "pln123_service_level2_ratio",
           "pln123_abandon_ratio", "pln123_asa_seconds", "pln123_calls_offered",
           "pln123_calls_answered", "pln123_calls_answered_in_sl", "pln123_calls_abandoned",
-          "pln123_interflow_in", "pln123_interflow_out")
+          "pln123_pooled_in", "pln123_pooled_out", "pln123_pool_trunk_failed")
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -69,7 +79,7 @@ async def test_metrics_scrape_matches_the_api(fresh_redis: RedisServer) -> None:
         await acd.settle()
         clock.advance(4)
         await StatusBoard(running.store).publish(
-            SiteStatus("palembang", clock.seconds(), True), 60)
+            SiteStatus("palembang", clock.seconds(), True), 60, pool_keys("palembang").alive)
 
         client = Client(running.url)
         assert (await client.get("/metrics")).code == 401
@@ -116,6 +126,87 @@ async def test_metrics_scrape_matches_the_api(fresh_redis: RedisServer) -> None:
                      window="today") == 0.5
     finally:
         acd.stop()
+        await running.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_loan_between_two_sites_in_the_api_and_in_metrics(
+        fresh_redis: RedisServer) -> None:
+    """Medan's agent becomes ready while a Palembang caller waits and nobody at Palembang
+    is: the matching script lends them, Palembang rings them (it holds the caller), and the
+    dashboard shows Medan lending one agent and Palembang borrowing one call, now and
+    counted, in the API and in /metrics alike."""
+    clock = Clock()
+    clock.advance(T0)
+    running = await start(fresh_redis.url, clock)
+    at_palembang, at_medan = FakeTelephony(), FakeTelephony()
+    palembang = Distributor("palembang", SETTINGS,
+                            QueueStore(running.store, "palembang", SETTINGS), at_palembang, clock)
+    medan = Distributor("medan", SETTINGS, QueueStore(running.store, "medan", SETTINGS),
+                        at_medan, clock, hand_over=palembang.take_over)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    client = Client(running.url)
+
+    async def scrape() -> dict[Any, float]:
+        reply = await client.get("/metrics", headers=bearer)
+        assert reply.code == 200
+        return samples(reply.body.decode())
+
+    async def pooling(site: str) -> dict[str, Any]:
+        view = (await client.get(f"/api/sites/{site}", headers=bearer)).json()
+        return dict(view["pooling"])
+
+    try:
+        board = StatusBoard(running.store)
+        for site in ("palembang", "medan"):   # only a live site is lent an agent
+            await board.publish(SiteStatus(site, T0, True), 600, pool_keys(site).alive)
+        await palembang.enqueue(call("p1", at=T0))
+        clock.advance(3)
+        await medan.login("2001")
+        await poll(lambda: "p1" in at_palembang.rings, 5, "Palembang ringing Medan's agent")
+        assert at_palembang.ringing_agent("p1") == "2001" and not at_medan.rings
+        clock.advance(2)
+        at_palembang.answer("p1")
+        await poll(lambda: at_palembang.can_hang_up("p1"), 5, "the answer")
+        await palembang.settle()
+        await medan.settle()
+
+        lender, borrower = await pooling("medan"), await pooling("palembang")
+        assert (lender["lent_now"], lender["lent_15m"], lender["lent_today"]) == (1, 1, 1)
+        assert (lender["borrowed_now"], lender["borrowed_today"]) == (0, 0)
+        assert (borrower["borrowed_now"], borrower["borrowed_15m"],
+                borrower["borrowed_today"]) == (1, 1, 1)
+        assert (borrower["lent_now"], borrower["lent_today"]) == (0, 0)
+        table = await scrape()
+        assert value(table, "pln123_agents_lent", site="medan") == 1.0
+        assert value(table, "pln123_agents_lent", site="palembang") == 0.0
+        assert value(table, "pln123_calls_borrowed", site="palembang") == 1.0
+        assert value(table, "pln123_calls_borrowed", site="medan") == 0.0
+        assert value(table, "pln123_pooled_out_total", site="medan", skill="general") == 1.0
+        assert value(table, "pln123_pooled_in_total", site="palembang", skill="general") == 1.0
+        assert value(table, "pln123_pooled_in_total", site="medan", skill="general") == 0.0
+        assert value(table, "pln123_lending_enabled", site="medan") == 1.0
+
+        # The call ends: nothing lent now, the loan stays counted.
+        clock.advance(60)
+        at_palembang.hang_up("p1")
+        await palembang.settle()
+        await medan.settle()
+        await poll(lambda: not at_palembang.talks, 5, "the end of the call")
+        lender = await pooling("medan")
+        assert (lender["lent_now"], lender["lent_15m"], lender["lent_today"]) == (0, 1, 1)
+        assert (await pooling("palembang"))["borrowed_now"] == 0
+
+        # A national supervisor keeps Medan's agents home: /metrics says so at once.
+        await client.login("nas")
+        assert (await client.post("/api/sites/medan/lending", {"on": False})).code == 200
+        table = await scrape()
+        assert value(table, "pln123_lending_enabled", site="medan") == 0.0
+        assert value(table, "pln123_lending_enabled", site="palembang") == 1.0
+        assert (await pooling("medan"))["lending_on"] is False
+    finally:
+        palembang.stop()
+        medan.stop()
         await running.stop()
 
 

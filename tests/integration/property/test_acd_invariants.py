@@ -23,11 +23,9 @@ sleeps: the clock is virtual and every wait is on a Redis reply.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,14 +38,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.python.failure import Failure
 
-from acd.agents.state import IllegalTransition
+from tests.doubles.acd import SITE, agent, request, virtual_clock
+from tests.doubles.acd import settings as acd_settings
+from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.redis_topology import RedisTarget
-from tests.property.acd_helpers import SITE, Acd, agent, request, start_acd, virtual_clock
-from tests.property.acd_helpers import settings as acd_settings
-from tests.property.fake_telephony import FakeTelephony
+from tests.harness.acd import Acd, start_acd
+from tests.harness.loop import LoopThread, tolerate_illegal
 
 pytestmark = pytest.mark.redis
 
@@ -61,48 +59,8 @@ ROSTER = (agent("1001", billing=5), agent("1002", billing=9, outage=3),
           agent("1003", outage=7), agent("1004", billing=2, outage=2))
 AGENTS = [a.id for a in ROSTER]
 SKILLS = {a.id: set(a.skills) for a in ROSTER}
-P = f"acd:{{{SITE}}}:"
+P = f"acd:{{{SITE}}}:{SITE}:"  # a site in no pool is a pool of its own
 CALL_STATES = {"queued", "reserved", "connected", "called_back", "abandoned", "finished"}
-
-
-T = TypeVar("T")
-
-
-class LoopThread:
-    """An asyncio loop in a thread: `call(fn)` runs fn there and waits for its result."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, fn: Callable[[], Deferred[T] | T]) -> T:
-        async def run() -> T:
-            result = fn()
-            if isinstance(result, Deferred):
-                return await result.asFuture(self.loop)  # type: ignore[no-any-return]
-            return result
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=60)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-def _tolerate_illegal(failure: Failure) -> None:
-    """An operation the agent's state does not allow is a correct refusal, not a bug."""
-    failure.trap(IllegalTransition)
 
 
 def make_machine(server: RedisTarget, loop: LoopThread) -> type[RuleBasedStateMachine]:
@@ -132,7 +90,7 @@ def make_machine(server: RedisTarget, loop: LoopThread) -> type[RuleBasedStateMa
         def run(self, *ops: Callable[[], Deferred[Any]]) -> None:
             """Start `ops` at once on the loop (their scripts interleave), wait, settle."""
             def start() -> Deferred[Any]:
-                ds = [op().addErrback(_tolerate_illegal) for op in ops]
+                ds = [op().addErrback(tolerate_illegal) for op in ops]
                 return gatherResults(ds, consumeErrors=True)
 
             loop.call(start)

@@ -31,11 +31,14 @@ sites:
 traffic:
   palembang: {"0711": 2400}
   jakarta: {"021": 2400}
-interflow: {threshold_s: 30, reevaluate_s: 5}
+pooling: {reserve: 0, trunk_limit: 30}
 """
 
 LAST = re.compile(r"^sl_isolated=(\d\.\d{3}) sl_pln123=(\d\.\d{3}) sl_pooled_bound=(\d\.\d{3}) "
-                  r"abandon_isolated=(\d\.\d{3}) abandon_pln123=(\d\.\d{3})$")
+                  r"abandon_isolated=(\d\.\d{3}) abandon_pln123=(\d\.\d{3}) "
+                  r"answered_isolated=(\d+) answered_pln123=(\d+) "
+                  r"national_sl_isolated=(\d\.\d{3}) national_sl_pln123=(\d\.\d{3}) "
+                  r"national_sl_pooled_bound=(\d\.\d{3}) receivers_min_sl_delta=(-?\d+\.\d)$")
 
 
 def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,14 +58,17 @@ def test_simulate_prints_the_table_and_the_last_line_and_cleans_up(
     lines = done.stdout.strip().splitlines()
     match = LAST.match(lines[-1])
     assert match, lines[-1]
-    sl_isolated, sl_pln123, _bound, abandon_isolated, abandon_pln123 = map(float,
-                                                                          match.groups())
+    (sl_isolated, sl_pln123, _bound, abandon_isolated, abandon_pln123, answered_isolated,
+     answered_pln123, national_isolated, national_pln123, _national_bound,
+     _receivers) = map(float, match.groups())
     rows = {tuple(line.split()[:2]): line.split() for line in lines
             if line.split()[:1] in (["palembang"], ["jakarta"])}
-    assert int(rows[("palembang", "pln123")][-3]) > 0      # interflow out
-    assert int(rows[("jakarta", "pln123")][-2]) > 0        # interflow in
+    assert int(rows[("palembang", "pln123")][-3]) > 0      # pooled in: answered by jakarta
+    assert int(rows[("jakarta", "pln123")][-2]) > 0        # pooled out: jakarta lent
     assert int(rows[("palembang", "isolated")][-3]) == 0
     assert sl_pln123 > sl_isolated and abandon_pln123 < abandon_isolated
+    assert answered_pln123 >= answered_isolated and national_pln123 >= national_isolated
+    assert ("national", "pln123") in {tuple(line.split()[:2]) for line in lines}
     for name in ("waiting.png", "service_level.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "100%" in done.stderr                          # the progress bar
@@ -84,11 +90,11 @@ def test_a_bad_scenario_names_the_key_path(tmp_path: Path) -> None:
 def test_every_problem_of_a_bad_scenario_is_one_line(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.yaml"
     scenario.write_text(SCENARIO.replace("count: 8", "count: -1")
-                        .replace("threshold_s: 30", "threshold: 30"))
+                        .replace("trunk_limit: 30", "trunk_limt: 30"))
     done = _simulate("--scenario", str(scenario))
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"pln123 simulate: {scenario}: interflow.threshold: unknown key",
+        f"pln123 simulate: {scenario}: pooling.trunk_limt: unknown key",
         f"pln123 simulate: {scenario}: sites.palembang.roster[0].count: "
         "must be between 0 and 2000, not -1",
     ]

@@ -22,7 +22,7 @@ import pytest_twisted
 from acd.queues.metrics import Counters, SiteMetrics
 from acd.store.keys import INTERVAL_S
 from acd.store.redis import RedisStore
-from tests.sim.harness import fcfs_waits, mmc_scenario
+from tests.integration.sim.harness import fcfs_waits, mmc_scenario
 from tools.simulation.erlang import ErlangA, erlang_c_asa, erlang_c_service_level
 from tools.simulation.report import figures
 from tools.simulation.run import simulate
@@ -50,7 +50,7 @@ async def test_one_site_is_an_exact_fcfs_mmc_queue_and_redis_agrees(fresh_redis)
     store = RedisStore(fresh_redis.url)
     await store.start()
     try:
-        settings = settings_for(scenario, world.prefix, interflow=False)
+        settings = settings_for(scenario, world.prefix, pooling=False)
         metrics = SiteMetrics(store, world.prefix + "solo", settings)
         # The incremental live read (closed minutes kept) gives what a first read gives.
         now = world.t0 + scenario.duration_h * 3600

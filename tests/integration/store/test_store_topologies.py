@@ -7,7 +7,7 @@ The store's everyday behaviour on all three topologies is covered by the self-se
   script caches were flushed, and batched in a pipeline across sites); two sites' keys lie
   in different slots and a script over both is refused, by redis-py and by Redis itself.
   The ACD never sends one: every script touches one site's `acd:{<site>}:` keys, and a
-  move between sites is two steps, each idempotent (DESIGN.md §4).
+  move between sites is two steps, each idempotent.
 - Cluster: a primary that restarts costs a few logged, backed-off attempts, not an error.
 - Sentinel: the primary is killed by PID while a command waits; the sentinels promote the
   replica and the command completes on it, with the retries logged.
@@ -40,7 +40,7 @@ from tests.fixtures.redis_server import find_redis_server
 
 pytestmark = pytest.mark.redis
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
+CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config" / "pln.yaml"
 
 # An ACD-shaped script: enqueue a call and count it, on two keys of one site.
 ENQUEUE = """
@@ -272,7 +272,7 @@ def test_a_cluster_is_built_without_redis_cli_too(
 
 # --- deploy/redis ---------------------------------------------------------------------------
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "redis"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "redis"
 EXAMPLES = sorted(str(p.relative_to(DEPLOY)) for p in DEPLOY.glob("*/*.conf")
                   if "common" not in p.name)
 

@@ -1,0 +1,1 @@
+"""Tests in headless Chromium (Debian's chromium and chromium-driver)."""
