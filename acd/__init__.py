@@ -1,1 +1,1 @@
-"""The distributor: agents, queues, matching and overflow, with no knowledge of Asterisk."""
+"""The distributor: agents, queues, matching and national pooling, with no knowledge of Asterisk."""

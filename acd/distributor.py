@@ -118,16 +118,6 @@ class Distributor:
 
         return Deferred.fromCoroutine(enqueue())
 
-    def carry_out(self, request: QueueRequest, offer: Offer) -> QueuePlacement:
-        """An offer made outside `enqueue` (a call that arrived from another site, or came
-        back from a failed move): ring the reserved agent, or let the watcher know."""
-        self._follow_offer(offer)
-        position = offer.position if isinstance(offer, Queued) else 0
-        if isinstance(offer, Queued) and self.watcher is not None:
-            self.watcher.queued(request, position)
-        self._follow_caller(request.call_id, request.channel)
-        return QueuePlacement(request.call_id, self.site, request.skill, position)
-
     def queued_channels(self) -> Deferred[dict[str, str]]:
         """channel -> call id of this site's waiting calls (queued or ringing an agent)."""
         return self._db(self.queues.waiting_channels())

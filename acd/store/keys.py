@@ -91,7 +91,7 @@ import re
 
 ROOT = "acd"
 
-# The parts after a site's prefix `acd:{<site>}:` (the Lua scripts get these too).
+# The parts after a site's prefix `acd:{<pool>}:<site>:` (the Lua scripts get these too).
 CALL = "call:"
 LIVE = "live"
 QUEUE = "queue:"

@@ -5,7 +5,7 @@ holds the caller's AsyncAGI channel can play anything to it, i.e. the process wh
 Distributor enqueued the call (`queued`, as the Distributor's QueueWatcher) or that
 adopted it after a restart (`adopt`). So each process looks after its own callers, and
 everything it decides on comes from Redis, never from memory: at every tick it re-reads
-the call, so a call taken by another process's agent, answered, moved or abandoned is
+the call, so a call taken by another process's agent, answered or abandoned is
 simply no longer queued and the room lets it go (a ring-no-answer puts it back: while an
 agent's phone rings the call is still watched, silently).
 
@@ -196,7 +196,7 @@ class WaitingRoom:
             if self._watches.get(watch.call_id) is not watch:
                 return  # left meanwhile
             if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
-                self._watches.pop(watch.call_id, None)  # answered, abandoned, moved, ended
+                self._watches.pop(watch.call_id, None)  # answered, abandoned, ended
                 return
             new, watch.new = watch.new, False
             if (new and record.state is CallState.QUEUED and self.admission is not None

@@ -29,7 +29,7 @@ RESTART_ONLY: tuple[str, ...] = (
     "acd.service_level_s",         # arguments of the queue store's Lua scripts
     "acd.escalation_s",
     "acd.audit_maxlen",
-    "acd.abandon_resume_s",        # the resume store's TTL
+    "acd.abandon_resume_s",        # an argument of the queue store's Lua scripts
     "acd.callback_dial",           # the AMI telephony's dial string
     "acd.pooling.pools",           # which pool's hash tag the site's keys carry
     "acd.pooling.enabled",

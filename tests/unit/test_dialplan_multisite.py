@@ -1,5 +1,5 @@
 """The multi-site contexts: the heartbeat check before AsyncAGI at a site (never
-at the hub), overflow out to every other site, trunk arrivals, and the values refused."""
+at the hub), lent agents' rings and hub arrivals over the trunk, and the values refused."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ Why keep our own book next to Redis: the report must say what happened to *calle
 (their region, how long they waited until an agent answered, whether they gave up, where
 they were answered), including across sites, and the plots need the number waiting at
 every minute; the ACD's counters are per site and skill. A test checks that this book and
-the ACD's own counters in Redis agree (tests/sim), so neither can drift silently.
+the ACD's own counters in Redis agree (tests/integration/sim), so neither can drift
+silently.
 
 Times are the virtual clock's seconds. A wait counts from the time the ACD queues the call
 at (`enqueued_at`): for a redial that took back its abandoned place (abandon-resume) that

@@ -1,10 +1,10 @@
 """Erlang B, Erlang C (M/M/c) and Erlang A (M/M/c+M) in closed or numerically exact form.
 
 Why here: the simulator's answers are only worth something if the simulator reproduces the
-textbook queue where the textbook applies. `tests/sim` runs the real ACD as an M/M/c queue
-(Poisson arrivals, exponential talk, no ring, no wrap-up, nobody hangs up) and compares it
-with `erlang_c_*`, and with exponential patience with `ErlangA`. The report also uses them
-for the fully pooled bound: every agent of every site answering every call.
+textbook queue where the textbook applies. `tests/integration/sim` runs the real ACD as an
+M/M/c queue (Poisson arrivals, exponential talk, no ring, no wrap-up, nobody hangs up) and
+compares it with `erlang_c_*`, and with exponential patience with `ErlangA`. The report
+also uses them for the fully pooled bound: every agent of every site answering every call.
 
 Conventions: `agents` = c, `load` = offered traffic a = lambda * AHT in Erlangs, `aht_s`
 the mean handle time, `t_s` the service-level threshold T. The service level is the

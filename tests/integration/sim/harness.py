@@ -1,7 +1,7 @@
 """Single-site M/M/c(+M) scenarios for the validation tests, and the exact FCFS recursion.
 
 The scenario is the textbook queue: Poisson arrivals, exponential talk, no ring, no
-wrap-up, one skill, one site, no interflow, no waiting room (announcements change nothing
+wrap-up, one skill, one site, no pooling, no waiting room (announcements change nothing
 in the queue), nobody redials.
 """
 

@@ -6,8 +6,7 @@ The store's everyday behaviour on all three topologies is covered by the self-se
 - Cluster: a multi-key Lua script on one site's hash-tagged keys runs (also after the
   script caches were flushed, and batched in a pipeline across sites); two sites' keys lie
   in different slots and a script over both is refused, by redis-py and by Redis itself.
-  The ACD never sends one: every script touches one site's `acd:{<site>}:` keys, and a
-  move between sites is two steps, each idempotent.
+  The ACD never sends one: every script touches one pool's `acd:{<pool>}:` keys.
 - Cluster: a primary that restarts costs a few logged, backed-off attempts, not an error.
 - Sentinel: the primary is killed by PID while a command waits; the sentinels promote the
   replica and the command completes on it, with the retries logged.
@@ -136,8 +135,7 @@ async def test_cluster_refuses_one_script_over_two_sites(
     """Two sites' keys hash to different slots: no script may span them.
 
     redis-py refuses before sending, and a node refuses too (CROSSSLOT) when a client does
-    send one. The ACD never does: its scripts take one site's keys, and a cross-site move
-    is two scripts, each on one site, each idempotent.
+    send one. The ACD never does: its scripts take one pool's keys.
     """
     assert key_slot(PALEMBANG[0].encode()) != key_slot(MEDAN[0].encode())
     with pytest.raises(RedisClusterException, match="same key slot"):
