@@ -154,7 +154,14 @@ class CallCentre(Service):
         self.config = config
         self.engine.reconfigure(config)
         self.acd.reconfigure(config.acd, config.skills)
+        self.telephony.trunks = trunk_peers(config, self.site_name)
         self.directory.publish()  # agents added or removed: the trunk rings the new roster
+
+
+def trunk_peers(config: Config, site_name: str) -> dict[str, str]:
+    """Site -> the IAX2 peer a lent agent of that site rings through from here."""
+    return {other.name: other.iax2_peer for other in config.sites.values()
+            if other.name != site_name}
 
 
 def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReactorTime, *,
@@ -169,11 +176,8 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
         AMICredentials(target.username, target.secret, md5=site.ami.md5),
         reactor)
     sessions: dict[str, AGISession] = {}
-    # Another site's agent (a loan) rings through the trunk to that site's Asterisk.
-    trunks = {other.name: other.iax2_peer for other in config.sites.values()
-              if other.name != site_name}
     telephony = AMITelephony(link, sessions, reactor, callback_dial=config.acd.callback_dial,
-                             trunks=trunks)
+                             trunks=trunk_peers(config, site_name))
 
     outages = RedisOutageBoard(store, reactor)
     tickets = RedisTicketDesk(store, reactor)

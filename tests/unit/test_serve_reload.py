@@ -148,6 +148,20 @@ def test_reload_hands_the_new_settings_to_every_piece(config_file: Path) -> None
     assert acd.metrics.settings is new.acd
 
 
+def test_reload_rings_lent_agents_through_the_new_trunk_peer(config_file: Path) -> None:
+    old = load_config(config_file)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["sites"]["medan"]["iax2_peer"] = "medan-b"
+
+    new = plan_reload(old, changed(config_file, edit), "palembang").effective
+    centre = centre_for(old, Clock())
+    assert centre.telephony.trunks["medan"] == old.sites["medan"].iax2_peer
+    centre.reload(new)
+    assert centre.telephony.trunks["medan"] == "medan-b"
+    assert "palembang" not in centre.telephony.trunks
+
+
 def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
         config_file: Path) -> None:
     clock = Clock()
