@@ -1,9 +1,12 @@
 """`pln123 dashboard --config FILE [--listen HOST:PORT]`: the dashboard on its own.
 
 The dashboard reads and writes Redis only, so it can run apart from every site's pln123
-(one for the whole nation, next to Redis), for all the config's sites. `pln123 serve` can
-mount the same resource (`dashboard_resource`). Requests are not access-logged: the
-wallboard's first request carries its token in the query string.
+(one for the whole nation, next to Redis), for all the config's sites: the shipped systemd
+units do so (`pln123-dashboard.service`, and `pln123@.service` runs `serve --no-dashboard`),
+so nothing a browser sends can take CPU from a site's calls. `pln123 serve` can still
+mount the same resource (`dashboard_resource`) on its own reactor, e.g. for a lab.
+Requests are not access-logged: the wallboard's first request carries its token in the
+query string.
 
 Exit statuses: 0 stopped by a signal; 2 bad config or arguments.
 """
@@ -15,9 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.web.http import Request as HTTPRequest
-from twisted.web.server import Site
+from twisted.internet.interfaces import IListeningPort, IReactorFromThreads, IReactorTime
 
 from acd.store.redis import RedisStore
 from pln123.cli._config import load_or_report
@@ -25,15 +26,9 @@ from pln123.cli._reactor import install_asyncio_reactor
 from pln123.config import Config
 from pln123.config.dashboard import parse_listen
 from pln123.web import Dashboard, DashboardSite, build_dashboard
+from pln123.web.http import WebSite
 
 PROG = "pln123 dashboard"
-
-
-class QuietSite(Site):
-    """No access log: a wallboard URL's token must not end up in a log file."""
-
-    def log(self, request: HTTPRequest) -> None:
-        return None
 
 
 def register(commands: Any) -> None:
@@ -46,8 +41,10 @@ def register(commands: Any) -> None:
     verb.set_defaults(handler=run_dashboard)
 
 
-def dashboard_resource(config: Config, store: RedisStore, clock: IReactorTime) -> Dashboard:
-    """The dashboard for every site of `config` (needs its `dashboard:` section)."""
+def dashboard_resource(config: Config, store: RedisStore, clock: IReactorTime,
+                       threads: IReactorFromThreads | None = None) -> Dashboard:
+    """The dashboard for every site of `config` (needs its `dashboard:` section);
+    `threads`: the reactor the password checks hand their results to."""
     settings = config.dashboard
     if settings is None:
         raise ValueError(f"{config.path} has no dashboard: section")
@@ -56,9 +53,9 @@ def dashboard_resource(config: Config, store: RedisStore, clock: IReactorTime) -
     return build_dashboard(
         sites=sites, skills=config.skills, settings=config.acd,
         supervisors=settings.supervisors, wallboard_token=settings.read_wallboard_token(),
-        store=store, clock=clock, secure=settings.secure,
+        store=store, clock=clock, threads=threads, secure=settings.secure,
         session_lifetime_s=settings.session_lifetime_s, sl_target=settings.sl_target,
-        utc_offset_s=settings.utc_offset_s)
+        utc_offset_s=settings.utc_offset_s, trusted_proxies=settings.trusted_proxies)
 
 
 def listen_dashboard(config: Config, store: RedisStore, reactor: Any, host: str,
@@ -68,7 +65,7 @@ def listen_dashboard(config: Config, store: RedisStore, reactor: Any, host: str,
     settings = config.dashboard
     if settings is None:
         raise ValueError(f"{config.path} has no dashboard: section")
-    site = QuietSite(dashboard_resource(config, store, reactor))  # type: ignore[no-untyped-call]
+    site = WebSite(dashboard_resource(config, store, reactor, reactor))  # type: ignore[no-untyped-call]
     if settings.tls_cert is not None and settings.tls_key is not None:
         from twisted.internet import ssl
 

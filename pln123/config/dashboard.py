@@ -7,21 +7,25 @@
       utc_offset_h: 7                     # "today" starts at local midnight (WIB)
       wallboard_token_file: secrets/wallboard.token   # >= 16 characters, never in the YAML
       tls: {cert: secrets/dashboard.crt, key: secrets/dashboard.key}   # optional
+      trusted_proxies: [127.0.0.1]        # optional: whose X-Forwarded-For names the client
       supervisors:
         - {name: nasional, role: national, password_hash: "$argon2id$..."}
         - {name: medan, role: "site:medan", password_hash: "$argon2id$..."}
 
 Passwords are only ever stored as argon2 hashes, printed by `pln123 user add`. The section
-is optional: a config without it has no dashboard (None).
+is optional: a config without it has no dashboard (None). `trusted_proxies` (addresses or
+networks) matters for login throttling only: without it every request counts as coming
+from its connection's peer, which behind a reverse proxy is the proxy for everybody.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pln123.config.reader import Reader
+from pln123.config.reader import Problem, Reader
 from pln123.web.accounts import SUPERVISOR_NAME, Role, Supervisor, looks_like_hash
 
 HOST = re.compile(r"[A-Za-z0-9.:\[\]-]{1,253}\Z")
@@ -39,6 +43,7 @@ class DashboardSettings:
     session_lifetime_s: float = 12 * 3600
     sl_target: float = 0.8
     utc_offset_s: float = 7 * 3600
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def secure(self) -> bool:
@@ -84,9 +89,21 @@ def parse_dashboard(top: Reader, base: Path, sites: set[str]) -> DashboardSettin
         key = _secret(tls, "key", base, required=True)
         tls.finish()
     supervisors = _supervisors(reader, sites)
+    proxies = _proxies(reader)
     reader.finish()
     return DashboardSettings(host, port, supervisors, token_file, cert, key, lifetime, target,
-                             offset * 3600)
+                             offset * 3600, proxies)
+
+
+def _proxies(reader: Reader) -> tuple[str, ...]:
+    found: list[str] = []
+    for _index, entry, path in reader.entries("trusted_proxies", required=False):
+        try:
+            found.append(str(ipaddress.ip_network(str(entry), strict=False)))
+        except ValueError:
+            reader.problems.append(Problem(path, f"{entry!r} is not an IP address or "
+                                                 "network (like 10.0.0.0/8)"))
+    return tuple(found)
 
 
 def _secret(reader: Reader, key: str, base: Path, *, required: bool) -> Path | None:

@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IListeningPort, IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 
 from acd.store.redis import RedisStore
 from pln123.config import ConfigError, load_config
 from pln123.config.model import Config
-from pln123.serve.reload import ReloadRefused, plan_reload
+from pln123.serve.reload import ReloadPlan, ReloadRefused, plan_reload
 from pln123.serve.systemd import SystemdNotifier
 from pln123.site import CallCentre
 
@@ -164,24 +165,42 @@ class ServeRuntime:
     # -- SIGHUP ----------------------------------------------------------------------------
 
     def hangup(self) -> None:
+        """SIGHUP: the file is read and checked on a thread of the reactor's pool (a big
+        or hostile file must not hold up calls and the watchdog), then applied here."""
         if self.draining or self._reloading:
             self._log.warning("config_reload_ignored",
                               reason="draining" if self.draining else "a reload is running")
             return
         self._reloading = True
         self.notifier.reloading()
-        try:
-            self.reload()
-        finally:
+
+        def done(plan: ReloadPlan | None) -> None:
+            if plan is not None:
+                self._apply(plan)
+
+        def finished(result: object) -> None:
             self._reloading = False
             self.notifier.ready(f"site {self.centre.site_name}: serving")
 
+        if IReactorThreads.providedBy(self.reactor):
+            read: Deferred[ReloadPlan | None] = deferToThreadPool(
+                self.reactor, self.reactor.getThreadPool(), self._read)
+        else:
+            read = succeed(self._read())
+        read.addCallback(done).addErrback(self._reload_failed).addBoth(finished)
+
     def reload(self) -> bool:
         """Read and apply the config file again; False (old config kept) when refused."""
+        plan = self._read()
+        return plan is not None and self._apply(plan)
+
+    def _read(self) -> ReloadPlan | None:
+        """The validated new config and what it changes; None (logged) when refused, for
+        whatever reason: no failure of reading may stop the site or half-apply a file."""
         site = self.centre.site_name
         try:
             new = self.load(self.config_path)
-            plan = plan_reload(self.centre.config, new, site)
+            return plan_reload(self.centre.config, new, site)
         except ConfigError as error:
             problems = [{"key": p.path or "<top>", "error": p.message}
                         for p in error.problems]
@@ -189,14 +208,24 @@ class ServeRuntime:
                 self._log.error("config_problem", config=str(self.config_path), **problem)
             self._log.error("config_reload_refused", config=str(self.config_path),
                             problems=problems, kept="the running config")
+        except ReloadRefused as error:
+            self._refused("sites", str(error))
+        except OSError as error:
+            self._refused("<file>", str(error))
+        except Exception as error:  # noqa: BLE001 - MemoryError, RecursionError, a bug
+            self._refused("<file>", f"{type(error).__name__}: {error}")
+        return None
+
+    def _apply(self, plan: ReloadPlan) -> bool:
+        old = self.centre.config
+        try:
+            self.centre.reload(plan.effective)
+        except Exception as error:  # noqa: BLE001 - a piece refused: put the old one back
+            self._log.error("config_reload_failed", error=f"{type(error).__name__}: {error}",
+                            traceback=Failure().getTraceback())
+            self.centre.reload(old)
+            self._refused("<apply>", f"{type(error).__name__}: {error}")
             return False
-        except (ReloadRefused, OSError) as error:
-            self._log.error("config_reload_refused", config=str(self.config_path),
-                            problems=[{"key": "sites" if isinstance(error, ReloadRefused)
-                                       else "<file>", "error": str(error)}],
-                            kept="the running config")
-            return False
-        self.centre.reload(plan.effective)
         self._log.info("config_reloaded", config=str(self.config_path),
                        applied=list(plan.applied), needs_restart=list(plan.needs_restart))
         if plan.needs_restart:
@@ -207,6 +236,13 @@ class ServeRuntime:
                               hint="pln123 asterisk render / pln123 dialplan render, then "
                                    "reload Asterisk")
         return True
+
+    def _refused(self, key: str, error: str) -> None:
+        self._log.error("config_reload_refused", config=str(self.config_path),
+                        problems=[{"key": key, "error": error}], kept="the running config")
+
+    def _reload_failed(self, failure: Failure) -> None:
+        self._refused("<file>", failure.getErrorMessage())
 
     # -- SIGTERM ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the site). Handlers parse, authorise and call `views` / `actions`; nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Callable, Coroutine, Mapping
@@ -15,14 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred
+from redis.exceptions import RedisError
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from acd.pooling.lending import MAX_RESERVE
-from pln123.web.accounts import Supervisor, verify
+from acd.store.redis import StoreNotStarted
+from pln123.web.accounts import Supervisor
 from pln123.web.actions import AGENT_ACTIONS, Actions
+from pln123.web.devices import DEVICE_COOKIE, DeviceCookies, device_cookie_header
+from pln123.web.passwords import Busy, PasswordChecker
 from pln123.web.ratelimit import LoginLimiter
 from pln123.web.sessions import COOKIE, SessionStore, cookie_header
 from pln123.web.sse import Feed, stream
@@ -30,6 +35,7 @@ from pln123.web.views import ViewReader, outage_json
 from pln123.web.web import (
     ApiError,
     Auth,
+    Network,
     Principal,
     client_address,
     field,
@@ -38,6 +44,10 @@ from pln123.web.web import (
 )
 
 log = structlog.get_logger("pln123.web.api")
+
+# What Redis being away looks like: 503, try again. Anything else is a bug: 500.
+STORE_ERRORS = (RedisError, StoreNotStarted, OSError, TimeoutError, CancelledError,
+                asyncio.CancelledError)
 
 PUBLIC, READ, ACT = "public", "read", "act"
 
@@ -78,6 +88,9 @@ class Parts:
     supervisors: Mapping[str, Supervisor]
     feed: Feed
     secure: bool
+    checker: PasswordChecker
+    devices: DeviceCookies
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 class Api(Resource):
@@ -135,9 +148,13 @@ class Api(Resource):
             write_json(request, error.code, {"error": error.reason}, error.headers)
         elif isinstance(error, ValueError):
             write_json(request, 400, {"error": str(error)})
-        else:
+        elif isinstance(error, STORE_ERRORS):
             log.error("dashboard_api_failed", error=repr(error))
             write_json(request, 503, {"error": "the shared store is unavailable; try again"})
+        else:   # a bug: the traceback to the log, never to the client
+            log.error("dashboard_api_failed", error=repr(error),
+                      traceback=failure.getTraceback())
+            write_json(request, 500, {"error": "internal error (logged on the server)"})
 
     def _events(self, call: Call) -> object:
         args = call.request.args or {}
@@ -145,7 +162,14 @@ class Api(Resource):
         if site and site not in self.parts.views.sites:
             write_json(call.request, 404, {"error": f"no site {site!r}"})
             return NOT_DONE_YET
-        return stream(call.request, self.parts.feed, f"site:{site}" if site else "overview")
+        view = f"site:{site}" if site else "overview"
+        session = call.principal.session if call.principal is not None else None
+        if session is None:      # the wallboard token as a bearer: no session to end
+            return stream(call.request, self.parts.feed, view)
+        sessions, token = self.parts.sessions, session.token
+        return stream(call.request, self.parts.feed, view,
+                      alive=lambda: sessions.get(token) is not None,
+                      on_end=lambda end: sessions.watch(token, end))
 
     # -- helpers for handlers --------------------------------------------------------------
 
@@ -175,25 +199,45 @@ async def _session(api: Api, call: Call) -> tuple[int, Any]:
 
 
 async def _login(api: Api, call: Call) -> tuple[int, Any]:
+    """Throttled (`LoginLimiter`), then checked on the password pool (`PasswordChecker`):
+    429 with Retry-After while throttled, 503 with Retry-After while the pool is full."""
     name = field(call.body, "name", str)
     password = field(call.body, "password", str)
     if len(name) > 64 or len(password) > 1024:
         raise ApiError(400, "name or password too long")
-    address = client_address(call.request)
-    wait = api.parts.limiter.retry_after(name, address)
-    if wait is not None:
-        seconds = max(1, math.ceil(wait))
-        raise ApiError(429, f"too many failed logins; try again in {seconds} s",
+    request = call.request
+    address = client_address(request, api.parts.trusted_proxies)
+    sent_device = request.getCookie(DEVICE_COOKIE.encode())
+    device = api.parts.devices.trusted(
+        sent_device.decode("ascii", "replace") if sent_device else None, name)
+    refusal = api.parts.limiter.retry_after(name, address, device)
+    if refusal is not None:
+        seconds = max(1, math.ceil(refusal.seconds))
+        raise ApiError(429, f"{refusal.reason}; try again in {seconds} s",
                        {b"Retry-After": str(seconds).encode()})
     supervisor = api.parts.supervisors.get(name)
-    if not verify(supervisor, password) or supervisor is None:
-        api.parts.limiter.failed(name, address)
-        log.info("dashboard_login_refused", supervisor=name, address=address)
+    try:
+        checking = api.parts.checker.check(supervisor, password)
+    except Busy as error:   # not logged: a storm must not flood the journal either
+        raise ApiError(503, "too many logins being checked; try again in a second",
+                       {b"Retry-After": b"1"}) from error
+    attempt = api.parts.limiter.attempt(name, address, device)
+    try:
+        ok = await checking
+    except Busy as error:   # the dashboard is stopping
+        raise ApiError(503, str(error), {b"Retry-After": b"1"}) from error
+    if not ok or supervisor is None:
+        log.info("dashboard_login_refused", supervisor=name, address=address,
+                 known_device=device is not None)
         raise ApiError(401, "wrong name or password")
-    api.parts.limiter.succeeded(name)
+    api.parts.limiter.succeeded(attempt)
     session = api.parts.sessions.create(supervisor.name, supervisor.role)
-    call.request.setHeader(b"Set-Cookie", cookie_header(
-        session.token, api.parts.sessions.lifetime_s, secure=api.parts.secure))
+    secure = api.parts.secure
+    request.responseHeaders.addRawHeader(b"Set-Cookie", cookie_header(
+        session.token, api.parts.sessions.lifetime_s, secure=secure))
+    devices = api.parts.devices
+    request.responseHeaders.addRawHeader(b"Set-Cookie", device_cookie_header(
+        devices.issue(supervisor.name), devices.lifetime_s, secure=secure))
     log.info("dashboard_login", supervisor=name, address=address)
     return 200, {"name": supervisor.name, "role": str(supervisor.role), "csrf": session.csrf}
 

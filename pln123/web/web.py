@@ -2,14 +2,25 @@
 
 A servlet-style split (Synapse): resources only parse and authorise; `actions` and `views`
 decide and read. Every error is a 4xx with `{"error": reason}`; bodies are JSON objects of
-at most `MAX_BODY` bytes; a request is from a supervisor's session (cookie), a wallboard's
-session, or carries the wallboard token as `Authorization: Bearer <token>` (Prometheus).
+at most `MAX_BODY` bytes (`pln123.web.http` enforces it while the body arrives), nested at
+most `MAX_JSON_DEPTH` deep, with numbers of at most `MAX_DIGITS` digits (nothing the API
+takes is bigger, and a 400 naming the problem beats an overflow further in); a request
+is from a supervisor's session (cookie), a wallboard's session, or carries the wallboard
+token as `Authorization: Bearer <token>` (Prometheus).
+
+The client's address (for login throttling) is the connection's peer, unless the peer is
+one of the configured trusted proxies: then it is the last address in `X-Forwarded-For`
+that is not itself a trusted proxy. From anyone else the header is ignored (it is the
+client's own say).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +30,9 @@ from pln123.web.accounts import WALLBOARD, Role
 from pln123.web.sessions import COOKIE, Session, SessionStore
 
 MAX_BODY = 16 * 1024
+MAX_JSON_DEPTH = 16
+MAX_DIGITS = 15
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 SECURITY_HEADERS = {
     b"X-Content-Type-Options": b"nosniff",
     b"X-Frame-Options": b"DENY",
@@ -103,12 +117,51 @@ def read_json(request: Request) -> dict[str, Any]:
     if kind != "application/json":
         raise ApiError(415, "the body must be JSON (Content-Type: application/json)")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=_integer, parse_float=_number,
+                          parse_constant=_constant)
+    except RecursionError as error:
+        raise ApiError(400, "the body is nested too deeply") from error
     except (UnicodeDecodeError, ValueError) as error:
         raise ApiError(400, f"the body is not valid JSON: {error}") from error
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise ApiError(400, "the body is nested too deeply")
     return data
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ApiError(400, f"a number in the body has more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    if len(text) > 64:
+        raise ApiError(400, f"a number in the body has more than {MAX_DIGITS} digits")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ApiError(400, "a number in the body is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and objects nest (walked without recursion)."""
+    deepest = 0
+    stack = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((item, level + 1) for item in value)
+    return deepest
 
 
 def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *,
@@ -126,6 +179,30 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *,
     return value
 
 
-def client_address(request: Request) -> str:
-    peer = request.getClientAddress()
-    return str(getattr(peer, "host", "unknown"))
+def trusted_networks(entries: Sequence[str]) -> tuple[Network, ...]:
+    """Addresses or networks (`10.0.0.0/8`) of trusted proxies; ValueError for a bad one."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def client_address(request: Request, trusted: Sequence[Network] = ()) -> str:
+    peer = str(getattr(request.getClientAddress(), "host", "unknown"))
+    if not trusted or not _within(peer, trusted):
+        return peer
+    forwarded = b",".join(request.requestHeaders.getRawHeaders(b"x-forwarded-for") or [])
+    hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer   # the proxy's own header is garbled: the proxy is the client
+        if not _within(str(address), trusted):
+            return str(address)
+    return peer
+
+
+def _within(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

@@ -1,7 +1,9 @@
 """A running dashboard on loopback against the test Redis, and a small HTTP client.
 
-The dashboard is served by a real twisted.web Site on a real port; the client is Twisted's
-own `Agent`, with a cookie jar of one cookie and the CSRF token from the login reply.
+The dashboard is served by its own twisted.web Site (`pln123.web.http.WebSite`) on a real
+port, its password checks in their thread pool on the real reactor; the client is Twisted's
+own `Agent`, with a cookie jar of two cookies (the session's, and the device cookie a login
+leaves) and the CSRF token from the login reply.
 Supervisors' passwords: `medan-pass` for `medan1` (site:medan), `nasional-pass` for `nas`.
 The three sites are one pool, `national` (jakarta its hub): their keys share its slot, and
 `pool_keys(site)` names them.
@@ -21,7 +23,6 @@ from twisted.python.failure import Failure
 from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
-from twisted.web.server import Site
 from zope.interface import implementer
 
 from acd.intake import QueueRequest
@@ -29,6 +30,8 @@ from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
 from acd.store.keys import INTERVAL_S, MINUTE_S, SiteKeys
 from acd.store.redis import RedisStore
 from pln123.web import DashboardSite, Role, Supervisor, build_dashboard, hash_password
+from pln123.web.devices import DEVICE_COOKIE
+from pln123.web.http import WebSite
 from pln123.web.root import Dashboard
 
 reactor: Any = _reactor
@@ -115,14 +118,15 @@ class Running:
 
 
 async def start(redis_url: str, clock: IReactorTime, *, secure: bool = False,
-                session_lifetime_s: float = 3600.0) -> Running:
+                session_lifetime_s: float = 3600.0, **options: Any) -> Running:
+    """`options` go to `build_dashboard` as they are (e.g. `trusted_proxies`)."""
     store = RedisStore(redis_url)
     await store.start()
     dashboard = build_dashboard(sites=SITES, skills=SKILLS, settings=SETTINGS,
                                 supervisors=SUPERVISORS, wallboard_token=TOKEN, store=store,
-                                clock=clock, secure=secure,
-                                session_lifetime_s=session_lifetime_s)
-    port = reactor.listenTCP(0, Site(dashboard), interface="127.0.0.1")
+                                clock=clock, threads=reactor, secure=secure,
+                                session_lifetime_s=session_lifetime_s, **options)
+    port = reactor.listenTCP(0, WebSite(dashboard), interface="127.0.0.1")
     return Running(store, dashboard, port, clock)
 
 
@@ -160,15 +164,17 @@ class Reply:
 @dataclass
 class Client:
     base: str
-    cookie: str = ""
+    cookie: str = ""     # the session's, "pln123_session=..."
     csrf: str = ""
+    device: str = ""     # "pln123_device=...", from a successful login
     agent: Agent = field(default_factory=lambda: Agent(reactor))
 
     async def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
                       headers: dict[str, str] | None = None, csrf: bool = True) -> Reply:
         sent = {"User-Agent": "pln123-test"}
-        if self.cookie:
-            sent["Cookie"] = self.cookie
+        cookies = "; ".join(c for c in (self.cookie, self.device) if c)
+        if cookies:
+            sent["Cookie"] = cookies
         if method == "POST" and csrf and self.csrf:
             sent["X-CSRF-Token"] = self.csrf
         data = raw
@@ -183,7 +189,10 @@ class Client:
         content = await readBody(response)
         for value in response.headers.getRawHeaders("set-cookie") or []:
             pair = value.split(";", 1)[0]
-            self.cookie = "" if pair.endswith("=") else pair
+            if pair.startswith(f"{DEVICE_COOKIE}="):
+                self.device = "" if pair.endswith("=") else pair
+            else:
+                self.cookie = "" if pair.endswith("=") else pair
         return Reply(response.code, response.headers, content)
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
@@ -192,9 +201,10 @@ class Client:
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
         return await self.request("POST", path, body, **kwargs)
 
-    async def login(self, name: str, password: str | None = None) -> Reply:
+    async def login(self, name: str, password: str | None = None, **kwargs: Any) -> Reply:
         reply = await self.post("/api/login", {"name": name,
-                                               "password": password or PASSWORDS[name]})
+                                               "password": password or PASSWORDS[name]},
+                                **kwargs)
         if reply.code == 200:
             self.csrf = reply.json()["csrf"]
         return reply

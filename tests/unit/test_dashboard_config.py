@@ -48,6 +48,15 @@ def test_the_shipped_dashboard_section_and_its_demo_passwords() -> None:
         assert not verify(supervisor, "demo")
 
 
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    data = shipped()
+    assert parse_config(data, SHIPPED).dashboard.trusted_proxies == ()  # type: ignore[union-attr]
+    data["dashboard"]["trusted_proxies"] = ["127.0.0.1", "10.1.0.0/16", "::1"]
+    settings = parse_config(data, SHIPPED).dashboard
+    assert settings is not None
+    assert settings.trusted_proxies == ("127.0.0.1/32", "10.1.0.0/16", "::1/128")
+
+
 def test_without_the_section_there_is_no_dashboard() -> None:
     data = shipped()
     del data["dashboard"]
@@ -83,6 +92,10 @@ def test_without_the_section_there_is_no_dashboard() -> None:
      "dashboard.supervisors[0].password: unknown key"),
     (lambda d: d.update(tls={"cert": "secrets/none.crt"}), "dashboard.tls.cert: cannot read"),
     (lambda d: d.update(supervisors="nasional"), "dashboard.supervisors: must be a list"),
+    (lambda d: d.update(trusted_proxies=["10.0.0.1", "proxy.local"]),
+     "dashboard.trusted_proxies[1]: 'proxy.local' is not an IP address or network"),
+    (lambda d: d.update(trusted_proxies="10.0.0.1"),
+     "dashboard.trusted_proxies: must be a list"),
 ])
 def test_mistakes_are_named_by_their_key_path(change: Any, expected: str) -> None:
     data = shipped()

@@ -1,4 +1,5 @@
-"""deploy/systemd/pln123@.service passes `systemd-analyze verify` and keeps its hardening.
+"""deploy/systemd's units (pln123@.service for each site, pln123-dashboard.service for the
+dashboard) pass `systemd-analyze verify` and keep their hardening.
 
 `systemd-analyze verify` (Debian's systemd package) needs no running systemd: it loads the
 unit with the system's unit files and checks every directive and that each Exec command is
@@ -22,8 +23,12 @@ import pytest
 
 from tests.fixtures.availability import skip_or_fail
 
-UNIT = Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "pln123@.service"
+UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+UNIT = UNITS / "pln123@.service"
+DASHBOARD = UNITS / "pln123-dashboard.service"
 INSTALLED = "/opt/pln123/bin/pln123"
+# How systemd-analyze names each unit: a template needs an instance.
+LOADED = {UNIT: "pln123@palembang.service", DASHBOARD: "pln123-dashboard.service"}
 
 
 def _analyze() -> str:
@@ -33,21 +38,22 @@ def _analyze() -> str:
     return found
 
 
-def _local_copy(tmp_path: Path) -> Path:
+def _local_copy(tmp_path: Path, unit: Path = UNIT) -> Path:
     here = Path(sys.executable).parent / "pln123"
     assert here.is_file() and os.access(here, os.X_OK), here
-    text = UNIT.read_text()
+    text = unit.read_text()
     assert text.count(INSTALLED) == 1
-    copy = tmp_path / UNIT.name
+    copy = tmp_path / unit.name
     copy.write_text(text.replace(INSTALLED, str(here)))
     return copy
 
 
-def test_systemd_analyze_verify_passes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", [UNIT, DASHBOARD], ids=lambda u: u.name)
+def test_systemd_analyze_verify_passes(tmp_path: Path, unit: Path) -> None:
     analyze = _analyze()
-    _local_copy(tmp_path)
+    _local_copy(tmp_path, unit)
     result = subprocess.run(
-        [analyze, "verify", "pln123@palembang.service"],
+        [analyze, "verify", LOADED[unit]],
         env={**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:", "SYSTEMD_LOG_COLOR": "0"},
         capture_output=True, text=True, timeout=60, check=False)
     assert (result.returncode, result.stderr.strip(), result.stdout.strip()) == (0, "", "")
@@ -65,9 +71,10 @@ def test_a_broken_unit_is_caught(tmp_path: Path) -> None:
     assert "Unknown key" in result.stderr and "ProtectHom" in result.stderr
 
 
-def test_sandboxing_scores_ok(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", [UNIT, DASHBOARD], ids=lambda u: u.name)
+def test_sandboxing_scores_ok(tmp_path: Path, unit: Path) -> None:
     analyze = _analyze()
-    copy = _local_copy(tmp_path)
+    copy = _local_copy(tmp_path, unit)
     result = subprocess.run([analyze, "security", "--offline=yes", "--no-pager", str(copy)],
                             capture_output=True, text=True, timeout=60, check=False)
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
@@ -80,8 +87,24 @@ def test_the_unit_says_what_the_issue_asks() -> None:
     lines = set(UNIT.read_text().splitlines())
     assert {
         "Type=notify", "NotifyAccess=main", "WatchdogSec=10s", "Restart=on-failure",
-        "ExecStart=/opt/pln123/bin/pln123 serve --config /etc/pln123/pln.yaml --site %i",
+        "ExecStart=/opt/pln123/bin/pln123 serve --config /etc/pln123/pln.yaml --site %i "
+        "--no-dashboard",
         "User=pln123", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
         "PrivateTmp=yes", "CapabilityBoundingSet=",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    } <= lines
+
+
+def test_the_dashboard_runs_apart_from_the_sites_calls() -> None:
+    """The safe default: no site's `serve` answers browsers (a login storm would take the
+    reactor's CPU); one dashboard process does, last in line for the CPU."""
+    site = set(UNIT.read_text().splitlines())
+    assert any(line.startswith("ExecStart=") and line.endswith(" --no-dashboard")
+               for line in site)
+    lines = set(DASHBOARD.read_text().splitlines())
+    assert {
+        "ExecStart=/opt/pln123/bin/pln123 dashboard --config /etc/pln123/pln.yaml",
+        "Restart=on-failure", "RestartPreventExitStatus=2", "User=pln123",
+        "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+        "CapabilityBoundingSet=", "CPUWeight=20",
     } <= lines

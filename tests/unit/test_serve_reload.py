@@ -195,3 +195,57 @@ def test_runtime_reload_refuses_a_broken_file_and_keeps_the_old_config(
                                     "acd.pooling.default_reserve"}
     assert done["needs_restart"] == ["redis.url"]
     assert any(e["event"] == "config_reload_needs_restart" for e in logs)
+
+
+@pytest.mark.parametrize("error", [
+    MemoryError(), RecursionError("maximum recursion depth exceeded"),
+    ValueError("Exceeds the limit (4300 digits) for integer string conversion"),
+    UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+    KeyError("sites"),
+], ids=lambda e: type(e).__name__)
+def test_a_reload_failing_in_any_way_is_refused_and_the_old_config_kept(
+        config_file: Path, error: Exception) -> None:
+    clock = Clock()
+    old = load_config(config_file)
+    centre = centre_for(old, clock)
+
+    def load(_path: Path) -> Config:
+        raise error
+
+    runtime = ServeRuntime(centre, centre.acd.queues.redis, clock, config_file,
+                           SystemdNotifier(clock, environ={}), load=load)
+    with capture_logs() as logs:
+        assert runtime.reload() is False
+    assert centre.config is old
+    [refused] = [e for e in logs if e["event"] == "config_reload_refused"]
+    assert refused["kept"] == "the running config"
+    assert refused["problems"][0]["key"] == "<file>"
+    assert type(error).__name__ in refused["problems"][0]["error"]
+    assert "Traceback" not in str(refused)
+
+
+def test_a_reload_that_fails_while_applied_puts_the_old_config_back(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    old = load_config(config_file)
+    centre = centre_for(old, clock)
+    runtime = ServeRuntime(centre, centre.acd.queues.redis, clock, config_file,
+                           SystemdNotifier(clock, environ={}))
+    data = shipped_data()
+    data["acd"]["announce_every_s"] = 11
+    write(config_file, data)
+    calls: list[Config] = []
+    reconfigure = centre.engine.reconfigure
+
+    def flaky(config: Config) -> None:
+        calls.append(config)
+        if len(calls) == 1:
+            raise RuntimeError("a piece refused the new settings")
+        reconfigure(config)
+
+    monkeypatch.setattr(centre.engine, "reconfigure", flaky)
+    with capture_logs() as logs:
+        assert runtime.reload() is False
+    assert centre.config is old and calls[-1] is old
+    assert centre.acd.distributor.settings is old.acd
+    assert any(e["event"] == "config_reload_refused" for e in logs)
