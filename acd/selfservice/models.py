@@ -49,6 +49,8 @@ class OutageBoard(Protocol):
 
 
 class TicketDesk(Protocol):
+    # `caller_number` as the caller's network sent it: the desk records it cleaned
+    # (acd.selfservice.validation.ticket_caller_number) and never refuses a ticket for it.
     def create(self, idpel: str, area_code: str, category: str, caller_number: str,
                site: str, call_id: str) -> Deferred[Ticket]: ...
 

@@ -7,7 +7,9 @@ acd/selfservice/lua/ticket_status.lua, stay atomic on every topology):
     <prefix>:{tickets}:seq           INCR counter; ticket number = 10000000 + counter
     <prefix>:{tickets}:t:<number>    hash: idpel, area_code, category, caller_number, site,
                                      call_id, created_at, status, updated_at
-                                     (expires after `retention_s`, 90 days by default)
+                                     (expires after `retention_s`, 90 days by default;
+                                     caller_number as validation.ticket_caller_number
+                                     cleans it: digits, a leading +, or "" if unknown)
     <prefix>:{tickets}:stream        stream, MAXLEN ~ 1,000,000: one entry per event,
                                      event=created (every ticket field) or
                                      event=status (number, status, at)
@@ -80,17 +82,13 @@ class RedisTicketDesk:
     ) -> Deferred[Ticket]:
         """File a ticket: a new number, the hash, and an `event=created` stream entry.
 
-        Invalid input fails the Deferred with ValueError before anything is written.
+        Invalid input fails the Deferred with ValueError before anything is written; the
+        caller's number is never invalid, only cleaned (whatever their network sent).
         """
         try:
-            fields = {
-                "idpel": validation.idpel(idpel),
-                "area_code": validation.area_code(area_code),
-                "category": validation.category(category),
-                "caller_number": validation.caller_number(caller_number),
-                "site": validation.site(site),
-                "call_id": validation.call_id(call_id),
-            }
+            fields = validation.ticket_fields(
+                idpel=idpel, area_code=area_code, category=category,
+                caller_number=caller_number, site=site, call_id=call_id)
         except ValueError as error:
             return fail(error)
         now = timestamp(self.clock)

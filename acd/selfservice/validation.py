@@ -23,9 +23,12 @@ CALLER_NUMBER = re.compile(r"[A-Za-z0-9+*#._-]{0,40}")  # digits, or "anonymous"
 CALL_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 TICKET_NUMBER = re.compile(r"[0-9]{1,20}")
 
+MAX_CALLER_DIGITS = 20  # E.164 allows 15; room for an international or trunk prefix
 MAX_MESSAGE = 500
 MAX_AREA_CODES = 100
 MAX_CREATED_BY = 64
+
+_ASCII_DIGITS = frozenset("0123456789")
 
 # Unicode categories never allowed in free text: controls (Cc), format characters such as
 # bidi overrides and zero-width joiners (Cf), surrogates (Cs), private use (Co),
@@ -116,6 +119,22 @@ def caller_number(value: Any) -> str:
                     "up to 40 of A-Z a-z 0-9 + * # . _ - (empty when withheld)")
 
 
+def ticket_caller_number(value: Any) -> str:
+    """The caller's number as a ticket records it: ASCII digits, `+` first if dialled
+    internationally; "" (withheld/unknown) when no telephone number can be made of it.
+
+    The caller ID is whatever the caller's network or PBX sent: spaces, dashes, brackets,
+    "anonymous", markup, any length. None of that may stop a caller from getting a
+    ticket, so it is cleaned rather than refused; a number too long to be dialled is
+    recorded as unknown, never cut to a wrong one.
+    """
+    text = _string(value, "caller number").strip()
+    digits = "".join(char for char in text if char in _ASCII_DIGITS)
+    if not digits or len(digits) > MAX_CALLER_DIGITS:
+        return ""
+    return caller_number(("+" if text.startswith("+") else "") + digits)
+
+
 def call_id(value: Any) -> str:
     return matching(value, CALL_ID, "call id", "1 to 128 of A-Z a-z 0-9 . _ : @ -")
 
@@ -125,3 +144,24 @@ def ticket_status(value: Any) -> str:
     if text not in TICKET_STATUSES:
         raise ValueError(f"status {text!r} is not one of {', '.join(TICKET_STATUSES)}")
     return text
+
+
+# ticket_fields takes the fields by their names; the checks under other names for it.
+_idpel, _area_code, _category, _site, _call_id = idpel, area_code, category, site, call_id
+
+
+def ticket_fields(*, idpel: Any, area_code: Any, category: Any, caller_number: Any,
+                  site: Any, call_id: Any) -> dict[str, str]:
+    """A ticket's fields as every ticket desk stores them: checked, the number cleaned.
+
+    ValueError for anything the system itself got wrong (an IDPEL that is not 12 digits,
+    an area code of the wrong form); never for what the caller's network sent as their number.
+    """
+    return {
+        "idpel": _idpel(idpel),
+        "area_code": _area_code(area_code),
+        "category": _category(category),
+        "caller_number": ticket_caller_number(caller_number),
+        "site": _site(site),
+        "call_id": _call_id(call_id),
+    }

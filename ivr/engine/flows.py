@@ -80,7 +80,11 @@ class SelfService:
         return pressed
 
     async def collect_idpel(self) -> str | None:
-        """The 12-digit customer number, read back digit by digit and confirmed."""
+        """The 12-digit customer number, read back digit by digit and confirmed.
+
+        Only a key pressed after the read-back began confirms: a ticket is filed for what
+        the caller heard and agreed to, never for keys typed ahead of the question.
+        """
         call = self.call
         settings = call.settings
         for attempt in range(1, settings.idpel_retries + 1):
@@ -91,14 +95,17 @@ class SelfService:
                 call.journal.record("idpel_rejected", length=len(digits), attempt=attempt)
                 await call.voice.play(["idpel-wrong-length"])
                 continue
-            confirm = await call.voice.ask(
+            answer = await call.voice.confirm(
                 ["idpel-readback", *call.voice.digits_prompts(digits), "idpel-confirm"],
-                settings.idpel_timeout_s, 1,
+                settings.idpel_timeout_s,
             )
-            if confirm.digits == "1":
+            if answer.flushed.discarded:
+                call.journal.record("type_ahead_discarded", before="idpel-confirm",
+                                    keys=answer.flushed.discarded, quiet=answer.flushed.quiet)
+            if answer.key == "1":
                 call.journal.record("idpel_confirmed", idpel=digits)
                 return digits
-            call.journal.record("idpel_not_confirmed", key=confirm.digits, attempt=attempt)
+            call.journal.record("idpel_not_confirmed", key=answer.key, attempt=attempt)
         return None
 
     async def report_fault(self, category: str) -> FlowResult:

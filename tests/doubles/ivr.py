@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
 from acd.intake import QueuePlacement, QueueRequest
+from acd.selfservice import validation
 from acd.selfservice.models import Outage, Ticket
 from ivr.ami.agi import AGIHangup, AGIResult
 
@@ -20,6 +21,15 @@ class Press:
     """The caller answers the next question (GET DATA) with `keys`."""
 
     keys: str
+
+
+@dataclass(frozen=True)
+class TypeAhead(Press):
+    """Keys already pressed that nothing has taken yet: the rest of a burst typed ahead.
+
+    The next question takes them like `Press`; WAIT FOR DIGIT (how the IVR discards keys
+    typed ahead) hands them over one key at a time, as Asterisk does.
+    """
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ class ScriptedChannel:
             self.script.pop(0)
             first, rest = step.keys[0], step.keys[1:]
             if rest:
-                self.script.insert(0, Press(rest))  # the rest goes to the next question
+                self.script.insert(0, TypeAhead(rest))  # the rest goes to the next question
             return self._result(f"200 result={ord(first)} endpos=800\n")
         return self._result("200 result=0 endpos=16000\n")
 
@@ -100,7 +110,7 @@ class ScriptedChannel:
             if "#" in keys:
                 return self._result(f"200 result={keys.split('#')[0]}\n")
             if len(keys) > max_digits:
-                self.script.insert(0, Press(keys[max_digits:]))
+                self.script.insert(0, TypeAhead(keys[max_digits:]))
                 keys = keys[:max_digits]
             suffix = "" if len(keys) == max_digits else " (timeout)"
             return self._result(f"200 result={keys}{suffix}\n")
@@ -117,7 +127,20 @@ class ScriptedChannel:
         if self.ended:
             return self._hung_up()
         self.commands.append((command, args))
+        if command == "WAIT FOR DIGIT":
+            return self._wait_for_digit()
         return self._result("200 result=0\n")
+
+    def _wait_for_digit(self) -> Deferred[AGIResult]:
+        """A key typed ahead if there is one left, else the wait times out (result=0): a
+        key the script presses later is pressed when asked, not while nobody listens."""
+        step = self.script[0] if self.script else None
+        if not isinstance(step, TypeAhead):
+            return self._result("200 result=0\n")
+        self.script.pop(0)
+        if len(step.keys) > 1:
+            self.script.insert(0, TypeAhead(step.keys[1:]))
+        return self._result(f"200 result={ord(step.keys[0])}\n")
 
     def hangup(self) -> Deferred[AGIResult]:
         self.commands.append(("HANGUP", ()))
@@ -187,9 +210,14 @@ class MemoryTickets:
 
     def create(self, idpel: str, area_code: str, category: str, caller_number: str,
                site: str, call_id: str) -> Deferred[Ticket]:
+        try:  # the checks every desk makes, so a caller the real desk refuses fails here too
+            fields = validation.ticket_fields(
+                idpel=idpel, area_code=area_code, category=category,
+                caller_number=caller_number, site=site, call_id=call_id)
+        except ValueError as error:
+            return fail(error)
         number = str(10000001 + len(self.tickets))
-        ticket = Ticket(number, idpel, area_code, category, caller_number, site, call_id,
-                        self.clock.seconds())
+        ticket = Ticket(number=number, created_at=self.clock.seconds(), **fields)
         self.tickets[number] = ticket
         return succeed(ticket)
 

@@ -66,6 +66,25 @@ async def test_report_a_fault_with_idpel_and_get_a_ticket(
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_long_dtmf_burst_files_no_ticket(
+        config: Config, asterisk_site: Instance, fresh_redis: RedisServer) -> None:
+    # Four times over: "report a fault, no power", the IDPEL, "1" to confirm; one burst
+    # of 57 keys (half a second each) from the greeting on, never a pause to listen.
+    burst = "21" + "11".join([IDPEL] * 4) + "1"
+
+    async def body(ivr: RunningIVR) -> None:
+        number = await ivr.call("0711", burst, pause=1, hangup_after=40)
+        session = await ivr.wait_finished(number, 60)
+        names = session.journal.names()
+        assert "ticket_created" not in names and "idpel_confirmed" not in names
+        assert "type_ahead_discarded" in names
+        assert session.outcome == "caller_hung_up"
+        assert await ivr.tickets.find("10000001") is None  # not one number was taken
+
+    await with_ivr(config, asterisk_site, fresh_redis, body)
+
+
+@pytest_twisted.ensureDeferred
 async def test_outage_notice_for_0711_but_not_for_061(
         config: Config, asterisk_sandbox: SandboxSession, fresh_redis: RedisServer) -> None:
     palembang = asterisk_sandbox.site("palembang")

@@ -160,6 +160,55 @@ def test_report_fault_with_idpel_creates_a_ticket_and_reads_it_back(world: World
                                                        "category": "padam"}
 
 
+def test_a_burst_typed_ahead_files_no_ticket(world: World) -> None:
+    # Four times over: "report a fault, no power", the IDPEL, "1" to confirm; all in one
+    # burst at the greeting, the caller never listening to a read-back.
+    burst = "21" + "11".join([IDPEL] * 4) + "1"
+    channel, session, outcome = world.call(Barge(burst))
+    assert world.tickets.tickets == {}
+    assert "idpel_confirmed" not in session.journal.names()
+    assert session.journal.first("type_ahead_discarded") is not None
+    assert outcome == "queued" and world.intake.requests[0].idpel is None
+    assert channel.script == []  # every key of the burst was heard, and none confirmed
+
+
+def test_typed_ahead_keys_are_discarded_before_each_confirmation(world: World) -> None:
+    other = "598765432109"
+    _channel, session, _ = world.call(
+        Press("2"), Press("1"), Press(IDPEL + "2" + other), Press("2"),
+        Press(other + "11"), Press("1"), HangUp())
+    assert [(name, f) for name, f in session.journal.events
+            if name in ("type_ahead_discarded", "idpel_not_confirmed", "idpel_confirmed")] == [
+        ("type_ahead_discarded", {"before": "idpel-confirm", "keys": 13, "quiet": True}),
+        ("idpel_not_confirmed", {"key": "2", "attempt": 1}),
+        ("type_ahead_discarded", {"before": "idpel-confirm", "keys": 2, "quiet": True}),
+        ("idpel_confirmed", {"idpel": other}),
+    ]
+    assert [t.idpel for t in world.tickets.tickets.values()] == [other]
+
+
+@pytest.mark.parametrize(("caller_id", "recorded"), [
+    ("0811 2233 4455", "081122334455"),
+    ("<0811223344>", "0811223344"),
+    ("+62 811-2233-4455", "+6281122334455"),
+    ("0811" * 11, ""),  # 44 digits: no telephone number, recorded as unknown
+    ("<script>", ""),
+    ("anonymous", ""),
+    ("", ""),
+])
+def test_any_caller_id_files_its_ticket_and_hears_the_number(
+        world: World, caller_id: str, recorded: str) -> None:
+    channel, session, outcome = world.call(
+        Press("2"), Press("1"), Press(IDPEL), Press("1"), HangUp(), number=caller_id)
+    assert outcome == "caller_hung_up"
+    (ticket,) = world.tickets.tickets.values()
+    assert ticket.caller_number == recorded
+    assert "handed_off" not in session.journal.names()
+    played = channel.played()
+    created = played.index("pln123/ticket-created")
+    assert played[created + 1 : created + 9] == [f"pln123/num-{d}" for d in ticket.number]
+
+
 def test_idpel_wrong_length_reprompts(world: World) -> None:
     channel, session, _ = world.call(
         Press("2"), Press("1"), Press("12345#"), Press(IDPEL), Press("1"), HangUp())

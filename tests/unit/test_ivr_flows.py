@@ -73,6 +73,40 @@ def test_report_fault_without_an_idpel_asks_for_the_agent() -> None:
                                               "action": "queue general (priority 5)"}
 
 
+def test_a_confirmation_typed_ahead_with_the_idpel_confirms_nothing() -> None:
+    call = StandIn(Press(IDPEL + "1"))  # "1" keyed before the read-back had begun
+    assert call.run("report_fault") == FlowResult(follow_up=AGENT)
+    assert call.tickets.tickets == {} and call.identified == []
+    assert call.journal.first("type_ahead_discarded") == {"before": "idpel-confirm",
+                                                          "keys": 1, "quiet": True}
+    assert "idpel_confirmed" not in call.journal.names()
+    # Discarded before the question, which was then still asked in full.
+    commands = [(name, args[0]) for name, args in call.channel.commands]
+    readback = commands.index(("STREAM FILE", "pln123/idpel-readback"))
+    assert commands[readback - 2 : readback] == [("WAIT FOR DIGIT", 1000)] * 2
+    assert commands[readback + 13] == ("GET DATA", "pln123/idpel-confirm")
+
+
+def test_a_key_pressed_once_the_confirmation_is_asked_still_counts() -> None:
+    call = StandIn(Press(IDPEL + "1"), Press("1"))
+    result = call.run("report_fault", "padam")
+    assert result.follow_up is None
+    assert [t.idpel for t in call.tickets.tickets.values()] == [IDPEL]
+    assert call.journal.names() == ["flow_started", "type_ahead_discarded",
+                                    "idpel_confirmed", "ticket_created"]
+
+
+def test_keys_that_never_stop_are_never_taken_as_a_confirmation() -> None:
+    call = StandIn(Press(IDPEL + "1" * 200))
+    assert call.run("report_fault") == FlowResult(follow_up=AGENT)
+    assert call.tickets.tickets == {}
+    first = call.journal.first("type_ahead_discarded")
+    assert first is not None and first["quiet"] is False
+    # Not even read back while keys keep coming: nothing to confirm against.
+    assert "pln123/idpel-readback" not in call.channel.played()
+    assert call.journal.first("idpel_not_confirmed") == {"key": "", "attempt": 1}
+
+
 @pytest.mark.parametrize(("found", "heard"), [
     ([], ["pln123/no-outage"]),
     ([Outage("o-7", ("0711",), "Gardu", None, 0.0)],

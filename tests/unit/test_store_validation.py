@@ -68,3 +68,35 @@ def test_ticket_status_and_caller_number() -> None:
     assert validation.caller_number("anonymous") == "anonymous"
     with pytest.raises(ValueError):
         validation.caller_number("1" * 41)
+
+
+@pytest.mark.parametrize(("sent", "recorded"), [
+    ("081234567890", "081234567890"),
+    ("+6281234567890", "+6281234567890"),
+    (" +62 (812) 3456-7890 ", "+6281234567890"),
+    ("0812 3456", "08123456"),
+    ("<0812>", "0812"),
+    ("62+812", "62812"),           # a + only counts first
+    ("0812\r\nAction: x", "0812"),
+    ("1" * 20, "1" * 20),
+    ("1" * 21, ""),                # too long: unknown rather than cut to a wrong number
+    ("1 " * 40, ""),
+    ("anonymous", ""),
+    ("unknown", ""),
+    ("", ""),
+    ("+", ""),
+    ("\u0660\u0661\u0662", ""),   # Arabic-Indic digits are not ASCII digits
+])
+def test_ticket_caller_number_is_cleaned_never_refused(sent: str, recorded: str) -> None:
+    assert validation.ticket_caller_number(sent) == recorded
+    assert validation.caller_number(recorded) == recorded
+
+
+def test_ticket_fields_refuse_what_the_system_got_wrong() -> None:
+    good = {"idpel": "512345678901", "area_code": "0711", "category": "padam",
+            "caller_number": "0811 2233 <x>", "site": "palembang", "call_id": "c-1"}
+    assert validation.ticket_fields(**good) == {**good, "caller_number": "08112233"}
+    for name, bad in (("idpel", "5123"), ("area_code", "711"), ("category", "Padam"),
+                      ("site", ""), ("call_id", "a b"), ("caller_number", None)):
+        with pytest.raises(ValueError):
+            validation.ticket_fields(**{**good, name: bad})

@@ -378,8 +378,6 @@ async def test_the_ticket_stream_is_bounded(store: RedisStore,
         ("area_code", "711", "area code '711' is not valid"),
         ("category", "Padam", "category 'Padam' is not valid"),
         ("category", "", "category '' is not valid"),
-        ("caller_number", "0812 3456", "caller number"),
-        ("caller_number", "0812\r\nAction: x", "caller number"),
         ("site", "Palembang", "site 'Palembang' is not valid"),
         ("call_id", "", "call id '' is not valid"),
         ("call_id", "a b", "call id"),
@@ -399,3 +397,28 @@ async def test_a_withheld_caller_number_is_accepted(store: RedisStore) -> None:
     desk = RedisTicketDesk(store, virtual_clock())
     ticket = await file_ticket(desk, caller_number="")
     assert (await desk.find(ticket.number)) == ticket
+
+
+@pytest.mark.parametrize(("sent", "recorded"), [
+    ("0812 3456", "08123456"),
+    ("0812\r\nAction: x", "0812"),
+    ("<0812-3456>", "08123456"),
+    ("+62 812 3456 7890", "+6281234567890"),
+    ("1" * 41, ""),          # too long to be a number: unknown, never a wrong number
+    ("anonymous", ""),
+    ("\uff10\uff18\uff11\uff12", ""),  # full-width digits are not ASCII digits
+])
+@pytest_twisted.ensureDeferred
+async def test_any_caller_number_files_the_ticket_with_the_number_cleaned(
+        store: RedisStore, redis_topology: RedisTarget, sent: str, recorded: str) -> None:
+    desk = RedisTicketDesk(store, virtual_clock())
+    ticket = await file_ticket(desk, caller_number=sent)
+    assert ticket.caller_number == recorded
+    assert (await desk.find(ticket.number)) == ticket
+    client = sync_client(redis_topology)
+    try:
+        ((_, created),) = client.xrange(desk.keys.stream)
+        assert created["caller_number"] == recorded
+        assert client.hget(desk.keys.ticket(ticket.number), "caller_number") == recorded
+    finally:
+        client.close()
