@@ -55,6 +55,12 @@ class Telephony(Protocol):
         """
         ...
 
+    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
+        """After a restart: follow the ring an earlier process started for the call and
+        died following, as `connect` would have (answered: bridged now). NO_ANSWER when
+        telephony has nothing left of it: the outcome was lost with that process."""
+        ...
+
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
         """Fires when the caller's channel is gone (hung up, or the talk ended)."""
         ...

@@ -4,7 +4,9 @@ With pooling, a new caller is answered by whichever agent of the pool frees firs
 own site's first), so the wait worth judging is the pool's: every waiting caller of the
 skill at every live site of the pool ahead of the new one, served at the pool's combined
 rate. Only when that is over the national maximum is a new caller told there is no
-reasonable wait anywhere (a callback, a ticket or PLN Mobile instead).
+reasonable wait anywhere (a callback, a ticket or PLN Mobile instead). With pooling off
+(`acd.pooling.enabled: false`) every site answers only its own callers and nobody is
+turned away: each caller waits for their own site's agents.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from acd.pooling.status import SiteStatus, StatusBoard
 from acd.settings import PoolingSettings
 
 STATUS_REUSE_S = 1.0   # the pool's statuses: one read a second serves every new caller
+# (or one per publication period, if the sites publish less often: nothing newer to read)
 
 
 def pooled_ewt(skill: str, statuses: Mapping[str, SiteStatus | None]) -> float:
@@ -50,12 +54,15 @@ class Admission:
         self.board = board
         self.clock = clock
         self._read: tuple[float, dict[str, SiteStatus | None]] | None = None
+        self._reading: list[Deferred[dict[str, SiteStatus | None]]] | None = None
 
     def reconfigure(self, pooling: PoolingSettings) -> None:
         self.pooling = pooling
 
     def over_capacity(self, skill: str) -> Deferred[bool]:
         async def judge() -> bool:
+            if not self.pooling.enabled:
+                return False  # every site on its own: there is no national wait to judge
             statuses = await self._statuses()
             if all(status is None for status in statuses.values()):
                 return False  # nothing known (Redis trouble, first seconds): let them wait
@@ -63,10 +70,28 @@ class Admission:
 
         return Deferred.fromCoroutine(judge())
 
-    async def _statuses(self) -> dict[str, SiteStatus | None]:
+    def _statuses(self) -> Deferred[dict[str, SiteStatus | None]]:
+        """The pool's statuses: read again once they may have changed; new callers who
+        come while a read is on its way share it."""
         now = self.clock.seconds()
-        if self._read is not None and 0 <= now - self._read[0] < STATUS_REUSE_S:
-            return self._read[1]
-        statuses = await self.board.read(self.pooling.members(self.site))
-        self._read = (now, statuses)
-        return statuses
+        reuse_s = max(STATUS_REUSE_S, self.pooling.status_every_s)
+        if self._read is not None and 0 <= now - self._read[0] < reuse_s:
+            return succeed(self._read[1])
+        waiter: Deferred[dict[str, SiteStatus | None]] = Deferred()
+        if self._reading is not None:
+            self._reading.append(waiter)
+            return waiter
+        self._reading = [waiter]
+
+        def share(statuses: dict[str, SiteStatus | None] | Failure) -> None:
+            waiters, self._reading = self._reading or [], None
+            if not isinstance(statuses, Failure):
+                self._read = (now, statuses)
+            for d in waiters:
+                if isinstance(statuses, Failure):
+                    d.errback(statuses)
+                else:
+                    d.callback(statuses)
+
+        self.board.read(self.pooling.members(self.site)).addBoth(share)
+        return waiter

@@ -14,7 +14,10 @@ The agent's phone shows the caller's region and IDPEL (`Connection.caller_label`
 caller id name, here and through the trunk.
 
 Originates carry our own ActionID and ChannelId, so their outcome (`OriginateResponse`) and
-the agent's channel can be matched and hung up without guessing channel names.
+the agent's channel can be matched and hung up without guessing channel names. An agent's
+leg's ChannelId (its Uniqueid) ends in `-call-<call id>`: a ring outlives the process that
+started it (Asterisk goes on ringing after a `kill -9`), and `resume_ring` lets the next
+process find that leg and follow it to its end, as if it had started it.
 
 Callbacks: `offer_callback` asks over the caller's AGI session (GET DATA, 1 = yes) and
 reads the number back; `connect_callback` rings the agent first, as `connect` does, and
@@ -28,7 +31,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +62,9 @@ LABEL_MAX = 40  # characters of the caller's label on the agent's display
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9 .-]+")
 AGENT_REASONS = frozenset({"3", "5"})  # OriginateResponse Reasons: rang out, busy
 NOT_PLACED = "0"  # the Reason `unanswered` is given for an Originate Asterisk refused
+LEG_CALL_MARK = "-call-"  # an agent's leg's ChannelId: <ours>-call-<call id>
+LEG_CALL_ID_MAX = 64  # longer call ids are left out (Asterisk caps a Uniqueid at 149)
+UP = "6"  # CoreShowChannels' ChannelState of an answered channel
 
 
 def caller_id(label: str, number: str) -> str:
@@ -98,6 +104,21 @@ def unanswered(connection: Connection, reason: str | None) -> RingOutcome:
     return RingOutcome.TRUNK_FAILED
 
 
+def leg_id(leg: str, call_id: str) -> str:
+    """An agent's leg's ChannelId, naming the call it rings for (when the id fits)."""
+    if not call_id or len(call_id) > LEG_CALL_ID_MAX or LEG_CALL_MARK in call_id:
+        return leg
+    return f"{leg}{LEG_CALL_MARK}{call_id}"
+
+
+def call_of_leg(uniqueid: str) -> str | None:
+    """The call id a pln123 agent's leg rings for, from its Uniqueid; None for any other
+    channel."""
+    if not uniqueid.startswith("pln123-") or LEG_CALL_MARK not in uniqueid:
+        return None
+    return uniqueid.split(LEG_CALL_MARK, 1)[1] or None
+
+
 @dataclass(frozen=True)
 class _Leg:
     """An originated leg: answered (`channel` is Asterisk's name for it), or why not."""
@@ -121,6 +142,9 @@ class AMITelephony:
         self._prefix = f"pln123-{secrets.token_hex(3)}"
         self._ids = itertools.count(1)
         self._originations: dict[str, Deferred[Message]] = {}
+        # Rings an earlier process started and this one resumed: call id -> their outcome
+        # (OriginateResponse reaches every AMI session; its Uniqueid is the leg's id).
+        self._resumed: dict[str, Deferred[Message]] = {}
         self._hangup_watchers: dict[str, list[Deferred[None]]] = {}
         ami.dispatcher.subscribe("OriginateResponse", self._originate_response)
         ami.dispatcher.subscribe("Hangup", self._hangup)
@@ -129,6 +153,9 @@ class AMITelephony:
 
     def _originate_response(self, event: Message) -> None:
         waiter = self._originations.pop(event.action_id or "", None)
+        if waiter is None:
+            call_id = call_of_leg(event.get("Uniqueid") or "")
+            waiter = self._resumed.pop(call_id, None) if call_id else None
         if waiter is not None:
             waiter.callback(event)
 
@@ -161,7 +188,7 @@ class AMITelephony:
             return RingOutcome.TRUNK_FAILED
         number = next(self._ids)
         action_id = f"{self._prefix}-orig-{number}"
-        agent_leg = f"{self._prefix}-agent-{number}"
+        agent_leg = leg_id(f"{self._prefix}-agent-{number}", c.call_id)
         answered: Deferred[Message] = Deferred()
         self._originations[action_id] = answered
         caller_gone = self._watch_hangup(c.caller_channel)
@@ -181,6 +208,17 @@ class AMITelephony:
             bound.warning("acd_ring_failed", error=str(error), dial=dial)
             return unanswered(c, NOT_PLACED)
         bound.info("acd_ringing_agent", endpoint=dial, agent_site=c.agent_site or None)
+        return await self._follow_ring(
+            c, agent_leg, answered, caller_gone,
+            lambda: self._originations.pop(action_id, None))
+
+    async def _follow_ring(self, c: Connection, agent_leg: str, answered: Deferred[Message],
+                           caller_gone: Deferred[None],
+                           forget: Callable[[], object]) -> RingOutcome:
+        """Wait for the ring's outcome (`answered`: its OriginateResponse) or the caller's
+        hang-up, whichever comes first; bridge the two on answer. `forget` drops the
+        outcome's waiter when it is no longer wanted."""
+        bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
         # Never wait forever: an OriginateResponse lost with the AMI link ends the ring.
         answered.addTimeout(c.ring_timeout_s + ORIGINATE_GRACE_S, self.clock)
         race: list[Deferred[Any]] = [answered, caller_gone]
@@ -190,7 +228,7 @@ class AMITelephony:
         except FirstError:
             pass  # `answered` timed out: handled below
         if caller_gone.called:
-            await self._cancel_ring(agent_leg, action_id, answered)
+            await self._cancel_ring(agent_leg, forget, answered)
             return RingOutcome.CALLER_GONE
         self._unwatch(c.caller_channel, caller_gone)
         try:
@@ -198,7 +236,7 @@ class AMITelephony:
         except Exception:  # noqa: BLE001 - timed out: no answer we can trust
             response = None
         if not isinstance(response, Message):
-            self._originations.pop(action_id, None)
+            forget()
             bound.warning("acd_ring_outcome_lost", timeout_s=c.ring_timeout_s)
             await self._hang_up(agent_leg)
             return unanswered(c, None)
@@ -207,7 +245,12 @@ class AMITelephony:
             bound.info("acd_agent_no_answer", reason=response.get("Reason"),
                        outcome=outcome.value)
             return outcome
-        agent_channel = response.get("Channel") or agent_leg
+        return await self._bridge(c, response.get("Channel") or agent_leg, agent_leg)
+
+    async def _bridge(self, c: Connection, agent_channel: str, agent_leg: str) -> RingOutcome:
+        """The caller and the agent's answered leg together: ANSWERED; the caller gone
+        meanwhile (the bridge refused): the agent's leg is hung up, CALLER_GONE."""
+        bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
         try:
             await self.ami.send_action("Bridge", {
                 "Channel1": c.caller_channel, "Channel2": agent_channel, "Tone": "no"})
@@ -217,6 +260,57 @@ class AMITelephony:
             return RingOutcome.CALLER_GONE
         bound.info("acd_bridged", agent_channel=agent_channel)
         return RingOutcome.ANSWERED
+
+    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
+        return Deferred.fromCoroutine(self._resume_ring(connection))
+
+    async def _resume_ring(self, c: Connection) -> RingOutcome:
+        """Follow the ring an earlier process started for `c.call_id` (it died, Asterisk
+        did not): its agent's leg is found by its id in `CoreShowChannels`.
+
+        Already answered: bridged with the caller now (the agent who picked up gets them;
+        already in a bridge, the old process bridged them before it died). Still ringing:
+        its OriginateResponse, which every AMI session receives, decides as for `connect`.
+        No leg left: the outcome went with the old process, `unanswered(c, None)`. The
+        outcome's waiter is in place before the listing, so an answer arriving while we
+        list is not missed.
+        """
+        bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
+        answered: Deferred[Message] = Deferred()
+        self._resumed[c.call_id] = answered
+        caller_gone = self._watch_hangup(c.caller_channel)
+
+        def forget() -> None:
+            if self._resumed.get(c.call_id) is answered:
+                del self._resumed[c.call_id]
+
+        try:
+            listed = await self.ami.send_list_action("CoreShowChannels")
+        except Exception as error:  # noqa: BLE001 - no link: the outcome is lost
+            forget()
+            self._unwatch(c.caller_channel, caller_gone)
+            bound.warning("acd_ring_resume_failed", error=str(error))
+            return unanswered(c, None)
+        legs = [e for e in listed.events
+                if call_of_leg(e.get("Uniqueid") or "") == c.call_id]
+        for extra in legs[1:]:  # never more than one; if so, the first one is followed
+            await self._hang_up(extra.get("Uniqueid") or "")
+        if not legs:
+            forget()
+            self._unwatch(c.caller_channel, caller_gone)
+            bound.info("acd_ring_lost")
+            return unanswered(c, None)
+        leg = legs[0]
+        agent_leg, channel = leg.get("Uniqueid") or "", leg.get("Channel") or ""
+        bound.info("acd_ring_resumed", agent_channel=channel, state=leg.get("ChannelState"),
+                   bridged=bool(leg.get("BridgeId")))
+        if leg.get("ChannelState") != UP:
+            return await self._follow_ring(c, agent_leg, answered, caller_gone, forget)
+        forget()
+        self._unwatch(c.caller_channel, caller_gone)
+        if leg.get("BridgeId"):
+            return RingOutcome.ANSWERED
+        return await self._bridge(c, channel or agent_leg, agent_leg)
 
     def _agent_dial(self, c: Connection) -> str | None:
         """Where the agent's phone rings: their endpoint, or for a lent agent the trunk to
@@ -234,11 +328,11 @@ class AMITelephony:
             bound.error("acd_trunk_refused", error=str(error))
             return None
 
-    async def _cancel_ring(self, agent_leg: str, action_id: str,
+    async def _cancel_ring(self, agent_leg: str, forget: Callable[[], object],
                            answered: Deferred[Message]) -> None:
         await self._hang_up(agent_leg)
         # The originate still reports; forget it so nothing waits on it.
-        self._originations.pop(action_id, None)
+        forget()
         if not answered.called:
             answered.callback(Message([]))
 

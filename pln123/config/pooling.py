@@ -5,7 +5,8 @@ keeps for its own callers, as acd.settings.PoolingSettings.
       pools:                 # named groups of sites; default: one pool `national` of all
         national: [palembang, medan, jakarta, surabaya, makassar]
       pooling:
-        enabled: true        # false: every site answers only its own callers
+        enabled: true        # false: every site answers only its own callers (and
+                             # nobody is turned away by surge admission control)
         order: {palembang: [medan], ...}   # siblings a site's callers are offered first;
                                            # then the hub, then the rest of the pool
         reserve: auto        # ready agents each site keeps: auto, or a number

@@ -32,6 +32,8 @@ class FakeTelephony:
     # Watchers of a caller's channel registered outside a talk (the ACD follows every
     # caller it queued): told when that caller's channel ends, whenever that is.
     caller_ends: dict[str, list[Deferred[None]]] = field(default_factory=dict)
+    resumed: list[Connection] = field(default_factory=list)  # rings a restart asked after
+    resumable: set[str] = field(default_factory=set)  # call ids whose ring outlived a process
 
     def busy_agents(self) -> set[str]:
         return {c.agent_id for c, _ in self.rings.values()} | {
@@ -58,6 +60,18 @@ class FakeTelephony:
         return self.connect(connection).addCallback(lambda outcome: Callback(
             RingOutcome.CALLER_NO_ANSWER if outcome is RingOutcome.CALLER_GONE else outcome,
             channel if outcome is RingOutcome.ANSWERED else ""))
+
+    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
+        """A restarted process asks after a ring of the one before: `resumable` rings
+        (the test decided Asterisk still has them) ring on, the test decides; any other
+        ring is lost, NO_ANSWER."""
+        self.resumed.append(connection)
+        if connection.call_id not in self.resumable:
+            return succeed(RingOutcome.NO_ANSWER)
+        self.resumable.discard(connection.call_id)
+        d: Deferred[RingOutcome] = Deferred()
+        self.rings[connection.call_id] = (connection, d)
+        return d
 
     def ringing_agent(self, call_id: str) -> str:
         return self.rings[call_id][0].agent_id

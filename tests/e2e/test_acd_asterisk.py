@@ -27,13 +27,13 @@ CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 
 
 def config_with_agents(*agents: AgentSpec) -> Config:
-    """One site's ACD alone: interflow (and with it surge admission control, which would
+    """One site's ACD alone: pooling (and with it surge admission control, which would
     turn away callers queued before any agent logs in) is tested on its own."""
     config = load_config(CONFIG)
     queues = {skill: QueueSettings(skill, wrapup_s=1.0) for skill in config.skills}
     return replace(config, acd=replace(config.acd, agents=agents, ring_timeout_s=5.0,
                                        queues=queues,
-                                       interflow=replace(config.acd.interflow, enabled=False)))
+                                       pooling=replace(config.acd.pooling, enabled=False)))
 
 
 def agent(agent_id: str, context: str) -> AgentSpec:

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import pytest_twisted
 import yaml
-from acd.interflow.status import StatusBoard
 
+from acd.pooling.status import StatusBoard
 from acd.queues.store import QueueStore
 from acd.store.redis import RedisStore
 from ivr.ami import AMIError, AMIService, Message, variable_header
@@ -36,10 +36,10 @@ from tools.sandbox.render import TRUNK_FILE
 
 pytestmark = pytest.mark.asterisk
 
-# No agent is logged in while callers wait: interflow's surge control would turn them
-# away (an unstaffed site's expected wait is infinite), so these tests run without it.
+# No agent is logged in while callers wait: pooling's surge admission control would turn
+# them away (an unstaffed pool's expected wait is infinite), so these tests run without it.
 ACD = {"ring_timeout_s": 10, "queues": {"general": {"wrapup_s": 0}},
-       "interflow": {"enabled": False}}
+       "pooling": {"enabled": False}}
 
 
 def agents(context: str, *ids: str) -> list[dict[str, Any]]:
@@ -270,8 +270,14 @@ async def test_sigterm_drains_and_the_next_serve_answers_the_waiting_callers_in_
         listed = await admin.send_list_action("CoreShowChannels")
         alive = {e.get("Channel") for e in listed.events}
         assert set(order) <= alive
-        # The other sites stop sending calls here; Asterisk sends new callers to the hub.
+        # The pool sees the site down at once (no agent is lent to a caller here, nobody
+        # else's agent takes its callers); Asterisk sends new callers to the hub.
         assert (await StatusBoard(store).read(["palembang"]))["palembang"] is None
+
+        async def alive(client: Any) -> int:
+            return int(await client.exists(queues.keys.alive))
+
+        assert await store.run(alive) == 0
         with pytest.raises(AMIError):
             await admin.send_action("DBGet", {"Family": HEARTBEAT_FAMILY,
                                               "Key": HEARTBEAT_KEY})

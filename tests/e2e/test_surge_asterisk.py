@@ -1,7 +1,8 @@
 """A surge: a burst at three times the rate Palembang's agents can serve. The IVR
 answers every caller; each call ends with an agent, a callback that keeps its place, or a
-ticket — admission control offers the callback at once when every site is over the
-national maximum EWT, instead of a wait nobody could honour."""
+ticket — admission control (acd.pooling.admission) offers the callback at once when the
+pool's expected wait is over the national maximum (`PoolingSettings.national_max_ewt_s`),
+instead of a wait nobody could honour."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.task import deferLater
 
-from tests.e2e.interflow_harness import Centre, agent, answered_at, config_for, records
+from tests.e2e.pooling_harness import Centre, agent, answered_at, config_for, records
 from tests.fixtures.asterisk_sandbox import SandboxSession
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.reactor import poll, reactor
@@ -32,7 +33,7 @@ async def test_burst_at_three_times_the_rate_every_call_ends_served(
                         agent("1002", "palembang", "test-agent"),
                         national_max_ewt_s=10.0)
     pal = await Centre("palembang", instance, config, fresh_redis.url).start()
-    ami = pal.site.ami
+    ami = pal.admin
     offered: list[str] = []
 
     def take_callback(event: Any) -> None:   # the caller presses 1 at the offer
@@ -81,4 +82,4 @@ async def test_burst_at_three_times_the_rate_every_call_ends_served(
         assert "callback" in agents_side and "agent" in agents_side, agents_side
         assert offered, "admission control offered callbacks"
     finally:
-        await pal.stop()
+        await pal.close()

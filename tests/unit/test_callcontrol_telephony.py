@@ -14,7 +14,14 @@ from twisted.internet.task import Clock
 from acd.telephony import Callback, Connection, RingOutcome
 from ivr.ami import AsyncAGIRouter, EventDispatcher, Message
 from ivr.ami.errors import AMIActionError
-from ivr.callcontrol.telephony import ORIGINATE_GRACE_S, AMITelephony, caller_id
+from ivr.ami.protocol import ListResult
+from ivr.callcontrol.telephony import (
+    ORIGINATE_GRACE_S,
+    AMITelephony,
+    call_of_leg,
+    caller_id,
+    leg_id,
+)
 
 CALL_ID = "0a1b2c3d4e5f"
 TRUNKS = {"medan": "pln-medan", "jakarta": "pln-jakarta"}
@@ -29,6 +36,12 @@ class RecordingAMI:
         self.actions: list[tuple[str, dict[str, str]]] = []
         self.action_ids: list[str | None] = []
         self.refuse = refuse
+        self.channels: list[Message] = []  # what CoreShowChannels lists
+
+    def send_list_action(self, action: str, fields: Any = None,
+                         timeout: float | None = None) -> Deferred[Any]:
+        self.actions.append((action, dict(fields or {})))
+        return succeed(ListResult(Message([("Response", "Success")]), list(self.channels)))
 
     def send_action(self, action: str, fields: Any = None, timeout: float | None = None,
                     *, action_id: str | None = None) -> Deferred[Any]:
@@ -241,3 +254,94 @@ def test_the_label_is_cut_to_what_a_caller_id_takes(label: str, expected: str) -
     assert caller_id(label, "0811") == expected
     name = expected.rpartition(" <")[0].strip('"')
     assert len(name) <= 40 and all(c.isascii() and (c.isalnum() or c in " .-") for c in name)
+
+
+# -- a ring that outlived the process that started it ------------------------------------------
+
+
+def leg(uniqueid: str, state: str, bridge: str = "",
+        channel: str = "IAX2/pln-medan-77") -> Message:
+    return Message([("Event", "CoreShowChannel"), ("Channel", channel),
+                    ("Uniqueid", uniqueid), ("ChannelState", state), ("BridgeId", bridge),
+                    ("Application", "Wait")])
+
+
+def resume(telephony: AMITelephony, connection: Connection) -> list[RingOutcome]:
+    outcome: list[RingOutcome] = []
+    telephony.resume_ring(connection).addCallback(outcome.append)
+    return outcome
+
+
+def test_an_agents_leg_names_the_call_it_rings_for() -> None:
+    ami = RecordingAMI()
+    connect(telephony_on(ami, Clock(), TRUNKS), lent())
+    uniqueid = ami.sent("Originate")[0]["ChannelId"]
+    assert uniqueid.startswith("pln123-") and call_of_leg(uniqueid) == CALL_ID
+    assert call_of_leg("1712345678.42") is None        # Asterisk's own ids
+    assert call_of_leg("pln123-ab12cd-callback-3") is None
+    assert leg_id("pln123-x-agent-1", "c" * 65) == "pln123-x-agent-1"  # too long: left out
+
+
+def test_a_leg_the_agent_answered_while_nobody_followed_it_is_bridged_now() -> None:
+    ami = RecordingAMI()
+    ami.channels = [leg(f"pln123-0ld000-agent-3-call-{CALL_ID}", "6"),
+                    leg("pln123-0ld000-agent-4-call-other", "6", channel="IAX2/x-1")]
+    outcome = resume(telephony_on(ami, Clock(), TRUNKS), lent())
+    assert outcome == [RingOutcome.ANSWERED]
+    assert ami.sent("Bridge") == [{"Channel1": "Local/0711123@x-1;2",
+                                   "Channel2": "IAX2/pln-medan-77", "Tone": "no"}]
+    assert ami.sent("Originate") == []                  # the phone is not rung again
+
+
+def test_a_leg_already_bridged_by_the_old_process_is_answered_as_it_is() -> None:
+    ami = RecordingAMI()
+    ami.channels = [leg(f"pln123-0ld000-agent-3-call-{CALL_ID}", "6", bridge="b-1")]
+    assert resume(telephony_on(ami, Clock(), TRUNKS), lent()) == [RingOutcome.ANSWERED]
+    assert ami.sent("Bridge") == []
+
+
+@pytest.mark.parametrize(("response", "reason", "expected"), [
+    ("Success", "4", RingOutcome.ANSWERED),
+    ("Failure", "3", RingOutcome.NO_ANSWER),        # rang out
+    ("Failure", "0", RingOutcome.TRUNK_FAILED),     # as for a ring this process started
+])
+def test_a_leg_still_ringing_is_followed_to_its_outcome(
+        response: str, reason: str, expected: RingOutcome) -> None:
+    ami = RecordingAMI()
+    uniqueid = f"pln123-0ld000-agent-3-call-{CALL_ID}"
+    ami.channels = [leg(uniqueid, "5")]
+    outcome = resume(telephony_on(ami, Clock(), TRUNKS), lent())
+    assert outcome == []
+    ami.dispatcher.dispatch(Message([                 # the old process's ActionID
+        ("Event", "OriginateResponse"), ("ActionID", "pln123-0ld000-orig-3"),
+        ("Response", response), ("Reason", reason), ("Channel", "IAX2/pln-medan-77"),
+        ("Uniqueid", uniqueid)]))
+    assert outcome == [expected]
+    assert len(ami.sent("Bridge")) == (1 if expected is RingOutcome.ANSWERED else 0)
+
+
+def test_a_caller_who_leaves_while_a_resumed_ring_rings_cancels_it() -> None:
+    ami = RecordingAMI()
+    uniqueid = f"pln123-0ld000-agent-3-call-{CALL_ID}"
+    ami.channels = [leg(uniqueid, "5")]
+    outcome = resume(telephony_on(ami, Clock(), TRUNKS), lent())
+    ami.dispatcher.dispatch(Message([("Event", "Hangup"), ("Channel", "Local/0711123@x-1;2")]))
+    assert outcome == [RingOutcome.CALLER_GONE]
+    assert ami.sent("Hangup") == [{"Channel": uniqueid}]
+
+
+def test_a_resumed_ring_whose_outcome_never_comes_ends_as_no_answer() -> None:
+    clock = Clock()
+    ami = RecordingAMI()
+    uniqueid = f"pln123-0ld000-agent-3-call-{CALL_ID}"
+    ami.channels = [leg(uniqueid, "5")]
+    outcome = resume(telephony_on(ami, clock, TRUNKS), lent())
+    clock.advance(5.0 + ORIGINATE_GRACE_S + 0.1)
+    assert outcome == [RingOutcome.NO_ANSWER]
+    assert ami.sent("Hangup") == [{"Channel": uniqueid}]
+
+
+def test_no_leg_left_the_outcome_went_with_the_old_process() -> None:
+    ami = RecordingAMI()
+    assert resume(telephony_on(ami, Clock(), TRUNKS), lent()) == [RingOutcome.NO_ANSWER]
+    assert [a for a, _ in ami.actions] == ["CoreShowChannels"]

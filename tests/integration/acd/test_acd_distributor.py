@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import gatherResults
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import Clock
 
 from acd.agents.state import NO_ANSWER, AgentEvent, AgentState, AgentStatus, IllegalTransition
 from acd.distributor import UnknownAgent
@@ -19,7 +21,7 @@ from acd.telephony import Connection
 from tests.doubles.acd import SITE, T0, agent, request, settings, virtual_clock
 from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.acd import start_acd
+from tests.harness.acd import Acd, start_acd
 
 pytestmark = pytest.mark.redis
 
@@ -312,6 +314,51 @@ async def test_resume_rearms_wrap_up_after_a_restart(fresh_redis: RedisServer) -
     await second.store.close()
 
 
+async def killed_while_ringing(fresh_redis: RedisServer, clock: Clock,
+                               resumable: bool) -> tuple[Acd, FakeTelephony]:
+    """c1 rings 1001 when its process dies; the next process's telephony still has that
+    ring (`resumable`: Asterisk rings on) or not. Returns the new process, recovered."""
+    config = settings(agent("1001"))
+    first = await start_acd(fresh_redis, config, FakeTelephony(), clock)
+    await first.distributor.login("1001")
+    await first.distributor.enqueue(request("c1"))
+    await first.distributor.settle()
+    first.distributor.stop()
+    await first.store.close()
+    phone = FakeTelephony(resumable={"c1"} if resumable else set())
+    second = await start_acd(fresh_redis, config, phone, clock)
+    await second.distributor.recover()
+    await second.distributor.settle()
+    return second, phone
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ring_that_outlived_its_process_is_followed_by_the_next(
+        fresh_redis: RedisServer) -> None:
+    acd, phone = await killed_while_ringing(fresh_redis, virtual_clock(), resumable=True)
+    [resumed] = phone.resumed
+    assert (resumed.call_id, resumed.agent_id, resumed.caller_channel) == (
+        "c1", "1001", "PJSIP/trunk-c1")
+    assert phone.connected == []                   # followed, not rung again
+    assert "c1" in acd.distributor.ringing
+    phone.answer("c1")
+    await acd.distributor.settle()
+    record = await acd.queues.agent("1001")
+    assert (record.state.status, record.call) == (AgentStatus.ON_CALL, "c1")
+    await acd.store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ring_lost_with_its_process_requeues_and_pauses_the_agent(
+        fresh_redis: RedisServer) -> None:
+    acd, phone = await killed_while_ringing(fresh_redis, virtual_clock(), resumable=False)
+    assert [c.call_id for c in phone.resumed] == ["c1"]
+    record = await acd.queues.agent("1001")
+    assert record.state == AgentState(AgentStatus.PAUSED, NO_ANSWER)
+    assert await acd.queues.position("c1") == 1
+    await acd.store.close()
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_failing_operation_fails_alone_in_its_batch(fresh_redis: RedisServer) -> None:
     store = RedisStore(fresh_redis.unix_url)
@@ -320,8 +367,9 @@ async def test_a_failing_operation_fails_alone_in_its_batch(fresh_redis: RedisSe
     runner = ScriptRunner(store, keys.live, max_in_flight=1)
     head = "\x1f".join([keys.pool_prefix, SITE, "100", "20", "30", "0", f"{T0:.3f}",
                         pool_rules(settings().pooling, SITE)])
-    first = runner.call("noop", head)           # on the wire: the next two wait together
-    bad = runner.call("remove_call", head)      # no call id: the Lua fails
+    first = runner.call("noop", head)
+    await _next_turn()                          # first is on the wire: the next two wait
+    bad = runner.call("remove_call", head)      # together; no call id: the Lua fails
     good = runner.call("noop", head)
     assert await first == 1
     with pytest.raises(ScriptError, match="remove_call"):
@@ -331,3 +379,23 @@ async def test_a_failing_operation_fails_alone_in_its_batch(fresh_redis: RedisSe
     with pytest.raises(KeyError):
         runner.call("flushall", head)
     await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_operations_asked_for_in_one_turn_share_one_round_trip(
+        fresh_redis: RedisServer) -> None:
+    store = RedisStore(fresh_redis.unix_url)
+    await store.start()
+    keys = SiteKeys(SITE, SITE)
+    runner = ScriptRunner(store, keys.live)
+    head = "\x1f".join([keys.pool_prefix, SITE, "100", "20", "30", "0", f"{T0:.3f}",
+                        pool_rules(settings().pooling, SITE)])
+    replies = await gatherResults([runner.call("noop", head) for _ in range(5)])
+    assert replies == [1] * 5
+    assert runner.batches == 1
+    await store.close()
+
+
+async def _next_turn() -> None:
+    """One turn of the event loop: what the runner waits for before it sends a batch."""
+    await Deferred.fromFuture(asyncio.ensure_future(asyncio.sleep(0)))
