@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from acd.intake import QueueRequest
+from acd.queues.records import Queued
 
 
 class QueueWatcher(Protocol):
@@ -17,10 +18,19 @@ class QueueWatcher(Protocol):
     Only the process that enqueued a call holds its caller's channel, so only it is told.
     """
 
-    def queued(self, request: QueueRequest, position: int) -> None: ...
+    def queued(self, request: QueueRequest, position: int, *,
+               placed: Queued | None = None) -> None:
+        """The call waits at `position`; `placed`: the offer's reply, which says where and
+        since when (the watcher need not read the call back to begin)."""
+        ...
 
     def left(self, call_id: str) -> None:
         """The caller hung up (Distributor.abandon): stop looking after the call."""
+        ...
+
+    def let_go(self, call_id: str) -> bool:
+        """Asked once the caller's channel has ended: True if the watcher itself sent the
+        caller off (nothing is queued to abandon)."""
         ...
 
     def adopted(self, call_id: str) -> None:

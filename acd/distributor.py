@@ -21,7 +21,6 @@ ringing or talking is `recover()`'s, with telephony's help.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -42,6 +41,7 @@ from acd.agents.state import (
 from acd.agents.wrapup import WrapUpTimers
 from acd.callbacks import CallbackRetries, as_callback
 from acd.contracts import ConcurrentChange, QueueWatcher, StaleEvent, UnknownAgent
+from acd.gather import gather
 from acd.intake import QueuePlacement, QueueRequest
 from acd.queues.records import AgentRecord, Changed, Offer, Queued, Reservation
 from acd.queues.store import CallAction, QueueStore
@@ -80,6 +80,9 @@ class Distributor:
         self._wrapups = WrapUpTimers(clock, self._wrapup_over)
         self._busy = 0           # Redis operations started and not yet processed
         self._ringing: set[str] = set()  # call ids whose ring this process awaits
+        # Callers whose hang-up this process follows: False once it saw their call answered
+        # (their hang-up ends the talk, it is no abandon: nothing to ask Redis).
+        self._callers: dict[str, bool] = {}
         self._recovered = False
         self.callbacks = CallbackRetries(queues, clock, settings.callback_retry_s,
                                          track=self._db, follow=self._follow_offer)
@@ -112,7 +115,7 @@ class Distributor:
             self._log.info("call_offered", call_id=request.call_id, skill=request.skill,
                            outcome=type(offer).__name__.lower(), position=position)
             if isinstance(offer, Queued) and self.watcher is not None:
-                self.watcher.queued(request, position)
+                self.watcher.queued(request, position, placed=offer)
             self._follow_caller(request.call_id, request.channel)
             return QueuePlacement(request.call_id, self.site, request.skill, position)
 
@@ -131,12 +134,28 @@ class Distributor:
 
     def _follow_caller(self, call_id: str, channel: str) -> None:
         """A hang-up while the call is queued is an abandon. Watched on the channel's end,
-        which also comes once a talk is over: then `abandon` finds nothing queued and
-        changes nothing (a hang-up while an agent rings is the ring's outcome)."""
+        which also comes once a talk is over or the watcher sent the caller off (a callback,
+        the maximum wait): those are let go at once; otherwise `abandon` finds nothing
+        queued and changes nothing (a hang-up while an agent rings is the ring's outcome)."""
+        self._callers[call_id] = True
+
         def ended(_: object) -> None:
-            self.abandon(call_id).addErrback(self._not_abandoned, call_id)
+            may_abandon = self._callers.pop(call_id, True)
+            sent_off = self.watcher is not None and self.watcher.let_go(call_id)
+            if may_abandon and not sent_off:
+                self.abandon(call_id).addErrback(self._not_abandoned, call_id)
+            elif self.watcher is not None:
+                self.watcher.left(call_id)
 
         self.telephony.when_call_ends(call_id, channel).addCallback(ended)
+
+    def _answered(self, call_id: str) -> None:
+        """The call is talking: its caller's hang-up is no abandon, and nobody needs to
+        announce to it any more."""
+        if call_id in self._callers:
+            self._callers[call_id] = False
+        if self.watcher is not None:
+            self.watcher.left(call_id)
 
     def _not_abandoned(self, failure: Failure, call_id: str) -> None:
         self._log.warning("acd_abandon_failed", call_id=call_id,
@@ -147,8 +166,12 @@ class Distributor:
 
         False if the call was not queued: while an agent's phone rings, telephony's
         CALLER_GONE outcome carries the hang-up (the agent must be released too). An
-        abandoned call's place is kept for a redial (abandon-resume), if configured.
+        abandoned call's place is kept for a redial (abandon-resume), if configured. The
+        end of the caller's channel that follows asks nothing more.
         """
+        if call_id in self._callers:
+            self._callers[call_id] = False
+
         async def abandon() -> bool:
             removed = await self._db(self.queues.remove_call(call_id, self._now()))
             if self.watcher is not None:
@@ -221,12 +244,15 @@ class Distributor:
         """After a restart: take over what the old process was following for this site.
 
         This site rings for its own calls, whoever the agent (a loan included), and follows
-        their talks. A call of this site whose agent was ringing: the ring's outcome died
-        with the old process, so the call goes back to its place and the agent is paused,
-        as for a ring-no-answer. A call talking: wait for its end again (or end it now if
-        the caller's channel is gone), so the agent is not left on a call forever. This
-        site's agents lent to another site are that site's to follow. Several processes
-        may recover at once: each change is a compare-and-set, the second one is stale.
+        their talks. A call of this site whose agent was ringing: Asterisk went on ringing
+        without the old process, so telephony resumes following that ring (an agent who
+        answered meanwhile gets the caller); if nothing is left of it, the outcome died
+        with the old process and the call goes back to its place with the agent paused, as
+        for a ring-no-answer (so too a callback's ring). A call talking: wait for its end
+        again (or end it now if the caller's channel is gone), so the agent is not left on
+        a call forever. This site's agents lent to another site are that site's to follow.
+        Several processes may recover at once: each change is a compare-and-set, the
+        second one is stale.
         """
         async def recover() -> None:
             live: set[str] = await self._db(self.queues.live_calls())
@@ -240,6 +266,17 @@ class Distributor:
                     continue
                 if record.state.status is AgentStatus.ON_CALL:
                     self._spawn(self._follow_talk(record, agent_site))
+                elif (record.state.status is AgentStatus.RESERVED
+                      and call_id not in self._ringing and not call.fields.get("callback")):
+                    # Asterisk may still ring (or have answered) the old process's leg.
+                    endpoint = await self._db(self.queues.agent_endpoint(
+                        call.agent, self._other(agent_site)))
+                    fields = call.fields
+                    self._spawn(self._ring(Reservation(
+                        call_id, call.agent, record.version, endpoint,
+                        fields.get("channel", ""), fields.get("caller_number", ""),
+                        call.skill, "", agent_site, self.site, fields.get("region", ""),
+                        fields.get("idpel", "")), resume=True))
                 elif (record.state.status is AgentStatus.RESERVED
                       and call_id not in self._ringing):
                     try:
@@ -299,11 +336,13 @@ class Distributor:
     async def _change(self, agent_id: str, event: AgentEvent, reason: str = "", *,
                       known: AgentRecord | None = None, call_id: str = "",
                       action: str = CallAction.NONE, agent_site: str = "",
-                      **extra: Any) -> Changed:
+                      retry: bool = True, **extra: Any) -> Changed:
         """Apply `event` to the agent: the table decides, Redis applies if unchanged since.
 
         `agent_site`: the agent's site when it is another of the pool (a lent agent's ring
-        and talk are followed by the call's site, this one)."""
+        and talk are followed by the call's site, this one). `retry=False`: an agent no
+        longer at `known`'s version is StaleEvent (the event was about that version only),
+        not re-read and tried again."""
         other = self._other(agent_site)
         record = (known if known is not None
                   else await self._db(self.queues.agent(agent_id, other)))
@@ -316,12 +355,15 @@ class Distributor:
                 call_id=call_id, agent_site=other, **extra))
             if isinstance(result, Changed):
                 now_in = AgentState(AgentStatus.RESERVED) if result.reservation else after
-                result = replace(result, state=now_in)
+                result = Changed(result.status, result.version, result.reservation,
+                                 result.requeued, now_in)   # not replace(): a hot path
                 self._applied(agent_id, agent_site or self.site, record.state, event, after,
                               result, call_id)
                 return result
             if result.stale:
                 raise StaleEvent(f"agent {agent_id} no longer holds call {call_id}")
+            if not retry:
+                raise StaleEvent(f"agent {agent_id} moved on from version {record.version}")
             record = await self._db(self.queues.agent(agent_id, other))
         raise ConcurrentChange(f"agent {agent_id}: {self._max_retries} attempts lost to "
                                "concurrent changes")
@@ -376,15 +418,15 @@ class Distributor:
         Fires once the ring has started, not when it is decided."""
         async def ring() -> None:
             other = self._other(agent_site)
-            record = await self._db(self.queues.agent(agent_id, other))
-            call = await self._db(self.queues.call(call_id))
+            record, call, endpoint = await self._db(gather(   # one round trip's wait
+                self.queues.agent(agent_id, other), self.queues.call(call_id),
+                self.queues.agent_endpoint(agent_id, other)))
             if (call is None or record.call != call_id or record.version != version
                     or record.state.status is not AgentStatus.RESERVED
                     or call_id in self._ringing):
                 self._log.info("ring_request_stale", call_id=call_id, agent_id=agent_id)
                 return
             fields = call.fields
-            endpoint = await self._db(self.queues.agent_endpoint(agent_id, other))
             self.take_over(Reservation(
                 call_id, agent_id, version, endpoint, fields.get("channel", ""),
                 fields.get("caller_number", ""), call.skill, fields.get("callback", ""),
@@ -392,8 +434,9 @@ class Distributor:
 
         return Deferred.fromCoroutine(ring())
 
-    async def _ring(self, res: Reservation) -> None:
-        """Ring the agent for the call and act on the outcome."""
+    async def _ring(self, res: Reservation, resume: bool = False) -> None:
+        """Ring the agent for the call and act on the outcome (`resume`: the ring an
+        earlier process started, followed from where it is)."""
         site = res.agent_site or self.site
         label = " ".join(part for part in (res.region, res.idpel) if part)
         connection = Connection(res.call_id, res.channel, res.agent_id, res.endpoint,
@@ -406,8 +449,10 @@ class Distributor:
                 placed = await self.telephony.connect_callback(connection, res.callback)\
                     .addErrback(self._connect_failed, res).addCallback(as_callback)
             else:
-                placed = Callback(await self.telephony.connect(connection).addErrback(
-                    self._connect_failed, res), res.channel)
+                ring = (self.telephony.resume_ring(connection) if resume
+                        else self.telephony.connect(connection))
+                placed = Callback(await ring.addErrback(self._connect_failed, res),
+                                  res.channel)
         finally:
             self._ringing.discard(res.call_id)
         outcome = placed.outcome
@@ -432,12 +477,16 @@ class Distributor:
             return
         # Watch for the end first: a hang-up during the writes below must not be missed.
         ends = self.telephony.when_call_ends(res.call_id, placed.caller_channel)
-        answered = await change(AgentEvent.ANSWER, action=CallAction.ANSWER)
-        if placed.caller_channel != res.channel:  # a callback: the caller's new channel
-            await self._db(self.queues.set_channel(res.call_id, placed.caller_channel))
+        answering = Deferred.fromCoroutine(change(AgentEvent.ANSWER, action=CallAction.ANSWER))
+        if placed.caller_channel != res.channel:  # a callback: the caller's new channel,
+            answered, _ = await gather(answering, self._db(  # in the same batch
+                self.queues.set_channel(res.call_id, placed.caller_channel)))
+        else:
+            answered = await answering
+        self._answered(res.call_id)
         await ends
-        talking = replace(known, state=AgentState(AgentStatus.ON_CALL),
-                          version=answered.version)
+        talking = AgentRecord(res.agent_id, AgentState(AgentStatus.ON_CALL), answered.version,
+                              res.call_id, None, None, call_site=self.site)
         ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,
                                    call_id=res.call_id, action=CallAction.FINISH,
                                    agent_site=site)
@@ -469,12 +518,19 @@ class Distributor:
         return RingOutcome.NO_ANSWER
 
     def _wrapup_over(self, agent_id: str, version: int, agent_site: str) -> None:
+        """The agent's wrap-up, armed at `version`, is over: ready, unless they moved on.
+
+        No read first: every change bumps the version, so an agent still at `version` is
+        still in that wrap-up (in which nobody is ever pending a logout), and the script's
+        compare-and-set finds out in the same round trip as the change."""
+        known = AgentRecord(agent_id, AgentState(AgentStatus.WRAP_UP), version, "", None, None)
+
         async def done() -> None:
-            record = await self._db(self.queues.agent(agent_id, self._other(agent_site)))
-            if record.version != version or record.state.status is not AgentStatus.WRAP_UP:
+            try:
+                await self._change(agent_id, AgentEvent.WRAPUP_DONE, known=known,
+                                   agent_site=agent_site, retry=False)
+            except StaleEvent:
                 return  # the agent moved on (paused, ready, logged out) meanwhile
-            await self._change(agent_id, AgentEvent.WRAPUP_DONE, known=record,
-                               agent_site=agent_site)
 
         self._spawn(done())
 

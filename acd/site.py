@@ -22,6 +22,7 @@ from acd.pooling.rings import ring_requests
 from acd.pooling.status import StatusBoard
 from acd.queues.metrics import SiteMetrics
 from acd.queues.records import Reservation
+from acd.queues.scripts import ScriptRunner
 from acd.queues.store import QueueStore
 from acd.selfservice.models import TicketDesk
 from acd.settings import AcdSettings
@@ -102,13 +103,15 @@ def build_acd(site: str, settings: AcdSettings, skills: tuple[str, ...], store: 
               live_share_s: float = LIVE_SHARE_S,
               waiting_room: bool = True,
               observer: Observer | None = None,
-              hand_over: Callable[[Reservation], None] | None = None) -> AcdSite:
+              hand_over: Callable[[Reservation], None] | None = None,
+              runner: ScriptRunner | None = None) -> AcdSite:
     """The site's ACD. `telephony_up` tells the published status whether calls can be
     carried out now. The simulator passes an `observer`, may leave the waiting room out,
-    shares live figures for its status interval and hands reservations for another site's
-    calls over directly (`hand_over`: every site's ACD runs in its one process)."""
-    queues = QueueStore(store, site, settings)
-    metrics = SiteMetrics(store, site, settings, share_s=live_share_s)
+    shares live figures for its status interval, hands reservations for another site's
+    calls over directly (`hand_over`: every site's ACD runs in its one process) and has
+    every site's script operations share one `runner` (one batch per turn of its loop)."""
+    queues = QueueStore(store, site, settings, runner=runner)
+    metrics = SiteMetrics(store, site, settings, share_s=live_share_s, queues=queues)
     board = StatusBoard(store)
     admission = Admission(site, settings.pooling, board, clock)
     room = (WaitingRoom(site, settings, queues, metrics, telephony, clock, tickets=tickets,

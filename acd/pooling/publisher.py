@@ -90,8 +90,9 @@ class StatusPublisher:
             now = timestamp(self.clock)
             skills = {}
             in_, out = 0, 0
+            views = await self.metrics.lives(self.skills, now)   # one round trip
             for skill in self.skills:
-                view = await self.metrics.live(skill, now)
+                view = views[skill]
                 skills[skill] = skill_status(view, self.metrics.default_aht_s)
                 in_ += view.counters.pooled_in
                 out += view.counters.pooled_out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -56,11 +56,17 @@ class SiteStatus:
         return self.skills.get(name) or SkillStatus()
 
     def to_json(self) -> str:
-        data = asdict(self)
-        for values in data["skills"].values():
-            for name in ("ewt_s", "per_call_s"):
-                if math.isinf(values[name]):
-                    values[name] = None   # JSON has no infinity
+        # The fields are plain values: a shallow copy of each is what `asdict` would give,
+        # without its deep copies (every site writes its status every second).
+        data: dict[str, Any] = dict(vars(self))
+        skills = {}
+        for name, figures in self.skills.items():
+            values = dict(vars(figures))
+            for key in ("ewt_s", "per_call_s"):
+                if math.isinf(values[key]):
+                    values[key] = None   # JSON has no infinity
+            skills[name] = values
+        data["skills"] = skills
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod

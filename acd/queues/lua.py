@@ -40,7 +40,9 @@ PARTS = ("common.lua", "offer_call.lua", "agent_change.lua", "remove_call.lua",
          "callbacks.lua", "reads.lua", "pooling.lua", "dispatch.lua")
 
 OPERATIONS = ("offer_call", "agent_change", "remove_call", "callback_mark", "callback_requeue",
-              "agent_get", "noop", "reserve_tick", "lend_spare", "release_lent")
+              "callback_channel",
+              "agent_get", "call_get", "live_get", "noop", "reserve_tick", "lend_spare",
+              "release_lent")
 
 
 def layout() -> dict[str, LuaValue]:

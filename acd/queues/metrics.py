@@ -33,20 +33,24 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
 from acd.agents.state import AgentStatus
+from acd.gather import gather
+from acd.queues.store import QueueStore, SkillNow
 from acd.settings import AcdSettings
-from acd.store.keys import INTERVAL_S, LIVE_WINDOW_S, MINUTE_S, SiteKeys, queue_entry
+from acd.store.keys import INTERVAL_S, LIVE_WINDOW_S, MINUTE_S, SiteKeys
 from acd.store.redis import Client, RedisStore, text
 
 DEFAULT_AHT_S = 180.0  # EWT before any call was handled in the window
 CLOSED_AFTER_S = 2.0   # a minute bucket this long over gets no more counts: kept, not re-read
 SERVING = (AgentStatus.READY, AgentStatus.RESERVED, AgentStatus.ON_CALL, AgentStatus.WRAP_UP)
+_STATUS = {status.value: status for status in AgentStatus}   # faster than AgentStatus(v)
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,36 @@ class Counters:
     longest_wait: float = 0.0
 
     def __add__(self, other: Counters) -> Counters:
-        values = {f.name: getattr(self, f.name) + getattr(other, f.name)
-                  for f in fields(self) if f.name != "longest_wait"}
-        return Counters(**values, longest_wait=max(self.longest_wait, other.longest_wait))
+        # Spelled out, not reflected over `fields()`: a live read adds fifteen minute
+        # buckets per skill, several times a second; tests/unit/test_acd_metrics.py checks
+        # that every field is summed (the longest wait is the larger).
+        return Counters(
+            self.offered + other.offered,
+            self.answered + other.answered,
+            self.answered_in_sl + other.answered_in_sl,
+            self.answer_wait_sum + other.answer_wait_sum,
+            self.abandoned + other.abandoned,
+            self.abandoned_in_sl + other.abandoned_in_sl,
+            self.ring_no_answer + other.ring_no_answer,
+            self.max_wait + other.max_wait,
+            self.handled + other.handled,
+            self.handle_sum + other.handle_sum,
+            self.pooled_in + other.pooled_in,
+            self.pooled_out + other.pooled_out,
+            self.pool_trunk_failed + other.pool_trunk_failed,
+            self.surge + other.surge,
+            max(self.longest_wait, other.longest_wait),
+        )
+
+    @classmethod
+    def total(cls, parts: Iterable[Counters]) -> Counters:
+        """The sum of `parts` (the longest wait: the largest), field by field at once."""
+        columns = list(zip(*(tuple(vars(part).values()) for part in parts), strict=True))
+        if not columns:
+            return cls()
+        values: list[Any] = [sum(column) for column in columns[:-1]]
+        values.append(max(columns[-1]))
+        return cls(*values)
 
     @classmethod
     def from_hash(cls, raw: Mapping[str, str]) -> Counters:
@@ -170,14 +201,19 @@ class SiteMetrics:
     `CLOSED_AFTER_S` ago never changes again (the scripts count into the minute of their
     `now`; the grace covers processes whose clocks differ by a little), so it is read once
     and kept until it leaves the window, and a live read fetches only the current minute,
-    the queue and the agents. `share_s` (0: every read goes to Redis) lets every caller of
-    the same skill within that many seconds share one read: the announcements, the status
-    publisher and EWT all ask for the same figures at once.
+    the queue and the agents, in one script operation (QueueStore.live_figures: batched
+    with the site's decisions, and with the other skills asked for at once). `share_s`
+    (0: every read goes to Redis) lets every caller of the same skill within that many
+    seconds share one read: the announcements, the status publisher and EWT all ask for
+    the same figures at once.
     """
 
     def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
-                 default_aht_s: float = DEFAULT_AHT_S, share_s: float = 0.0):
+                 default_aht_s: float = DEFAULT_AHT_S, share_s: float = 0.0,
+                 queues: QueueStore | None = None):
         self.store = store
+        # The live read is a script operation: batched with the site's decisions.
+        self.queues = queues or QueueStore(store, site, settings)
         self.keys = SiteKeys(site, settings.pooling.pool_of(site))
         self.settings = settings
         self.default_aht_s = default_aht_s
@@ -186,6 +222,7 @@ class SiteMetrics:
         self._views: dict[str, tuple[float, LiveView]] = {}
         self._reading: dict[str, list[Deferred[LiveView]]] = {}
         self._closed: dict[tuple[str, int], Counters] = {}
+        self._closed_sums: dict[str, tuple[tuple[int, ...], Counters]] = {}
 
     def reconfigure(self, settings: AcdSettings) -> None:
         """A reloaded config (SIGHUP): agents added to the roster count in the next EWT."""
@@ -207,55 +244,80 @@ class SiteMetrics:
         cached = self._views.get(skill)
         if cached is not None and 0 <= now - cached[0] < self.share_s:
             return succeed(cached[1])
-        waiter: Deferred[LiveView] = Deferred()
-        if skill in self._reading:  # a read is on its way: share it
-            self._reading[skill].append(waiter)
-            return waiter
-        self._reading[skill] = [waiter]
+        return self.lives([skill], now).addCallback(lambda views: views[skill])
 
-        def share(view: LiveView | Failure) -> None:
+    def lives(self, skills: Sequence[str], now: float) -> Deferred[dict[str, LiveView]]:
+        """Several skills' live views at `now`: those not shared already come in one round
+        trip (the status publisher asks for every skill at once)."""
+        waiters: dict[str, Deferred[LiveView]] = {}
+        missing: list[str] = []
+        for skill in dict.fromkeys(skills):
+            cached = self._views.get(skill)
+            if cached is not None and 0 <= now - cached[0] < self.share_s:
+                waiters[skill] = succeed(cached[1])
+                continue
+            waiter: Deferred[LiveView] = Deferred()
+            waiters[skill] = waiter
+            if skill in self._reading:  # a read is on its way: share it
+                self._reading[skill].append(waiter)
+            else:
+                self._reading[skill] = [waiter]
+                missing.append(skill)
+        if missing:
+            self._read(missing, now).addBoth(self._share, missing, now)
+        names = list(waiters)
+        return gather(*waiters.values()).addCallback(
+            lambda views: dict(zip(names, views, strict=True)))
+
+    def _share(self, views: dict[str, LiveView] | Failure, skills: list[str],
+               now: float) -> None:
+        for skill in skills:
             waiters = self._reading.pop(skill, [])
-            if not isinstance(view, Failure):
-                self._views[skill] = (now, view)
+            if isinstance(views, Failure):
+                for d in waiters:
+                    d.errback(views)
+                continue
+            self._views[skill] = (now, views[skill])
             for d in waiters:
-                if isinstance(view, Failure):
-                    d.errback(view)
-                else:
-                    d.callback(view)
+                d.callback(views[skill])
 
-        self.store.run(lambda client: self._read(client, skill, now)).addBoth(share)
-        return waiter
-
-    async def _read(self, client: Client, skill: str, now: float) -> LiveView:
+    def _read(self, skills: list[str], now: float) -> Deferred[dict[str, LiveView]]:
         last = int(now // MINUTE_S * MINUTE_S)
         starts = [last - i * MINUTE_S for i in range(LIVE_WINDOW_S // MINUTE_S)]
         closed_before = now - CLOSED_AFTER_S
-        fresh = [t for t in starts
-                 if (skill, t) not in self._closed or t + MINUTE_S > closed_before]
-        async with client.pipeline(transaction=False) as pipe:
-            for start in fresh:
-                pipe.hgetall(self.keys.minute(skill, start))
-            pipe.zcard(self.keys.queue(skill))
-            pipe.zrange(self.keys.queue(skill), 0, -1, withscores=True)
-            pipe.hgetall(self.keys.agents)
-            replies = await pipe.execute()
-        read = {start: Counters.from_hash({text(k): text(v) for k, v in raw.items()})
-                for start, raw in zip(fresh, replies[: len(fresh)], strict=True)}
+        fresh = {skill: [t for t in starts
+                         if (skill, t) not in self._closed or t + MINUTE_S > closed_before]
+                 for skill in skills}
+
+        def views(read: tuple[dict[str, SkillNow], dict[str, str]]) -> dict[str, LiveView]:
+            figures, agents = read
+            states = {agent_id: _STATUS[status] for agent_id, status in agents.items()}
+            return {skill: self._view(skill, figures[skill], states, starts, closed_before,
+                                      now)
+                    for skill in skills}
+
+        return self.queues.live_figures(fresh).addCallback(views)
+
+    def _view(self, skill: str, found: SkillNow, states: Mapping[str, AgentStatus],
+              starts: list[int], closed_before: float, now: float) -> LiveView:
+        read = {start: Counters.from_hash(raw) for start, raw in found.minutes.items()}
         for start, counters in read.items():
             if start + MINUTE_S <= closed_before:
                 self._closed[(skill, start)] = counters
         for key in [k for k in self._closed if k[0] == skill and k[1] < starts[-1]]:
             del self._closed[key]
-        total = Counters()
-        for start in starts:
-            total = total + (read[start] if start in read else self._closed[(skill, start)])
-        waiting, queue, states = replies[len(fresh):]
-        oldest = min((queue_entry(score)[1] for _, score in queue), default=None)
-        by_state: Counter[AgentStatus] = Counter()
-        for agent_id, status in states.items():
-            if skill in self._skills.get(text(agent_id), ()):
-                by_state[AgentStatus(text(status))] += 1
-        return LiveView(skill, total, int(waiting),
+        # The closed minutes' sum changes only when the window moves on: kept with them.
+        closed = tuple(start for start in starts if start not in read)
+        kept = self._closed_sums.get(skill)
+        if kept is None or kept[0] != closed:
+            total = Counters.total(self._closed[(skill, start)] for start in closed)
+            kept = self._closed_sums[skill] = (closed, total)
+        total = Counters.total([kept[1], *read.values()])
+        by_state: Counter[AgentStatus] = Counter(
+            status for agent_id, status in states.items()
+            if skill in self._skills.get(agent_id, ()))
+        oldest = found.oldest_enqueued_at
+        return LiveView(skill, total, found.waiting,
                         0.0 if oldest is None else max(0.0, now - oldest), by_state)
 
     def expected_wait(self, skill: str, position: int, now: float) -> Deferred[float]:
@@ -263,3 +325,4 @@ class SiteMetrics:
         d = self.live(skill, now)
         return d.addCallback(lambda view: ewt(
             position, view.serving, aht(view.counters) or self.default_aht_s))
+

@@ -67,6 +67,7 @@ class Queued:
     call_id: str
     position: int   # 1 = next
     skill: str
+    enqueued_at: float | None = None  # the wait counts from here (a resumed call: earlier)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ def parse_offer(reply: Sequence[Any]) -> Offer:
                            skill=reply[7], callback=reply[8], agent_site=reply[9],
                            call_site=reply[10], region=reply[11], idpel=reply[12])
     if kind == "queued":
-        return Queued(call_id=reply[1], position=int(reply[2]), skill=reply[3])
+        return Queued(call_id=reply[1], position=int(reply[2]), skill=reply[3],
+                      enqueued_at=float(reply[4]) if len(reply) > 4 else None)
     if kind == "duplicate":
         return Duplicate(call_id=reply[1], state=CallState(reply[2]), agent_id=reply[3])
     raise ValueError(f"unexpected offer reply {reply!r}")

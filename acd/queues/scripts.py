@@ -2,9 +2,10 @@
 
 Why: redis-py's asyncio client costs about 200 us of Python per command, which alone would
 cap one process below the 5,000 decisions/s the ACD must sustain under a surge. So the
-operations that arrive while earlier ones are on the wire are sent together as one EVALSHA
-of the batch script (lua.py), which runs them in turn and returns one reply each: no timer,
-no added latency for a lone call (Nagle without the delay). Up to `max_in_flight` batches
+operations asked for in the same turn of the event loop, and those that arrive while
+earlier ones are on the wire, are sent together as one EVALSHA of the batch script (lua.py),
+which runs them in turn and returns one reply each: no timer, a lone call waits only for
+the callbacks already running to finish (Nagle without the delay). Up to `max_in_flight` batches
 (on as many pooled connections) are outstanding at once, so Redis runs one batch while
 Python handles the replies of the other; two batches in flight may run in either order (a
 call that depends on another is only made once that one has replied). `max_batch` bounds
@@ -30,6 +31,9 @@ from twisted.python.failure import Failure
 
 from acd.queues.lua import OPERATIONS, SCRIPT
 from acd.store.redis import Client, RedisStore
+
+UNIT = "\x1f"    # the ASCII unit separator: between an operation's name and arguments
+RECORD = "\x1e"  # the ASCII record separator: between a batch's operations
 
 
 class ScriptError(RuntimeError):
@@ -57,6 +61,7 @@ class ScriptRunner:
         self._max_in_flight = max_in_flight
         self._pending: list[_Call] = []
         self._in_flight = 0
+        self._due = False    # a send is arranged for the loop's next turn
         self.batches = 0  # round trips made (for the benchmark and tests)
 
     def call(self, operation: str, packed: str) -> Deferred[Any]:
@@ -64,29 +69,33 @@ class ScriptRunner:
             raise KeyError(f"no operation named {operation!r}")
         call = _Call(operation, packed)
         self._pending.append(call)
-        if self._in_flight < self._max_in_flight:
-            self._flush()
+        if not self._due and self._in_flight < self._max_in_flight:
+            self._due = True
+            self.store.soon(self._send_due)
         return call.done
+
+    def _send_due(self) -> None:
+        self._due = False
+        while self._pending and self._in_flight < self._max_in_flight:
+            self._flush()
 
     def _flush(self) -> None:
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
         self._in_flight += 1
         self.batches += 1
-        args: list[str] = []
-        for call in batch:
-            args += [call.operation, call.packed]
-        d = self.store.run(lambda client: self._execute(client, args))
+        packed = RECORD.join(f"{call.operation}{UNIT}{call.packed}" for call in batch)
+        d = self.store.run(lambda client: self._execute(client, packed))
         d.addCallbacks(self._deliver, self._fail, callbackArgs=(batch,), errbackArgs=(batch,))
 
-    async def _execute(self, client: Client, args: list[str]) -> list[Any]:
+    async def _execute(self, client: Client, packed: str) -> list[Any]:
         try:
             replies = await client.execute_command("EVALSHA", self.sha, 1, self.routing_key,
-                                                   *args)
+                                                   packed)
         except NoScriptError:
             await client.script_load(SCRIPT)
             replies = await client.execute_command("EVALSHA", self.sha, 1, self.routing_key,
-                                                   *args)
+                                                   packed)
         return list(replies)
 
     def _deliver(self, replies: list[Any], batch: list[_Call]) -> None:

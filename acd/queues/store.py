@@ -9,7 +9,8 @@ plain commands for supervisors, announcements and tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
@@ -22,24 +23,26 @@ from acd.queues.records import (
     Changed,
     Conflict,
     Offer,
+    Queued,
     Reservation,
     parse_agent,
     parse_call,
     parse_change,
     parse_offer,
 )
-from acd.queues.scripts import ScriptRunner
+from acd.queues.scripts import RECORD, UNIT, ScriptRunner
 from acd.settings import AcdSettings, PoolingSettings
 from acd.store.keys import SiteKeys, checked_id, checked_name, queue_entry
 from acd.store.redis import Client, RedisStore, text
 
-SEP = "\x1f"  # the ASCII unit separator: joins an operation's arguments (lua/dispatch.lua)
+SEP = UNIT  # joins an operation's arguments (lua/dispatch.lua)
 
 
 def packable(value: str, what: str) -> str:
-    """A value that can travel in a packed argument: no unit separator in it."""
-    if SEP in value:
-        raise ValueError(f"{what} contains the control character 0x1f")
+    """A value that can travel in a packed argument: no unit or record separator in it."""
+    for separator in (UNIT, RECORD):
+        if separator in value:
+            raise ValueError(f"{what} contains the control character 0x{ord(separator):x}")
     return value
 
 
@@ -64,6 +67,15 @@ def pool_rules(pooling: PoolingSettings, site: str) -> str:
     return packable(text, "pool rules")
 
 
+@dataclass(frozen=True)
+class SkillNow:
+    """A skill's live material as one read found it (QueueStore.live_figures)."""
+
+    minutes: Mapping[int, Mapping[str, str]]   # minute start (epoch s) -> its counters hash
+    waiting: int
+    oldest_enqueued_at: float | None            # the longest-waiting call's, epoch s
+
+
 def _reservations(replies: list[Any]) -> list[Reservation]:
     return [offer for offer in map(parse_offer, replies) if isinstance(offer, Reservation)]
 
@@ -83,12 +95,14 @@ class CallAction:
 
 class QueueStore:
     def __init__(self, store: RedisStore, site: str, settings: AcdSettings, *,
-                 max_batch: int = 64):
+                 max_batch: int = 64, runner: ScriptRunner | None = None):
+        """`runner`: the script runner to share with other sites' stores of this process
+        (their operations then travel in the same batches); by default one of its own."""
         self.keys = SiteKeys(site, settings.pooling.pool_of(site))
         self.site = site
         self.settings = settings
         self.redis = store
-        self.runner = ScriptRunner(store, self.keys.live, max_batch=max_batch)
+        self.runner = runner or ScriptRunner(store, self.keys.live, max_batch=max_batch)
         self._head = SEP.join([self.keys.pool_prefix, site, str(settings.audit_maxlen),
                                repr(settings.service_level_s), repr(settings.escalation_s),
                                repr(settings.abandon_resume_s)])
@@ -229,12 +243,13 @@ class QueueStore:
     def set_channel(self, call_id: str, channel: str) -> Deferred[None]:
         """The caller's channel changed (a callback dialled them anew): a restarted process
         must follow the new one, not the channel that hung up when the callback was taken."""
-        key = self.keys.call(checked_id(call_id, "call id"))
-
-        async def write(client: Client) -> None:
-            await client.hset(key, "channel", channel)
-
-        return self.redis.run(write)
+        try:
+            checked_id(call_id, "call id")
+            packable(channel, "channel")
+        except ValueError as error:
+            return fail(error)
+        d = self._call("callback_channel", 0.0, [call_id, channel])
+        return d.addCallback(lambda _: None)
 
     def noop(self) -> Deferred[Any]:
         """The round-trip floor: a script doing nothing, on the decisions' path."""
@@ -269,6 +284,44 @@ class QueueStore:
             return parse_call(call_id, {text(k): text(v) for k, v in raw.items()})
 
         return self.redis.run(read)
+
+    def call_and_position(self, call_id: str) -> Deferred[tuple[CallRecord | None, int | None]]:
+        """The call's record (None if unknown) and, if it is queued, its position (1 =
+        next), read at one moment on the decisions' batched path: what a waiting caller's
+        tick needs, in one round trip shared with whatever else is being decided."""
+        def parse(reply: list[Any]) -> tuple[CallRecord | None, int | None]:
+            flat, place = reply
+            if not flat:
+                return None, None
+            record = parse_call(call_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+            return record, int(place) or None
+
+        try:
+            checked_id(call_id, "call id")
+        except ValueError as error:
+            return fail(error)
+        return self._call("call_get", 0.0, [call_id]).addCallback(parse)
+
+    def live_figures(self, minutes: Mapping[str, Sequence[int]]
+                     ) -> Deferred[tuple[dict[str, SkillNow], dict[str, str]]]:
+        """For each skill of `minutes`: the counters of those minutes (by start, epoch s),
+        how many calls wait and the oldest one's enqueue time (None: nobody waits); and
+        every agent of the site with their status. Read at one moment, on the decisions'
+        batched path: what SiteMetrics makes the live figures of."""
+        skills = [checked_name(skill, "skill") for skill in minutes]
+
+        def parse(reply: list[Any]) -> tuple[dict[str, SkillNow], dict[str, str]]:
+            figures: dict[str, SkillNow] = {}
+            for skill, (hashes, waiting, oldest) in zip(skills, reply[:-1], strict=True):
+                counted = {start: dict(zip(flat[::2], flat[1::2], strict=True))
+                           for start, flat in zip(minutes[skill], hashes, strict=True)}
+                figures[skill] = SkillNow(counted, int(waiting),
+                                          None if int(oldest) < 0 else int(oldest) / 1000)
+            agents = reply[-1]
+            return figures, dict(zip(agents[::2], agents[1::2], strict=True))
+
+        lists = ";".join(",".join(str(start) for start in minutes[skill]) for skill in skills)
+        return self._call("live_get", 0.0, [",".join(skills), lists]).addCallback(parse)
 
     def position(self, call_id: str) -> Deferred[int | None]:
         """1 = next to be served; None unless the call is queued."""
@@ -332,7 +385,19 @@ class QueueStore:
 
     # -- helpers -------------------------------------------------------------------------
 
+    def queued_record(self, request: QueueRequest, placed: Queued) -> CallRecord:
+        """The record of a call `offer` just queued, from its request and the offer's reply,
+        without reading it back (the waiting room's first look at a new caller). The
+        priority is the request's (a resumed call may have kept a better one)."""
+        fields = self._fields(request)
+        fields.update(state="queued", agent="",
+                      enqueued_at=f"{placed.enqueued_at or request.entered_at:.3f}")
+        return parse_call(request.call_id, fields)
+
     def _record(self, request: QueueRequest) -> list[str]:
+        return [item for pair in self._fields(request).items() for item in pair]
+
+    def _fields(self, request: QueueRequest) -> dict[str, str]:
         if request.site != self.site:
             raise ValueError(f"call {request.call_id} is for site {request.site!r}, "
                              f"this queue store serves {self.site!r}")
@@ -353,4 +418,4 @@ class QueueStore:
         }
         for name, value in fields.items():
             packable(value, name)
-        return [item for pair in fields.items() for item in pair]
+        return fields

@@ -128,6 +128,11 @@ class RedisStore:
 
         return Deferred.fromFuture(asyncio.ensure_future(call()))
 
+    def soon(self, work: Callable[[], object]) -> None:
+        """`work()` on the loop's next turn, once the callbacks running now are done: what
+        they ask for meanwhile can travel with it (the script runner's batches)."""
+        asyncio.get_event_loop().call_soon(work)
+
     def close(self) -> Deferred[None]:
         """Close every pooled connection; `run` fails with StoreNotStarted afterwards."""
         client, self._client = self._client, None

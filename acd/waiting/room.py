@@ -41,16 +41,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from acd.background import Background
+from acd.gather import gather
 from acd.intake import QueueRequest
 from acd.pooling.admission import Admission
-from acd.queues.metrics import SiteMetrics, aht, announced_ewt, ewt
-from acd.queues.records import CallRecord, CallState
+from acd.queues.metrics import LiveView, SiteMetrics, aht, announced_ewt, ewt
+from acd.queues.records import CallRecord, CallState, Queued
 from acd.queues.store import QueueStore
 from acd.selfservice.models import TicketDesk
 from acd.settings import AcdSettings
@@ -77,11 +79,15 @@ class _Watch:
     call_id: str
     channel: str
     language: str
+    skill: str
     timer: IDelayedCall | None = None
     playing: bool = False
     ticks: int = 0
     offered: bool = False   # a callback was offered (once per call)
     new: bool = True        # just queued: admission control has not judged it yet
+    # What the offer that queued the call said (record, position): the first tick's look
+    # at the call, without reading it back.
+    placed: tuple[CallRecord, int] | None = None
 
 
 class WaitingRoom:
@@ -104,6 +110,7 @@ class WaitingRoom:
         self.prompts = prompts or FarewellPrompts()
         self.admission = admission  # None: no surge admission control here
         self._watches: dict[str, _Watch] = {}
+        self._let_go: set[str] = set()   # callers sent off here, their hang-up to come
         self._log = log.bind(site=site)
         self._background = Background(self._log, "waiting_failed")
 
@@ -114,15 +121,30 @@ class WaitingRoom:
 
     # -- QueueWatcher (the Distributor) --------------------------------------------------
 
-    def queued(self, request: QueueRequest, position: int) -> None:
-        """The Distributor queued the call: announce now, then every `announce_every_s`."""
-        self._watch(request.call_id, request.channel, request.language)
+    def queued(self, request: QueueRequest, position: int, *,
+               placed: Queued | None = None) -> None:
+        """The Distributor queued the call: announce now, then every `announce_every_s`.
+        With the offer's reply (`placed`) the first announcement needs no read of the call:
+        the reply is the call as the offer left it, in the same turn."""
+        known = None
+        if placed is not None and placed.enqueued_at is not None:
+            known = (self.queues.queued_record(request, placed), position)
+        self._watch(request.call_id, request.channel, request.language, request.skill,
+                    placed=known)
 
     def left(self, call_id: str) -> None:
         """The caller hung up: no more announcements (Redis says so too, this is sooner)."""
         watch = self._watches.pop(call_id, None)
         if watch is not None:
             self._cancel(watch)
+
+    def let_go(self, call_id: str) -> bool:
+        """QueueWatcher: True (once) if this room sent the caller off (a callback kept their
+        place, or the fallback at the maximum wait): their hang-up is no abandon."""
+        if call_id in self._let_go:
+            self._let_go.discard(call_id)
+            return True
+        return False
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -143,7 +165,7 @@ class WaitingRoom:
             if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
                 return False
             self._watch(call_id, record.fields.get("channel", ""),
-                        record.fields.get("language", "id"), new=False)
+                        record.fields.get("language", "id"), record.skill, new=False)
             return True
 
         return Deferred.fromCoroutine(adopt())
@@ -166,10 +188,11 @@ class WaitingRoom:
 
     # -- the tick --------------------------------------------------------------------------
 
-    def _watch(self, call_id: str, channel: str, language: str, *, new: bool = True) -> None:
+    def _watch(self, call_id: str, channel: str, language: str, skill: str, *,
+               new: bool = True, placed: tuple[CallRecord, int] | None = None) -> None:
         if call_id in self._watches:
             return  # a retried enqueue, or adopted twice
-        watch = _Watch(call_id, channel, language, new=new)
+        watch = _Watch(call_id, channel, language, skill, new=new, placed=placed)
         self._watches[call_id] = watch
         self._background.spawn(self._tick(watch))
 
@@ -192,15 +215,23 @@ class WaitingRoom:
         now = self._now()
         every = self.settings.announce_every_s
         try:
-            record = await self.queues.call(watch.call_id)
+            # The call with its position, the skill's live figures and, for a new caller,
+            # the pool's capacity are asked for at once: one round trip's wait, not four
+            # (the figures are shared by every caller of the skill anyway).
+            new, watch.new = watch.new and self.admission is not None, False
+            placed, watch.placed = watch.placed, None
+            reads: list[Deferred[Any]] = [
+                succeed(placed) if placed else self.queues.call_and_position(watch.call_id),
+                self.metrics.live(watch.skill, now)]
+            if new and self.admission is not None:
+                reads.append(self.admission.over_capacity(watch.skill))
+            (record, position), view, *crowded = await gather(*reads)
             if self._watches.get(watch.call_id) is not watch:
                 return  # left meanwhile
             if record is None or record.state not in (CallState.QUEUED, CallState.RESERVED):
                 self._watches.pop(watch.call_id, None)  # answered, abandoned, ended
                 return
-            new, watch.new = watch.new, False
-            if (new and record.state is CallState.QUEUED and self.admission is not None
-                    and await self.admission.over_capacity(record.skill)):
+            if new and record.state is CallState.QUEUED and crowded[0]:
                 self._log.info("surge_turn_away", call_id=watch.call_id, skill=record.skill)
                 if await self._fallback(watch, record, now, "surge"):
                     return
@@ -210,23 +241,19 @@ class WaitingRoom:
                     return
                 deadline = math.inf  # an agent took it just now; keep watching
             self._schedule(watch, min(every, deadline - now) if deadline > now else every)
-            if record.state is CallState.QUEUED and not watch.playing:
-                await self._announce(watch, record.skill, now)
+            if record.state is CallState.QUEUED and position and not watch.playing:
+                await self._announce(watch, position, view)
         except Exception as error:  # noqa: BLE001 - a tick must never stop the others
             self._log.error("waiting_tick_failed", call_id=watch.call_id, error=str(error),
                             kind=type(error).__name__)
             if watch.timer is None:
                 self._schedule(watch, every)
 
-    async def _announce(self, watch: _Watch, skill: str, now: float) -> None:
-        position = await self.queues.position(watch.call_id)
-        if position is None:
-            return  # reserved between the two reads
-        view = await self.metrics.live(skill, now)
+    async def _announce(self, watch: _Watch, position: int, view: LiveView) -> None:
         expected = ewt(position, view.serving, aht(view.counters) or self.metrics.default_aht_s)
         told = announced_ewt(expected)
         if self._watches.get(watch.call_id) is not watch:
-            return  # left while we read
+            return  # left while the tick decided
         watch.playing = True
         watch.ticks += 1
         self._log.info("waiting_announced", call_id=watch.call_id, position=position,
@@ -251,6 +278,7 @@ class WaitingRoom:
             return False
         self._watches.pop(watch.call_id, None)
         self._cancel(watch)
+        self._let_go.add(watch.call_id)
         self._log.info("callback_accepted", call_id=watch.call_id)
         await self.telephony.farewell(watch.channel, [self.prompts.callback_done],
                                       watch.language)
@@ -282,6 +310,7 @@ class WaitingRoom:
             return False
         self._watches.pop(watch.call_id, None)
         self._cancel(watch)
+        self._let_go.add(watch.call_id)
         number = ""
         if fallback == "ticket" and self.tickets is not None:
             number = await self._file_ticket(record, idpel, why)

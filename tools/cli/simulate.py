@@ -10,8 +10,10 @@ Output: progress on stderr; on stdout the per-site table (and the nation) and, l
 summary line `sl_isolated=A sl_pln123=B sl_pooled_bound=C abandon_isolated=D
 abandon_pln123=E answered_isolated=F answered_pln123=G national_sl_isolated=H
 national_sl_pln123=I national_sl_pooled_bound=J receivers_min_sl_delta=K` (A-G for the
-scenario's focus region, K in points); PNG plots (and the table) in `--out`. Exit status:
-0 done, 1 Redis failed, 2 bad scenario or arguments.
+scenario's focus region, K in points); PNG plots (and the table) in `--out`. With
+`--seeds N` the scenario runs with N seeds (processes side by side): each seed's summary
+line as it finishes, then each figure's mean, standard deviation and range, and last the
+summary line of the means. Exit status: 0 done, 1 Redis failed, 2 bad scenario or arguments.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from typing import Any
 from pln123.cli._reactor import install_asyncio_reactor
 
 PROG = "pln123 simulate"
+MAX_SEEDS = 1000
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +47,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="events closer than this (s) share a step (0: exact; default 1)")
     parser.add_argument("--parallel", action="store_true",
                         help="one process per policy (faster only with a free core)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="run seeds S..S+N-1 (S: --seed or the scenario's), a process "
+                             "per core, and print each figure's mean and spread")
     parser.add_argument("--reservation", metavar="N|auto", default=None,
                         help="every site's reserve under pooling (what-if; default: the "
                              "scenario's)")
@@ -68,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     if args.time_step < 0 or args.time_step > 10:
         print(f"{PROG}: --time-step must be between 0 and 10 s", file=sys.stderr)
         return 2
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        print(f"{PROG}: --seeds must be between 1 and {MAX_SEEDS}", file=sys.stderr)
+        return 2
     reserve = args.reservation
     if reserve is not None and reserve != "auto" and not (reserve.isdigit()
                                                           and int(reserve) <= 100):
@@ -81,11 +91,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminated)
     if args.redis_url:
         return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel,
-                         reserve)
+                         reserve, args.seeds)
     try:
         with start_redis(tcp=False, prefix="pln123-sim-") as redis:
             return _simulate(scenario, redis.url, out, args.time_step, args.parallel,
-                             reserve)
+                             reserve, args.seeds)
     except RedisServerError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
@@ -96,7 +106,7 @@ def _terminated(signum: int, _frame: object) -> None:
 
 
 def _simulate(scenario: object, url: str, out: Path, time_step: float,
-              parallel: bool, reserve: str | None) -> int:
+              parallel: bool, reserve: str | None, seeds: int = 1) -> int:
     from acd.store.redis import UnsupportedTopology, check_url
     from tools.simulation.parallel import simulate_parallel
     from tools.simulation.plots import write_plots
@@ -110,6 +120,8 @@ def _simulate(scenario: object, url: str, out: Path, time_step: float,
     except (UnsupportedTopology, ValueError) as error:
         print(f"{PROG}: --redis-url: {error}", file=sys.stderr)
         return 2
+    if seeds > 1:
+        return _over_seeds(scenario, url, out, time_step, reserve, seeds)
     results: list[RunResult] = []
     if not parallel:
         code = _in_this_process(scenario, url, time_step, results, reserve)
@@ -133,6 +145,51 @@ def _simulate(scenario: object, url: str, out: Path, time_step: float,
     print(text)
     print(f"simulated {scenario.duration_h:g} h in {result.wall_s:.1f} s wall "
           f"({result.steps} steps, {result.commands} Redis commands); plots: "
+          + ", ".join(str(p) for p in plots))
+    print(last)
+    return 0
+
+
+def _over_seeds(scenario: object, url: str, out: Path, time_step: float,
+                reserve: str | None, count: int) -> int:
+    """The scenario with `count` seeds: their means and spreads, the means' last line."""
+    from tools.simulation.plots import write_plots
+    from tools.simulation.report import summary_line
+    from tools.simulation.run import RunResult
+    from tools.simulation.scenario import Scenario
+    from tools.simulation.seeds import (
+        aggregate,
+        mean_line,
+        run_seeds,
+        seeds_from,
+        spread_table,
+        values,
+    )
+
+    assert isinstance(scenario, Scenario)
+    seeds = seeds_from(scenario.seed, count)
+    started = time.monotonic()
+
+    def finished(seed: int, result: RunResult) -> None:
+        print(f"seed={seed} {summary_line(result)}", flush=True)
+
+    try:
+        results = run_seeds(scenario, url, seeds, time_step_s=time_step, reserve=reserve,
+                            done=finished)
+    except (RuntimeError, OSError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    wall = time.monotonic() - started
+    spreads = aggregate([values(result) for result in results.values()])
+    text = spread_table(spreads, seeds)
+    last = mean_line(spreads)
+    plots = write_plots(results[seeds[0]], out)
+    (out / "table.txt").write_text(f"{text}\n{last}\n", encoding="utf-8")
+    print(text)
+    steps = sum(r.steps for r in results.values())
+    commands = sum(r.commands for r in results.values())
+    print(f"simulated {scenario.duration_h:g} h x {count} seeds in {wall:.1f} s wall "
+          f"({steps} steps, {commands} Redis commands); plots (seed {seeds[0]}): "
           + ", ".join(str(p) for p in plots))
     print(last)
     return 0

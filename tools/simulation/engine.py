@@ -53,12 +53,27 @@ class QuiescentStore(RedisStore):
         d = super().run(command)
 
         def done(result: T) -> T:
-            self.in_flight -= 1
-            if self.in_flight == 0 and self._quiet:
-                asyncio.get_running_loop().call_soon(self._check)
+            self._finished()
             return result
 
         return d.addBoth(done)
+
+    def soon(self, work: Callable[[], object]) -> None:
+        """Work put off to the next turn (a batch about to be sent) counts as in flight."""
+        self.in_flight += 1
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                self._finished()
+
+        super().soon(run)
+
+    def _finished(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._quiet:
+            asyncio.get_running_loop().call_soon(self._check)
 
     def _check(self) -> None:
         if self.in_flight == 0:
@@ -155,13 +170,14 @@ class Progress:
     every 10 %."""
 
     def __init__(self, total_s: float, label: str, stream: IO[str] | None = None,
-                 width: int = 30):
+                 width: int = 30, *, lines: bool = False):
+        """`lines`: a line per 10 % even on a terminal (several processes share it)."""
         self.total = total_s
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.started = time.monotonic()   # wall clock: only for the display
-        self.tty = self.stream.isatty()
+        self.tty = self.stream.isatty() and not lines
         self._shown = -1
 
     def update(self, done_s: float) -> None:

@@ -1,15 +1,16 @@
-"""The policies of a run in separate processes: one core each.
+"""Runs in separate processes: one core each.
 
 Why: the simulator is CPU-bound in Python (redis-py and the ACD's own code, per command),
-and the policies never interact (each has its own site names in Redis), so on a 2-core
-machine running them side by side in two processes almost halves the wall time. Each
-process builds the same arrivals from the same seed (common random numbers hold), runs
-one world on its own reactor and hands back its `Outcome` (picklable). Processes are
+and runs that never interact (each has its own site names in Redis) can go side by side:
+the policies of one run (`simulate_parallel`), or the seeds of a study (seeds.py). Each
+process builds the same arrivals from its seed (common random numbers hold), runs its
+worlds on its own reactor and hands back their `Outcome`s (picklable). Processes are
 started with `spawn`: a fresh interpreter, never a fork of a running event loop.
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -18,30 +19,30 @@ from multiprocessing import get_context
 
 from tools.simulation.run import RunResult
 from tools.simulation.scenario import Scenario
-from tools.simulation.world import POLICIES, Outcome
+from tools.simulation.world import POLICIES
 
 
 def simulate_parallel(scenario: Scenario, url: str, *, policies: Sequence[str] = POLICIES,
                       time_step_s: float = 0.0, progress: bool = True,
                       tag: str | None = None, reserve: str | None = None) -> RunResult:
     """Like `run.simulate`, one process per policy; blocks until all are done."""
-    import secrets
-
     started = time.monotonic()
     tag = tag or secrets.token_hex(2)
     with ProcessPoolExecutor(max_workers=len(policies), mp_context=get_context("spawn")) as pool:
-        futures = {p: pool.submit(run_policy, scenario, url, p, tag, time_step_s, progress,
-                                  reserve)
+        futures = {p: pool.submit(run_child, scenario, url, (p,), tag, time_step_s,
+                                  f"{scenario.name}/{p}" if progress else None, reserve)
                    for p in policies}
         results = {p: f.result() for p, f in futures.items()}
-    return RunResult(scenario, {p: r[0] for p, r in results.items()},
-                     time.monotonic() - started, sum(r[1] for r in results.values()),
-                     sum(r[2] for r in results.values()))
+    return RunResult(scenario, {p: r.worlds[p] for p, r in results.items()},
+                     time.monotonic() - started, sum(r.steps for r in results.values()),
+                     sum(r.commands for r in results.values()))
 
 
-def run_policy(scenario: Scenario, url: str, policy: str, tag: str, time_step_s: float,
-               progress: bool, reserve: str | None = None) -> tuple[Outcome, int, int]:
-    """In the child: one world on its own asyncio reactor; (outcome, steps, commands)."""
+def run_child(scenario: Scenario, url: str, policies: Sequence[str], tag: str,
+              time_step_s: float, label: str | None,
+              reserve: str | None = None) -> RunResult:
+    """In the child: `policies` on its own asyncio reactor (progress on stderr as lines,
+    labelled `label`; None: no progress)."""
     import logging
 
     import structlog
@@ -61,10 +62,11 @@ def run_policy(scenario: Scenario, url: str, policy: str, tag: str, time_step_s:
 
     async def go() -> None:
         try:
-            done.append(await simulate(scenario, url, policies=(policy,), tag=tag,
+            done.append(await simulate(scenario, url, policies=policies, tag=tag,
                                        time_step_s=time_step_s,
-                                       progress=sys.stderr if progress else None,
-                                       label=f"{scenario.name}/{policy}", reserve=reserve))
+                                       progress=sys.stderr if label else None,
+                                       label=label or "", reserve=reserve,
+                                       progress_lines=True))
         except Exception:  # noqa: BLE001 - handed to the parent below
             done.append(Failure())
         finally:
@@ -75,5 +77,5 @@ def run_policy(scenario: Scenario, url: str, policy: str, tag: str, time_step_s:
     result = done[0] if done else None
     if not isinstance(result, RunResult):
         message = result.getErrorMessage() if isinstance(result, Failure) else "no result"
-        raise RuntimeError(f"policy {policy}: {message}")
-    return result.worlds[policy], result.steps, result.commands
+        raise RuntimeError(f"{label or scenario.name}: {message}")
+    return result

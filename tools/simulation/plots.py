@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tools.simulation.report import figures, pooled_bound
+from tools.simulation.report import hourly, pooled_bound
 from tools.simulation.run import RunResult
 
 COLOURS = {"isolated": "#c0392b", "pln123": "#2471a3"}
@@ -50,8 +50,7 @@ def write_plots(result: RunResult, out: Path) -> list[Path]:
         for policy, world in result.worlds.items():
             hs: list[float] = []
             sls: list[float] = []
-            for h in range(hours):
-                f = figures(world, site, from_s=h * 3600.0, to_s=(h + 1) * 3600.0)
+            for h, f in enumerate(hourly(world, site, hours)):
                 if f.sl is not None:
                     hs.append(h + 0.5)
                     sls.append(100 * f.sl)

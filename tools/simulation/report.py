@@ -25,8 +25,11 @@ callers redial, and the bound is meant as the best case.
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tools.simulation.calls import Attempt
 from tools.simulation.erlang import ErlangA, erlang_c_service_level
 from tools.simulation.run import RunResult
 from tools.simulation.sampling import breakpoints
@@ -51,13 +54,15 @@ class Figures:
 
 
 def figures(world: Outcome, region: str | None = None, *, t_s: float | None = None,
-            from_s: float = 0.0, to_s: float = float("inf")) -> Figures:
-    """The callers of `region` (all when None) who arrived between two times."""
+            from_s: float = 0.0, to_s: float = float("inf"),
+            attempts: Iterable[Attempt] | None = None) -> Figures:
+    """The callers of `region` (all when None) who arrived between two times, among
+    `attempts` (default: the world's book)."""
     t = world.scenario.acd.service_level_s if t_s is None else t_s
     t0 = world.t0
     offered = answered = abandoned = within = 0
     wait_sum = 0.0
-    for attempt in world.book.attempts:
+    for attempt in world.book.attempts if attempts is None else attempts:
         if region is not None and attempt.home != region:
             continue
         if not from_s <= attempt.arrived_at - t0 < to_s:
@@ -72,6 +77,18 @@ def figures(world: Outcome, region: str | None = None, *, t_s: float | None = No
     return Figures(offered, answered, abandoned, offered - answered - abandoned,
                    within / answered if answered else None,
                    wait_sum / answered if answered else None)
+
+
+def hourly(world: Outcome, region: str, hours: int) -> list[Figures]:
+    """`figures` of the region's callers for each hour of arrival (one pass over the
+    book, not one per hour)."""
+    by_hour: dict[int, list[Attempt]] = defaultdict(list)
+    for attempt in world.book.attempts:
+        if attempt.home == region:
+            by_hour[int((attempt.arrived_at - world.t0) // 3600)].append(attempt)
+    return [figures(world, region, from_s=h * 3600.0, to_s=(h + 1) * 3600.0,
+                    attempts=by_hour.get(h, ()))
+            for h in range(hours)]
 
 
 def occupancy(world: Outcome, site: str) -> float | None:
@@ -196,14 +213,16 @@ def summary_line(result: RunResult) -> str:
     """The last line: the focus region and the nation under each policy, the pooled
     bounds, and the worst change pooling made to another region's SL (in points)."""
     values = summary(result)
-    return " ".join(f"{name}={_value(name, values[name])}" for name in LAST_LINE)
+    return " ".join(f"{name}={format_value(name, values[name])}" for name in LAST_LINE)
 
 
-def _value(name: str, value: float | int | None) -> str:
+def format_value(name: str, value: float | int | None, *, mean: bool = False) -> str:
+    """A figure as the last line writes it: counts whole (a `mean` of counts rounded),
+    the SL delta in points to a tenth, rates to a thousandth."""
     if value is None:
         return "nan"
     if name.startswith("answered_"):
-        return str(int(value))
+        return str(round(value)) if mean else str(int(value))
     if name == "receivers_min_sl_delta":
         return f"{value:.1f}"
     return f"{value:.3f}"

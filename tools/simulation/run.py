@@ -17,10 +17,11 @@ from typing import IO
 
 from acd.store.keys import patterns_starting
 from acd.store.redis import Client
+from acd.store.topology import parse_url
 from tools.simulation.engine import Clocks, Progress, QuiescentStore, run_clocks
 from tools.simulation.sampling import arrivals
 from tools.simulation.scenario import Scenario
-from tools.simulation.world import POLICIES, Outcome, World
+from tools.simulation.world import POLICIES, Outcome, Runners, World
 
 
 @dataclass
@@ -35,22 +36,27 @@ class RunResult:
 async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = POLICIES,
                    time_step_s: float = 0.0, progress: IO[str] | None = None,
                    tag: str | None = None, keep_keys: bool = False,
-                   label: str = "", reserve: str | None = None) -> RunResult:
-    """Run `policies` side by side over the scenario's duration; the worlds hold the books."""
+                   label: str = "", reserve: str | None = None,
+                   progress_lines: bool = False) -> RunResult:
+    """Run `policies` side by side over the scenario's duration; the worlds hold the books.
+
+    `progress_lines`: the progress bar as a line per 10 % (one of several processes)."""
     started = time.monotonic()
     tag = tag or secrets.token_hex(2)
     store = QuiescentStore(url)
     await store.start()
     worlds: dict[str, World] = {}
+    runners = Runners(store, one_server=parse_url(url).kind != "cluster")
     try:
         stream = list(arrivals(scenario))
         for policy in policies:
             worlds[policy] = World(scenario, policy, f"{policy[0]}{tag}-", store,
-                                   reserve=reserve)
+                                   reserve=reserve, runners=runners)
         for world in worlds.values():
             world.start(stream)
         until = scenario.start_epoch + scenario.duration_h * 3600
-        bar = (Progress(scenario.duration_h * 3600, label or scenario.name, progress)
+        bar = (Progress(scenario.duration_h * 3600, label or scenario.name, progress,
+                        lines=progress_lines)
                if progress else None)
         steps = await run_clocks(
             Clocks([w.clock for w in worlds.values()]), store, until, time_step_s=time_step_s,

@@ -96,6 +96,10 @@ class SimTelephony:
         self._ring(attempt, connection, d, self._answered)
         return d
 
+    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
+        """No simulated process restarts: there is never a ring to resume."""
+        return succeed(RingOutcome.NO_ANSWER)
+
     def _ring(self, attempt: Attempt, connection: Connection, d: Deferred[RingOutcome],
               answered: Callable[[Attempt, Connection], None]) -> None:
         self.rings += 1

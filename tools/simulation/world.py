@@ -32,8 +32,10 @@ from twisted.python.failure import Failure
 from acd.agents.state import Transition
 from acd.intake import QueuePlacement, QueueRequest
 from acd.queues.records import Reservation
+from acd.queues.scripts import ScriptRunner
 from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
 from acd.site import AcdSite, build_acd
+from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
 from tools.simulation.callers import Callers
 from tools.simulation.calls import CallBook
@@ -47,8 +49,8 @@ log = structlog.get_logger("tools.simulation")
 POLICIES = ("isolated", "pln123")
 POOL = "national"
 SAMPLE_EVERY_S = 60.0
-STATUS_EVERY_S = 10.0   # the sites publish their status this often (production: 1 s)
-METRICS_SHARE_S = STATUS_EVERY_S  # a skill's live figures: one read per this, per site
+STATUS_EVERY_S = 60.0   # the sites publish their status this often (production: 1 s)
+METRICS_SHARE_S = 10.0  # a skill's live figures: one read per this, per site
 
 
 @dataclass
@@ -121,9 +123,33 @@ def settings_for(scenario: Scenario, prefix: str, pooling: bool,
         agents=tuple(agents), pooling=settings)
 
 
+class Runners:
+    """The script runners of a run: every site's operations issued in one turn of the loop
+    travel in one batch. On one Redis server one runner serves every pool (the routing key
+    only matters to a Cluster); on a Cluster, one per pool (a batch must stay in one slot).
+    """
+
+    def __init__(self, store: RedisStore, *, one_server: bool = True):
+        self.store = store
+        self.one_server = one_server
+        self._runners: dict[str, ScriptRunner] = {}
+
+    def of(self, keys: SiteKeys) -> ScriptRunner:
+        pool = "" if self.one_server else keys.pool
+        runner = self._runners.get(pool)
+        if runner is None:
+            runner = self._runners[pool] = ScriptRunner(self.store, keys.live)
+        return runner
+
+    @property
+    def batches(self) -> int:
+        """Round trips the runners made."""
+        return sum(runner.batches for runner in self._runners.values())
+
+
 class World:
     def __init__(self, scenario: Scenario, policy: str, prefix: str, store: RedisStore, *,
-                 reserve: str | None = None):
+                 reserve: str | None = None, runners: Runners | None = None):
         if policy not in POLICIES:
             raise ValueError(f"policy {policy!r}: one of {', '.join(POLICIES)}")
         self.scenario = scenario
@@ -137,6 +163,7 @@ class World:
         self.agent_time = AgentTime()
         self.settings = settings_for(scenario, prefix, pooling=policy == "pln123",
                                      reserve=reserve)
+        self.runners = runners or Runners(store)
         self.telephony = SimTelephony(
             scenario, self.book, self.clock, self._unprefixed,
             no_answer=self._no_answer, callback_attempts=self.settings.callback_attempts)
@@ -153,7 +180,8 @@ class World:
         return build_acd(site, s, tuple(s.queues), self.store, self.telephony, self.clock,
                          live_share_s=METRICS_SHARE_S,
                          observer=self._observed, hand_over=self._hand_over,
-                         waiting_room=self.scenario.acd.waiting_room)
+                         waiting_room=self.scenario.acd.waiting_room,
+                         runner=self.runners.of(SiteKeys(site, s.pooling.pool_of(site))))
 
     def start(self, arrivals: Sequence[Arrival]) -> None:
         """Shifts, first arrivals, sampling and the status publishers on the clock."""

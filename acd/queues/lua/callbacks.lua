@@ -21,3 +21,11 @@ local state = redis.call('HGET', P .. CALL .. A[9], 'state')
 if state ~= 'called_back' then return {'gone', state or 'unknown'} end
 return offer(A[9])
 end
+
+-- callback_channel. A[9] = call id, A[10] = the caller's channel now: a callback dialled
+-- them anew, and a restarted process must follow that channel, not the one that hung up
+-- when the callback was taken. Reply 1.
+local function callback_channel()
+redis.call('HSET', P .. CALL .. A[9], 'channel', A[10])
+return 1
+end

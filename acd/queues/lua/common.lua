@@ -43,17 +43,20 @@ end
 --   # <every_s>,<sl_low>,<sl_high>,<min_answered>,<most>,<net_window_s>   (the auto reserve)
 --   # 1 or 0: ring requests go through the call's site's stream (0: one process runs every
 --             site and hands reservations over itself, as the simulator does)
--- Parsed once per batch (every operation of a batch comes from one pool).
+-- Parsed once per batch and pool (a batch may carry several pools' operations).
 -- `name=value` as name, value (the value may hold `=`)
 local function pair(text)
   local at = string.find(text, '=', 1, true)
   return string.sub(text, 1, at - 1), string.sub(text, at + 1)
 end
 
-local POOL_TEXT
+local PARSED = {}  -- rules text -> parsed, for this batch (it may mix pools)
 local function parse_pool(text)
-  if text == POOL_TEXT then return end
-  POOL_TEXT = text
+  local known = PARSED[text]
+  if known then
+    POOL = known
+    return
+  end
   local parts = split(text, '#')
   local pool = {cands = {}, members = {}, reserve = {}, trunk = {}}
   for _, entry in ipairs(split(parts[1], ';')) do
@@ -78,6 +81,7 @@ local function parse_pool(text)
                sl_high = tonumber(auto[3]), min_answered = tonumber(auto[4]),
                most = tonumber(auto[5]), window = tonumber(auto[6])}
   pool.rings = parts[5] ~= '0'
+  PARSED[text] = pool
   POOL = pool
 end
 
@@ -252,7 +256,7 @@ end
 -- site with the skill (longest idle; the most skilled first once the caller has waited
 -- ESC), else a ready agent of the pool's other sites in this site's order whose site may
 -- lend (longest idle), else a place in the queue.
--- Reply: a reservation, or {'queued', call_id, position, skill}.
+-- Reply: a reservation, or {'queued', call_id, position, skill, enqueued_at}.
 local function offer(call_id)
   local ck = P .. CALL .. call_id
   local c = redis.call('HMGET', ck, 'skill', 'priority', 'enqueued_at', 'refused')
@@ -274,7 +278,7 @@ local function offer(call_id)
   redis.call('ZADD', q, qscore(priority, enqueued), call_id)
   redis.call('HSET', ck, 'state', 'queued', 'agent', '', 'agent_site', '')
   audit(P, SITE, 'queued', call_id, '', skill, 'queued')
-  return {'queued', call_id, tostring(redis.call('ZRANK', q, call_id) + 1), skill}
+  return {'queued', call_id, tostring(redis.call('ZRANK', q, call_id) + 1), skill, c[3]}
 end
 
 -- An agent of site `asite` becomes free: the best waiting call of the agent's own site

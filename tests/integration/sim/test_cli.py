@@ -79,6 +79,36 @@ def test_simulate_prints_the_table_and_the_last_line_and_cleans_up(
         client.close()
 
 
+def test_several_seeds_print_each_seed_the_spreads_and_the_means_last(
+        tmp_path: Path, fresh_redis) -> None:
+    scenario = tmp_path / "two.yaml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "out"
+    done = _simulate("--scenario", str(scenario), "--redis-url", fresh_redis.url,
+                     "--out", str(out), "--hours", "0.25", "--seeds", "2", "--seed", "40")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    per_seed = {line.split()[0]: LAST.match(line.split(" ", 1)[1]) for line in lines
+                if line.startswith("seed=")}
+    assert set(per_seed) == {"seed=40", "seed=41"} and all(per_seed.values())
+    assert "2 seeds: 40, 41" in lines
+    means = LAST.match(lines[-1])
+    assert means, lines[-1]
+    sl_means = [float(m.group(2)) for m in per_seed.values() if m]
+    assert float(means.group(2)) == pytest.approx(sum(sl_means) / 2, abs=0.0011)
+    table = {line.split()[0]: line.split() for line in lines
+             if line.startswith(("sl_pln123_palembang", "abandon_isolated_jakarta"))}
+    assert set(table) == {"sl_pln123_palembang", "abandon_isolated_jakarta"}
+    assert table["sl_pln123_palembang"][-1] == "2"          # both seeds gave it
+    assert "seed 40" in done.stderr and "seed 41" in done.stderr and "100%" in done.stderr
+    assert (out / "table.txt").read_text().splitlines()[-1] == lines[-1]
+    client = redis.Redis.from_url(fresh_redis.url)
+    try:
+        assert client.dbsize() == 0
+    finally:
+        client.close()
+
+
 def test_a_bad_scenario_names_the_key_path(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.yaml"
     scenario.write_text(SCENARIO.replace("count: 8", "count: -1"))

@@ -56,8 +56,12 @@ async def test_one_site_is_an_exact_fcfs_mmc_queue_and_redis_agrees(fresh_redis)
         now = world.t0 + scenario.duration_h * 3600
         for moment in (now - 3 * 60, now):   # the second read reuses closed minutes
             first_read = SiteMetrics(store, world.prefix + "solo", settings)
-            assert await metrics.live("general", moment) == await first_read.live(
-                "general", moment)
+            kept = await metrics.live("general", moment)
+            fresh = await first_read.live("general", moment)
+            # The sums of waits and talk times are added in another order: equal to rounding.
+            assert vars(kept.counters) == pytest.approx(vars(fresh.counters), abs=1e-6)
+            assert (kept.skill, kept.waiting, kept.longest_waiting_s, kept.agents) == (
+                fresh.skill, fresh.waiting, fresh.longest_waiting_s, fresh.agents)
         total = Counters()
         start = int(world.t0 // INTERVAL_S * INTERVAL_S)
         while start < now:
