@@ -24,8 +24,13 @@ decision compares the heads of four queues: the dearest matching path.
    makes the agent ready, which takes the longest-waiting highest-priority call across
    its skills) and enqueue a new call (offer_call: queued). Two decisions per cycle; the
    queue stays at `--waiting`. decisions/s = decisions / wall time.
+4. **Call life** (`--life-calls`, benchmarks/call_life.py): Redis round trips and commands
+   per call over a whole call (arrival, announcements, agent ready, answer, end and
+   wrap-up) through the site `pln123 serve` builds, one call at a time, with a
+   breakdown per step. `--life-calls 0` leaves it out.
 
-Last line: `decisions_per_s=N p50_ms=X p99_ms=Y floor_p50_ms=Z`.
+Last line: `decisions_per_s=N p50_ms=X p99_ms=Y floor_p50_ms=Z round_trips_per_call=R
+commands_per_call=C`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -51,6 +57,7 @@ from acd.queues.store import QueueStore
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
 from acd.telephony import Callback, Connection, RingOutcome
+from benchmarks.call_life import CallLife, run_call_life
 from tools.redis_server import RedisServerError, start_redis
 
 SITE = "palembang"
@@ -67,6 +74,7 @@ class Result:
     latencies_ms: list[float]
     floor_ms: list[float]
     batches: int
+    life: CallLife | None = None
 
     @property
     def decisions_per_s(self) -> float:
@@ -84,8 +92,10 @@ class Result:
             f"throughput: {self.decisions} decisions in {self.seconds:.3f} s, "
             f"{self.batches} round trips ({self.decisions / max(self.batches, 1):.1f} "
             "decisions per round trip)",
+            *(self.life.lines()[:-1] if self.life else []),
             f"decisions_per_s={self.decisions_per_s:.0f} p50_ms={percentile(lat, 50):.3f} "
-            f"p99_ms={percentile(lat, 99):.3f} floor_p50_ms={percentile(flo, 50):.3f}",
+            f"p99_ms={percentile(lat, 99):.3f} floor_p50_ms={percentile(flo, 50):.3f}"
+            + (f" {self.life.summary()}" if self.life else ""),
         ]
 
 
@@ -130,6 +140,10 @@ class RingingTelephony:
                  language: str) -> Deferred[None]:
         return succeed(None)
 
+    def farewell(self, caller_channel: str, prompts: Sequence[str], language: str,
+                 digits: str = "") -> Deferred[None]:
+        return succeed(None)
+
     def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
         return succeed(None)
 
@@ -162,8 +176,9 @@ class Calls:
 async def run_benchmark(url: str, *, agents: int = 500, waiting: int = 1000,
                         latency_calls: int = 2000, decisions: int = 20_000,
                         concurrency: int = 64, max_batch: int = 64,
-                        seed: int = 123) -> Result:
-    """The three phases against the Redis at `url` (which it flushes first)."""
+                        seed: int = 123, life_calls: int = 50,
+                        life_wait_s: float = 45.0) -> Result:
+    """The four phases against the Redis at `url` (which it flushes first)."""
     rng = random.Random(seed)
     clock = Clock()
     clock.advance(T0)
@@ -217,7 +232,8 @@ async def run_benchmark(url: str, *, agents: int = 500, waiting: int = 1000,
                 agent_id = mine[(i // workers) % len(mine)]
                 reserved_again = phone.next_ring(agent_id)
                 phone.caller_gone(agent_id)   # agent_change: abandon + agent_ready
-                await gatherResults([reserved_again, acd.enqueue(calls.next())])
+                both: list[Deferred[Any]] = [reserved_again, acd.enqueue(calls.next())]
+                await gatherResults(both)
 
         started = time.perf_counter()
         await gatherResults([Deferred.fromCoroutine(worker(k))
@@ -226,10 +242,13 @@ async def run_benchmark(url: str, *, agents: int = 500, waiting: int = 1000,
         await acd.settle()
         counts = await queues.waiting(list(SKILLS))
         assert sum(counts.values()) == waiting, counts
-        return Result(agents, waiting, cycles * 2, seconds, latencies, floor,
-                      queues.runner.batches - batches_before)
+        result = Result(agents, waiting, cycles * 2, seconds, latencies, floor,
+                        queues.runner.batches - batches_before)
     finally:
         await store.close()
+    if life_calls > 0:   # 4. a call's whole life, on a Redis flushed again
+        result.life = await run_call_life(url, calls=life_calls, wait_s=life_wait_s)
+    return result
 
 
 # -- running it on its own -------------------------------------------------------------------
@@ -245,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-batch", type=int, default=64,
                         help="operations per script call (QueueStore's max_batch)")
     parser.add_argument("--redis-url", help="use this (flushed!) Redis instead of starting one")
+    parser.add_argument("--life-calls", type=int, default=50,
+                        help="call lives for the round-trip count, one at a time (50; 0: none)")
+    parser.add_argument("--life-wait", type=float, default=45.0,
+                        help="seconds each of them waits for the agent (45)")
     args = parser.parse_args(argv)
 
     from twisted.internet import asyncioreactor
@@ -267,7 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result.append(await run_benchmark(
                     url, agents=args.agents, waiting=args.waiting,
                     latency_calls=args.latency_calls, decisions=args.decisions,
-                    concurrency=args.concurrency, max_batch=args.max_batch))
+                    concurrency=args.concurrency, max_batch=args.max_batch,
+                    life_calls=args.life_calls, life_wait_s=args.life_wait))
 
             try:
                 task.react(lambda r: Deferred.fromCoroutine(go(r)), [])

@@ -34,6 +34,7 @@ from acd.store.topology import (
     create_client,
     describe_url,
 )
+from acd.store.traffic import Traffic, count_traffic
 
 __all__ = [
     "Client",
@@ -81,6 +82,8 @@ class RedisStore:
         self._connect_timeout_s = connect_timeout_s
         self._command_timeout_s = command_timeout_s
         self._client: Client | None = None
+        # Round trips and commands sent, counted by the connections (benchmarks, simulator).
+        self.traffic = Traffic()
         check_url(url)  # a bad URL fails now, at wiring time, not once the reactor runs
 
     def __repr__(self) -> str:
@@ -105,6 +108,7 @@ class RedisStore:
                 connect_timeout_s=self._connect_timeout_s,
                 command_timeout_s=self._command_timeout_s,
             )
+            count_traffic(self._client, self.traffic)
         d = self.run(_ping)
 
         def connected(_: object) -> None:

@@ -1,8 +1,9 @@
 """`pln123 loadtest --calls N [--sites ...] [--duration S]`: load the real stack and measure.
 
 Thin: parses, calls tools.loadtest.run and prints the report (and saves it as JSON with
-`--json`). Needs root (the Asterisk sandbox). Exit statuses: 0 no call lost; 1 calls lost
-or the stack failed; 2 bad arguments; 130 interrupted.
+`--json`). `--baseline app_queue` adds the Asterisk-only stack's pass and the comparison
+line. Needs root (the Asterisk sandbox). Exit statuses: 0 no call lost (by either stack);
+1 calls lost or the stack failed; 2 bad arguments; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def register(commands: Any) -> None:
                       help="sandbox namespace (loadtest)")
     verb.add_argument("--redis-url", metavar="URL",
                       help="use this Redis (default: a private redis-server)")
+    verb.add_argument("--baseline", choices=("app_queue",),
+                      help="then the same callers through an Asterisk-only stack on the same "
+                      "sandbox (app_queue: dialplan IVR + app_queue) and both stacks' CPU per "
+                      "call side by side")
     verb.add_argument("--json", type=Path, metavar="FILE", help="also write the report here")
     verb.add_argument("--workdir", type=Path, metavar="DIR",
                       help="keep the generated config and the processes' logs here")
@@ -72,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     options = LoadOptions(calls=args.calls, sites=sites, agents=args.agents,
                           duration_s=args.duration, ramp_s=args.ramp, drain_s=args.drain,
                           namespace=args.namespace, redis_url=args.redis_url,
-                          cache_dir=args.cache_dir, workdir=args.workdir)
+                          cache_dir=args.cache_dir, workdir=args.workdir,
+                          baseline=args.baseline)
     try:
         report = run_loadtest(options, say=lambda line: print(line, flush=True))
     except StackError as error:
@@ -85,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if args.json is not None:
         report.save(args.json)
-    return 0 if report.lost == 0 else 1
+    return 0 if report.lost_total == 0 else 1

@@ -46,7 +46,7 @@ class Observation:
     latencies: list[float] = field(default_factory=list)          # answer -> bridge, s
 
 
-class _Reader:
+class SessionReader:
     """Reads one AMI session in a daemon thread, handing each event to `handle`."""
 
     def __init__(self, name: str, session: RawAmi,
@@ -88,9 +88,9 @@ class Observer:
         self.lock = threading.Lock()
         self.seen = Observation(started_at=time.monotonic())
         self._readers = [
-            _Reader(f"pln123-events-{self.site}",
+            SessionReader(f"pln123-events-{self.site}",
                     instance.ami(PLN123_USER, events="on", timeout=2.0), self._count),
-            _Reader(f"calls-{self.site}",
+            SessionReader(f"calls-{self.site}",
                     instance.ami(ADMIN_USER, events="call,agi", timeout=2.0), self._event),
         ]
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tools.loadtest.baseline import BaselineReport
+
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile (the smallest value with at least pct % at or below it)."""
@@ -49,6 +51,7 @@ class LoadReport:
     ami_events: int
     latencies_ms: list[float] = field(repr=False)
     pooled: int = 0                     # answered by another site's agent (national pooling)
+    baseline: BaselineReport | None = None   # the same callers through Asterisk alone
     machine: str = field(default_factory=machine)
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC",
                                                             time.gmtime()))
@@ -58,6 +61,23 @@ class LoadReport:
         return 1000 * sum(self.pln123_cpu_s.values()) / max(1, self.offered)
 
     @property
+    def asterisk_cpu_ms_per_call(self) -> float:
+        return 1000 * sum(self.asterisk_cpu_s.values()) / max(1, self.offered)
+
+    @property
+    def ratio_vs_baseline(self) -> float | None:
+        """CPU per call of the pln123 stack (pln123 + its Asterisk) over the baseline's."""
+        if self.baseline is None or self.baseline.cpu_ms_per_call <= 0:
+            return None
+        return (self.cpu_ms_per_call + self.asterisk_cpu_ms_per_call) / \
+            self.baseline.cpu_ms_per_call
+
+    @property
+    def lost_total(self) -> int:
+        """Callers lost by either stack."""
+        return self.lost + (self.baseline.lost if self.baseline is not None else 0)
+
+    @property
     def ami_events_per_s(self) -> float:
         return self.ami_events / self.seconds if self.seconds > 0 else 0.0
 
@@ -65,7 +85,12 @@ class LoadReport:
         data = asdict(self)
         data.pop("latencies_ms")
         p50, p99 = percentile(self.latencies_ms, 50), percentile(self.latencies_ms, 99)
+        ratio = self.ratio_vs_baseline
         data.update(cpu_ms_per_call=round(self.cpu_ms_per_call, 1),
+                    asterisk_cpu_ms_per_call=round(self.asterisk_cpu_ms_per_call, 1),
+                    baseline_cpu_ms_per_call=None if self.baseline is None
+                    else round(self.baseline.cpu_ms_per_call, 1),
+                    ratio_vs_baseline=None if ratio is None else round(ratio, 2),
                     ami_events_per_s=round(self.ami_events_per_s, 1),
                     decisions=len(self.latencies_ms),
                     decision_latency_ms_p50=None if p50 is None else round(p50, 1),
@@ -92,6 +117,30 @@ class LoadReport:
             f"AMI events into pln123: {self.ami_events} ({s['ami_events_per_s']}/s)",
             f"decision latency (agent answered -> caller bridged, {s['decisions']} calls): "
             f"p50 {s['decision_latency_ms_p50']} ms, p99 {s['decision_latency_ms_p99']} ms",
+            *self._baseline_lines(),
+        ]
+
+    def _baseline_lines(self) -> list[str]:
+        """Both stacks side by side; the last line is the comparison in one line."""
+        b = self.baseline
+        if b is None:
+            return []
+        ast = 100 * sum(b.asterisk_cpu_s.values()) / max(b.seconds, 1e-9)
+        ratio = self.ratio_vs_baseline
+        return [
+            f"{b.stack} stack (dialplan IVR + app_queue, same callers and agents): offered "
+            f"{b.offered} in {b.seconds:.0f} s, peak concurrent {b.peak_concurrent}, "
+            f"answered {b.answered}, abandoned {b.abandoned}, lost {b.lost}; Asterisk "
+            f"{ast:.0f} % of one core",
+            f"CPU per call: pln123 {self.cpu_ms_per_call:.1f} ms + its Asterisk "
+            f"{self.asterisk_cpu_ms_per_call:.1f} ms; {b.stack} stack's Asterisk "
+            f"{b.cpu_ms_per_call:.1f} ms"
+            + ("" if ratio is None else f"; ratio {ratio:.2f}"),
+            f"cpu_ms_per_call_pln123={self.cpu_ms_per_call:.1f} "
+            f"cpu_ms_per_call_asterisk={self.asterisk_cpu_ms_per_call:.1f} "
+            f"cpu_ms_per_call_{b.stack}_stack={b.cpu_ms_per_call:.1f} "
+            f"ratio_vs_{b.stack}={'n/a' if ratio is None else f'{ratio:.2f}'} "
+            f"lost={self.lost_total}",
         ]
 
     def save(self, path: Path) -> None:

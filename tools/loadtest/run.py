@@ -17,12 +17,17 @@ finished call is replaced so N stay live), drain (no new callers; wait until eve
 has hung up, at most `drain_s`). CPU is read from /proc/<pid>/stat of each serve process
 (user + system) at the start of the ramp and the end of the drain; AMI events and the
 decision latency come from tools.loadtest.observer; outcomes from tools.loadtest.outcomes.
+
+With `baseline="app_queue"` the same callers then go, on the same sandbox, through an
+Asterisk-only stack (a dialplan IVR and app_queue, tools.loadtest.baseline) with the same
+phases, and the report puts Asterisk's CPU per call of both stacks side by side.
 """
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -32,6 +37,8 @@ from pln123.config import Config
 from tools.demo.config import write_overlay
 from tools.demo.processes import cpu_seconds
 from tools.demo.stack import Say, Stack, StackError, StackSettings, work_folder
+from tools.loadtest import baseline
+from tools.loadtest.baseline import BaselineReport, QueueObserver
 from tools.loadtest.observer import Observer
 from tools.loadtest.outcomes import classify, lost, pooled, records_by_number
 from tools.loadtest.report import LoadReport
@@ -53,6 +60,7 @@ class LoadOptions:
     redis_url: str | None = None
     cache_dir: Path = DEFAULT_CACHE_DIR
     workdir: Path | None = None
+    baseline: str | None = None      # "app_queue": then the Asterisk-only stack's pass
 
 
 class Interrupted(Exception):
@@ -98,8 +106,11 @@ def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
                                 namespace=options.namespace,
                                 cache_dir=options.cache_dir, redis_url=options.redis_url),
                   say)
+    if options.baseline is not None and options.baseline not in baseline.STACKS:
+        raise StackError(f"no baseline {options.baseline!r}: {', '.join(baseline.STACKS)}")
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     observers: dict[str, Observer] = {}
+    queue_observers: dict[str, QueueObserver] = {}
     try:
         stack.start()
         roster = {site: [a.id for a in config.acd.agents if a.site == site]
@@ -108,12 +119,26 @@ def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
         _wait_ready(stack, roster, say)
         observers = {site: Observer(stack.instances[site], AGENT_CONTEXT)
                      for site in options.sites}
-        return _drive(stack, config, options, observers, say)
+        report = _drive(stack, config, options, observers, say)
+        if options.baseline is not None:
+            for observer in observers.values():
+                observer.stop()
+            observers = {}
+            for child in stack.serves.values():
+                child.stop()   # Asterisk alone now: nothing of pln123 may cost it anything
+            for site, ids in roster.items():
+                baseline.add_members(stack.ami(site), ids, AGENT_CONTEXT)
+            queue_observers = {site: QueueObserver(stack.instances[site])
+                               for site in options.sites}
+            report.baseline = _drive_baseline(stack, config, options, queue_observers, say)
+        return report
     finally:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         for observer in observers.values():
             observer.stop()
+        for queue_observer in queue_observers.values():
+            queue_observer.stop()
         stack.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -134,30 +159,27 @@ def _wait_ready(stack: Stack, roster: dict[str, list[str]], say: Say,
     raise StackError("the agents were not all ready within 60 s")
 
 
-def _drive(stack: Stack, config: Config, options: LoadOptions,
-           observers: dict[str, Observer], say: Say) -> LoadReport:
+# The scripted caller's part: 0 (an agent) one second after the answer, then patience.
+CALLER = {"DTMF": "0", "PAUSE": "1", "HOLD": str(PATIENCE_S)}
+Dial = Callable[[str, str, str, Mapping[str, str]], None]   # (site, area code, number, vars)
+
+
+def _callers(options: LoadOptions, areas: Mapping[str, str], prefix: str, dial_one: Dial,
+             live: Callable[[], int], check: Callable[[], None],
+             say: Say) -> tuple[list[str], float]:
+    """Ramp, hold and drain (the module's docstring) with `dial_one` placing each caller,
+    numbered `<prefix><8 digits>`; the numbers dialled and the seconds it took."""
     sites = list(options.sites)
-    areas = {site: config.sites[site].primary_area.code for site in sites}
-    serve_pids = {site: stack.serves[site].pid for site in sites}
-    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
-    cpu0 = {site: cpu_seconds(pid) for site, pid in serve_pids.items()}
-    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
-    for observer in observers.values():
-        observer.reset_count()
     numbers: list[str] = []
     dialled_at: list[float] = []
 
     def dial(count: int) -> None:
         for _ in range(count):
             site = sites[len(numbers) % len(sites)]
-            number = f"0813{len(numbers) + 1:08d}"
-            stack.call(site, areas[site], number,
-                       {"DTMF": "0", "PAUSE": "1", "HOLD": str(PATIENCE_S)})
+            number = f"{prefix}{len(numbers) + 1:08d}"
+            dial_one(site, areas[site], number, CALLER)
             numbers.append(number)
             dialled_at.append(time.monotonic())
-
-    def live() -> int:
-        return sum(observer.live() for observer in observers.values())
 
     def in_flight() -> int:
         """Callers dialled in the last 2 s: maybe not seen by the observer yet."""
@@ -169,14 +191,14 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
     while len(numbers) < options.calls:
         due = int(options.calls * min(1.0, (time.monotonic() - started) / options.ramp_s))
         dial(max(0, min(due, options.calls) - len(numbers)))
-        _check(stack, observers)
+        check()
         time.sleep(0.05)
     hold_until = started + options.ramp_s + options.duration_s
     say(f"loadtest: hold: {options.calls} live callers for {options.duration_s:.0f} s")
     next_say = time.monotonic() + 10
     while time.monotonic() < hold_until:
         dial(max(0, min(20, options.calls - live() - in_flight())))
-        _check(stack, observers)
+        check()
         if time.monotonic() >= next_say:
             say(f"loadtest: +{time.monotonic() - started:.0f} s, {live()} live, "
                 f"{len(numbers)} offered")
@@ -184,10 +206,26 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
         time.sleep(0.25)
     say(f"loadtest: drain: waiting for {live()} live callers (at most {options.drain_s:.0f} s)")
     drain_until = time.monotonic() + options.drain_s
-    while live() > 0 and time.monotonic() < drain_until:
-        _check(stack, observers)
+    while (live() > 0 or in_flight() > 0) and time.monotonic() < drain_until:
+        check()
         time.sleep(0.5)
-    seconds = time.monotonic() - started
+    return numbers, time.monotonic() - started
+
+
+def _drive(stack: Stack, config: Config, options: LoadOptions,
+           observers: dict[str, Observer], say: Say) -> LoadReport:
+    sites = list(options.sites)
+    areas = {site: config.sites[site].primary_area.code for site in sites}
+    serve_pids = {site: stack.serves[site].pid for site in sites}
+    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
+    cpu0 = {site: cpu_seconds(pid) for site, pid in serve_pids.items()}
+    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
+    for observer in observers.values():
+        observer.reset_count()
+    numbers, seconds = _callers(
+        options, areas, "0813", stack.call,
+        lambda: sum(observer.live() for observer in observers.values()),
+        lambda: _check(stack, observers), say)
     cpu = {site: cpu_seconds(pid) - cpu0[site] for site, pid in serve_pids.items()}
     ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
     seen = [observer.snapshot() for observer in observers.values()]
@@ -202,6 +240,40 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
         asterisk_cpu_s=ast,
         ami_events=sum(s.events for s in seen),
         latencies_ms=[1000 * x for s in seen for x in s.latencies])
+
+
+def _drive_baseline(stack: Stack, config: Config, options: LoadOptions,
+                    observers: dict[str, QueueObserver], say: Say) -> BaselineReport:
+    """The same callers through the Asterisk-only stack (tools.loadtest.baseline)."""
+    sites = list(options.sites)
+    areas = {site: config.sites[site].primary_area.code for site in sites}
+    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
+    say(f"loadtest: the same callers through the Asterisk-only stack ({options.baseline})")
+
+    def dial_one(site: str, area: str, number: str, variables: Mapping[str, str]) -> None:
+        baseline.originate(stack.ami(site), area, number, variables)
+
+    def check() -> None:
+        for site, instance in stack.instances.items():
+            if not instance.is_running():
+                raise StackError(f"Asterisk of {site} is no longer running:\n"
+                                 f"{instance.log_tail(10)}")
+        for observer in observers.values():
+            if observer.error is not None:
+                raise StackError(observer.error)
+
+    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
+    numbers, seconds = _callers(
+        options, areas, "0814", dial_one,
+        lambda: sum(observer.live() for observer in observers.values()), check, say)
+    ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
+    seen = [observer.snapshot() for observer in observers.values()]
+    answered = set().union(*(s.answered for s in seen)) & set(numbers)
+    abandoned = (set().union(*(s.abandoned for s in seen)) & set(numbers)) - answered
+    return BaselineReport(
+        stack=options.baseline or "", seconds=seconds, offered=len(numbers),
+        peak_concurrent=sum(s.peak_live for s in seen), answered=len(answered),
+        abandoned=len(abandoned), lost=len(numbers) - len(answered), asterisk_cpu_s=ast)
 
 
 def _check(stack: Stack, observers: dict[str, Observer]) -> None:

@@ -44,12 +44,10 @@ class QuiescentStore(RedisStore):
     def __init__(self, url: str, password: str | None = None):
         super().__init__(url, password)
         self.in_flight = 0
-        self.commands = 0
         self._quiet: list[Deferred[None]] = []
 
     def run(self, command: Callable[[Client], Awaitable[T]]) -> Deferred[T]:
         self.in_flight += 1
-        self.commands += 1
         d = super().run(command)
 
         def done(result: T) -> T:

@@ -30,7 +30,7 @@ class RunResult:
     worlds: dict[str, Outcome]
     wall_s: float
     steps: int
-    commands: int
+    commands: int   # Redis commands sent, as counted by the store (RedisStore.traffic)
 
 
 async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = POLICIES,
@@ -67,7 +67,8 @@ async def simulate(scenario: Scenario, url: str, *, policies: Sequence[str] = PO
         if not keep_keys:
             await forget([w.prefix for w in worlds.values()], store)
         return RunResult(scenario, {p: w.outcome() for p, w in worlds.items()},
-                         time.monotonic() - started, steps, store.commands)
+                         time.monotonic() - started, steps,
+                         store.traffic.commands)
     finally:
         await store.close()
 
