@@ -15,7 +15,11 @@ call waits `callback_retry_s` out of line (acd/callbacks.py), `callback_attempts
 Time is the injected `clock` (timestamps and the wrap-up timers); nothing reads the wall
 clock. What lives only here (the ringing Deferreds, the wrap-up timers) is re-creatable:
 `resume()` re-arms wrap-up ends from Redis after a restart; re-adopting calls that were
-ringing or talking is `recover()`'s, with telephony's help.
+ringing or talking is `recover()`'s, with telephony's help, and after every AMI login
+`reconcile()` ends what Asterisk no longer has (a crash or a restart of Asterisk, or a
+hang-up while the link was down, sends no event): Redis is made to agree with the channels
+that really exist, matched by the caller channel's Uniqueid (recorded at enqueue), never by
+its name, which Asterisk hands out again after a restart.
 """
 
 from __future__ import annotations
@@ -43,7 +47,15 @@ from acd.callbacks import CallbackRetries, as_callback
 from acd.contracts import ConcurrentChange, QueueWatcher, StaleEvent, UnknownAgent
 from acd.gather import gather
 from acd.intake import QueuePlacement, QueueRequest
-from acd.queues.records import AgentRecord, Changed, Offer, Queued, Reservation
+from acd.queues.records import (
+    AgentRecord,
+    CallRecord,
+    CallState,
+    Changed,
+    Offer,
+    Queued,
+    Reservation,
+)
 from acd.queues.store import CallAction, QueueStore
 from acd.settings import AcdSettings
 from acd.store.clock import timestamp
@@ -52,6 +64,9 @@ from acd.telephony import Callback, Connection, RingOutcome, Telephony
 log = structlog.get_logger("acd.distributor")
 
 T = TypeVar("T")
+# A reservation younger than this is left alone by a reconcile after the first: its ring is
+# about to start here (a ring request from another site's agent is on its way).
+RESERVATION_GRACE_S = 5.0
 Observer = Callable[[str, str, Transition], None]  # (agent's site, agent id, transition)
 
 
@@ -83,7 +98,9 @@ class Distributor:
         # Callers whose hang-up this process follows: False once it saw their call answered
         # (their hang-up ends the talk, it is no abandon: nothing to ask Redis).
         self._callers: dict[str, bool] = {}
+        self._talking: set[str] = set()  # call ids whose talk's end this process awaits
         self._recovered = False
+        self._reconciling: Deferred[None] | None = None
         self.callbacks = CallbackRetries(queues, clock, settings.callback_retry_s,
                                          track=self._db, follow=self._follow_offer)
         self._log = log.bind(site=site)
@@ -116,7 +133,7 @@ class Distributor:
                            outcome=type(offer).__name__.lower(), position=position)
             if isinstance(offer, Queued) and self.watcher is not None:
                 self.watcher.queued(request, position, placed=offer)
-            self._follow_caller(request.call_id, request.channel)
+            self._follow_caller(request.call_id, request.uniqueid or request.channel)
             return QueuePlacement(request.call_id, self.site, request.skill, position)
 
         return Deferred.fromCoroutine(enqueue())
@@ -231,14 +248,30 @@ class Distributor:
 
         return Deferred.fromCoroutine(resume())
 
-    def recover_once(self) -> Deferred[None]:
-        """`recover` on this process's first AMI login only (a resync hook)."""
-        if self._recovered:
-            return succeed(None)
+    def reconcile(self) -> Deferred[None]:
+        """After every AMI login (a resync hook): `recover` on the first, and on every one
+        make Redis agree with Asterisk again (see `recover`). One at a time: a login
+        while one runs is followed by another run once it is over."""
+        first = not self._recovered
         self._recovered = True
-        return self.recover().addErrback(
-            lambda failure: self._log.error("acd_recover_failed",
-                                            error=failure.getErrorMessage()))
+        if self._reconciling is not None:
+            self._reconciling.addCallback(lambda _: self._run_reconcile(first))
+            return succeed(None)
+        return self._run_reconcile(first)
+
+    def _run_reconcile(self, first: bool) -> Deferred[None]:
+        def done(_: object) -> None:
+            if self._reconciling is run:
+                self._reconciling = None
+
+        def failed(failure: Failure) -> None:
+            self._log.error("acd_reconcile_failed", error=failure.getErrorMessage(),
+                            first=first)
+
+        run = Deferred.fromCoroutine(self._recover(first)).addErrback(failed)
+        self._reconciling = run
+        run.addBoth(done)
+        return run
 
     def recover(self) -> Deferred[None]:
         """After a restart: take over what the old process was following for this site.
@@ -253,50 +286,98 @@ class Distributor:
         a call forever. This site's agents lent to another site are that site's to follow.
         Several processes may recover at once: each change is a compare-and-set, the
         second one is stale.
-        """
-        async def recover() -> None:
-            live: set[str] = await self._db(self.queues.live_calls())
-            for call_id in sorted(live):
-                call = await self._db(self.queues.call(call_id))
-                if call is None or not call.agent:
-                    continue
-                agent_site = call.fields.get("agent_site") or self.site
-                record = await self._db(self.queues.agent(call.agent, self._other(agent_site)))
-                if record.call != call_id:
-                    continue
-                if record.state.status is AgentStatus.ON_CALL:
-                    self._spawn(self._follow_talk(record, agent_site))
-                elif (record.state.status is AgentStatus.RESERVED
-                      and call_id not in self._ringing and not call.fields.get("callback")):
-                    # Asterisk may still ring (or have answered) the old process's leg.
-                    endpoint = await self._db(self.queues.agent_endpoint(
-                        call.agent, self._other(agent_site)))
-                    fields = call.fields
-                    self._spawn(self._ring(Reservation(
-                        call_id, call.agent, record.version, endpoint,
-                        fields.get("channel", ""), fields.get("caller_number", ""),
-                        call.skill, "", agent_site, self.site, fields.get("region", ""),
-                        fields.get("idpel", "")), resume=True))
-                elif (record.state.status is AgentStatus.RESERVED
-                      and call_id not in self._ringing):
-                    try:
-                        await self._change(call.agent, AgentEvent.RING_NO_ANSWER,
-                                           known=record, call_id=call_id,
-                                           action=CallAction.REQUEUE, agent_site=agent_site)
-                    except StaleEvent:
-                        pass  # another process took it over first
-            await self.callbacks.recover()
 
-        return Deferred.fromCoroutine(recover())
+        The same runs again after every later AMI login (`reconcile`), for what this
+        process does not follow itself, and whatever the login: a queued call whose
+        caller's channel is gone is abandoned (counted as a hang-up in the queue); a ring
+        whose caller is gone ends as the caller's hang-up while ringing (the agent ready
+        again); a talk whose caller is gone ends (the agent to wrap-up). What this process
+        follows itself, telephony's resync ends as the lost Hangup would have. Only this
+        site's calls: a lent agent of this site is reconciled by the call's site.
+        """
+        return Deferred.fromCoroutine(self._recover(True))
+
+    async def _recover(self, first: bool) -> None:
+        live: set[str] = await self._db(self.queues.live_calls())
+        now = self._now()
+        ended = 0
+        for call_id in sorted(live):
+            call = await self._db(self.queues.call(call_id))
+            if call is None:
+                continue
+            if call.state is CallState.QUEUED:
+                ended += await self._abandon_if_gone(call)
+                continue
+            if not call.agent:
+                continue
+            agent_site = call.fields.get("agent_site") or self.site
+            record = await self._db(self.queues.agent(call.agent, self._other(agent_site)))
+            if record.call != call_id:
+                continue
+            reserved_at = float(call.fields.get("reserved_at") or 0)
+            if (record.state.status is AgentStatus.RESERVED and not first
+                    and now - reserved_at < RESERVATION_GRACE_S):
+                continue  # just reserved: its ring is starting
+            if record.state.status is AgentStatus.ON_CALL and call_id not in self._talking:
+                self._spawn(self._follow_talk(record, agent_site))
+            elif (record.state.status is AgentStatus.RESERVED
+                  and call_id not in self._ringing and not call.fields.get("callback")):
+                # Asterisk may still ring (or have answered) the old process's leg; the
+                # caller gone, telephony ends the leg and the ring as the caller's hang-up.
+                endpoint = await self._db(self.queues.agent_endpoint(
+                    call.agent, self._other(agent_site)))
+                fields = call.fields
+                self._spawn(self._ring(Reservation(
+                    call_id, call.agent, record.version, endpoint, self._handle(call),
+                    fields.get("caller_number", ""), call.skill, "", agent_site, self.site,
+                    fields.get("region", ""), fields.get("idpel", "")), resume=True))
+            elif (record.state.status is AgentStatus.RESERVED
+                  and call_id not in self._ringing):
+                try:
+                    await self._change(call.agent, AgentEvent.RING_NO_ANSWER,
+                                       known=record, call_id=call_id,
+                                       action=CallAction.REQUEUE, agent_site=agent_site)
+                except StaleEvent:
+                    pass  # another process took it over first
+        if first:
+            await self.callbacks.recover()
+        self._log.info("acd_reconciled", calls=len(live), abandoned=ended, first=first)
+
+    async def _abandon_if_gone(self, call: CallRecord) -> int:
+        """A queued call whose caller's channel Asterisk no longer has: abandoned, as the
+        lost hang-up would have done (1); still there, or ended meanwhile: 0. A caller who
+        took a callback hung up on purpose: their call keeps its place."""
+        handle = self._handle(call)
+        if (call.fields.get("callback") or not handle
+                or await self.telephony.caller_alive(handle)):
+            return 0
+        removed = await self.abandon(call.call_id)
+        if removed:
+            self._log.info("acd_ghost_abandoned", call_id=call.call_id, channel=handle)
+        return int(removed)
+
+    @staticmethod
+    def _handle(call: CallRecord) -> str:
+        """How telephony finds the call's caller: the Uniqueid recorded at enqueue (a
+        channel name repeats after an Asterisk restart), else the channel. A callback's
+        caller is on the channel it was dialled on, which `set_channel` recorded."""
+        fields = call.fields
+        if fields.get("callback"):
+            return fields.get("channel", "")
+        return fields.get("uniqueid") or fields.get("channel", "")
 
     async def _follow_talk(self, record: AgentRecord, agent_site: str) -> None:
-        call = await self._db(self.queues.call(record.call))
-        channel = call.fields.get("channel", "") if call is not None else ""
-        skill = call.skill if call is not None else record.last_skill
-        if channel:
-            ends = self.telephony.when_call_ends(record.call, channel)  # watch, then check
-            if await self.telephony.caller_alive(channel):
-                await ends
+        self._talking.add(record.call)  # before any wait: a second reconcile leaves it
+        try:
+            call = await self._db(self.queues.call(record.call))
+            channel = self._handle(call) if call is not None else ""
+            skill = call.skill if call is not None else record.last_skill
+            if channel:
+                ends = self.telephony.when_call_ends(record.call, channel)  # watch, then
+                if await self.telephony.caller_alive(channel):              # check
+                    await ends
+        finally:
+            self._talking.discard(record.call)
         try:
             ended = await self._change(record.agent_id, AgentEvent.CALL_END, known=record,
                                        call_id=record.call, action=CallAction.FINISH,
@@ -484,7 +565,11 @@ class Distributor:
         else:
             answered = await answering
         self._answered(res.call_id)
-        await ends
+        self._talking.add(res.call_id)
+        try:
+            await ends
+        finally:
+            self._talking.discard(res.call_id)
         talking = AgentRecord(res.agent_id, AgentState(AgentStatus.ON_CALL), answered.version,
                               res.call_id, None, None, call_site=self.site)
         ended = await self._change(res.agent_id, AgentEvent.CALL_END, known=talking,

@@ -27,6 +27,9 @@ class QueueRequest:
     caller_number: str
     idpel: str | None     # the confirmed 12-digit customer number, if entered
     entered_at: float     # when the caller entered the IVR (the injected clock's time)
+    # The channel's Uniqueid: how the ACD finds the caller again after a reconnect (names
+    # repeat once Asterisk restarts its channel numbering; a Uniqueid does not).
+    uniqueid: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,15 @@ class CallIntake(Protocol):
     an abandon), so the IVR hands over and forgets.
     """
 
-    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]: ...
+    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
+        """Offer the call to an agent or queue it.
+
+        Fails while the ACD's store (Redis) cannot be reached; offering the same request
+        again is safe (a call id already offered is not offered twice: the retry gets the
+        call's place), so the IVR retries with the caller on music. ValueError: the
+        request itself is refused, and will be on every retry.
+        """
+        ...
 
     def queued_channels(self) -> Deferred[dict[str, str]]:
         """channel -> call id of the calls waiting at this site: after a restart, the

@@ -12,7 +12,8 @@ dependency order, each complete when it is made; every rule lives in the pieces.
 5. the reception (the menus, or the ACD for a caller it queued before a restart), and the
    AsyncAGI router that hands it every new session; after each login, the heartbeat the
    dialplan checks, this site's agents' phones in AstDB (other sites ring them through the
-   trunk), and the resync that adopts the sessions Asterisk kept while we were away;
+   trunk), the resync that adopts the sessions Asterisk kept while we were away, and the
+   reconciliation that ends the calls and rings whose channels are gone;
 6. agents' feature codes from their phones.
 
 `CallCentre` starts and stops the result in one order (start: link, ACD, heartbeat; stop:
@@ -198,7 +199,10 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     link.add_resync_hook(lambda _protocol: heartbeat.beat())
     link.add_resync_hook(directory)
     link.add_resync_hook(AsyncAGIResync(router, reception.retake))
-    link.add_resync_hook(lambda _protocol: acd.distributor.recover_once())
+    # What waited on events the link lost (hang-ups, ring outcomes), then Redis made to
+    # agree with the channels Asterisk really has (after a crash or restart too).
+    link.add_resync_hook(telephony.resync)
+    link.add_resync_hook(lambda _protocol: acd.distributor.reconcile())
 
     features = FeatureCodes(site_name, link.dispatcher, acd.distributor.roster.phone,
                             acd.distributor)

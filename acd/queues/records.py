@@ -25,9 +25,9 @@ class CallState(StrEnum):
 
 
 # What the call hash holds; everything needed to carry on after a restart.
-CALL_FIELDS = ("call_id", "site", "channel", "skill", "priority", "language", "area_code",
-               "region", "caller_number", "idpel", "entered_at", "enqueued_at", "state",
-               "agent", "reserved_at", "answered_at", "ended_at", "no_answer", "outcome",
+CALL_FIELDS = ("call_id", "site", "channel", "uniqueid", "skill", "priority", "language",
+               "area_code", "region", "caller_number", "idpel", "entered_at", "enqueued_at",
+               "state", "agent", "reserved_at", "answered_at", "ended_at", "no_answer", "outcome",
                "resumed_from", "callback", "callback_tries",
                # pooling: the site of the agent reserved for it (another site's agent: a
                # loan), the sites whose trunk call failed for it (not offered there again)

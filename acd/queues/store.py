@@ -407,6 +407,7 @@ class QueueStore:
             "call_id": checked_id(request.call_id, "call id"),
             "site": request.site,
             "channel": request.channel,
+            "uniqueid": request.uniqueid,  # what a reconnect matches the caller by
             "skill": checked_name(request.skill, "skill"),
             "priority": str(request.priority),
             "language": request.language,

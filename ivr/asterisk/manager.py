@@ -33,6 +33,7 @@ ACTIONS: dict[str, str | None] = {
     "Hangup": "call",
     "Getvar": "call",
     "CoreShowChannels": "reporting",  # resync after a reconnect
+    "CoreStatus": "reporting",       # ... and whether Asterisk restarted (its start time)
     "DBPut": "system",               # the heartbeat and the agents' phones in AstDB
     "DBDel": "system",               # ... the heartbeat on a clean stop, agents who left
     "DBDelTree": "system",           # ... the agents' phones a previous process left

@@ -5,7 +5,9 @@ ask Asterisk what is true (`CoreShowChannels`) instead of guessing. A channel in
 `AGI(agi:async,...)` that the router does not know is a caller waiting for us: it gets an
 AGI session again, with what the dialplan passed (area code, site) recovered from the
 application data, and is handed to `on_adopt` — the ACD puts a queued caller back in its
-place from Redis, the IVR restarts the menu for one who was still in it.
+place from Redis, the IVR restarts the menu for one who was still in it. A session is
+matched to its channel by Uniqueid: Asterisk hands channel names out again after a restart,
+so a name alone may be a new caller's.
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ class AsyncAGIResync:
 
     def _adopt_unknown(self, listing: ListResult) -> None:
         channels = [live_channel(event) for event in listing.events]
+        # Sessions whose channel Asterisk no longer has ended while we were away. Matched
+        # by Uniqueid: after an Asterisk restart another caller may have the same name.
+        ids = {live.uniqueid for live in channels}
+        names = {live.channel for live in channels}
+        gone = [channel for channel, session in self.router.sessions.items()
+                if (session.uniqueid not in ids if session.uniqueid else channel not in names)]
+        for channel in gone:
+            self.router.drop(channel, "gone during reconnect")
         known = set(self.router.sessions)
         adopted: list[AGISession] = []
         for live in channels:
@@ -99,9 +109,5 @@ class AsyncAGIResync:
         self.adopted += len(adopted)
         if adopted:
             self.on_adopt(adopted)
-        # Sessions whose channel Asterisk no longer has ended while we were away.
-        alive = {live.channel for live in channels}
-        for channel in known - alive:
-            self.router.drop(channel, "gone during reconnect")
         log.info("agi_resync", channels=len(channels), adopted=len(adopted),
-                 dropped=len(known - alive))
+                 dropped=len(gone))

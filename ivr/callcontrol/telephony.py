@@ -13,6 +13,16 @@ like a local agent's leg. A ring that fails before it reaches the phone is TRUNK
 The agent's phone shows the caller's region and IDPEL (`Connection.caller_label`) as the
 caller id name, here and through the trunk.
 
+Reconnects: events sent while the AMI link was down are lost, so after every login
+`resync` asks Asterisk what is true (`CoreStatus` for its start time, `CoreShowChannels`
+for its channels) and settles what waited on those events: a caller or leg whose channel
+is gone ends as if its Hangup had come, a ring whose agent leg is gone ends as a lost
+outcome, a leg answered meanwhile is bridged. Channels are followed by their Uniqueid
+whenever it is known (an AGI session's, or the one the ACD recorded): Asterisk restarts
+its channel numbering when it restarts, so a name (`Local/...-00000001;2`) can come back
+as another caller's, a Uniqueid does not. A watcher that only had a name is ended when
+Asterisk's start time changed since it was set.
+
 Originates carry our own ActionID and ChannelId, so their outcome (`OriginateResponse`) and
 the agent's channel can be matched and hung up without guessing channel names. An agent's
 leg's ChannelId (its Uniqueid) ends in `-call-<call id>`: a ring outlives the process that
@@ -38,11 +48,13 @@ from typing import Any
 import structlog
 from twisted.internet.defer import Deferred, DeferredList, FirstError
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from acd.telephony import Callback, Connection, RingOutcome
 from ivr.ami.agi import AGIError, AGISession
-from ivr.ami.errors import AMIError
+from ivr.ami.errors import AMIActionError, AMIError
 from ivr.ami.message import Message
+from ivr.ami.protocol import AMIProtocol
 from ivr.ami.service import AMIService
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.names import PEER, lent_agent_extension
@@ -65,6 +77,16 @@ NOT_PLACED = "0"  # the Reason `unanswered` is given for an Originate Asterisk r
 LEG_CALL_MARK = "-call-"  # an agent's leg's ChannelId: <ours>-call-<call id>
 LEG_CALL_ID_MAX = 64  # longer call ids are left out (Asterisk caps a Uniqueid at 149)
 UP = "6"  # CoreShowChannels' ChannelState of an answered channel
+
+
+class RingLost(Exception):
+    """The agent's leg of a ring is gone and its outcome never reached us (the AMI link
+    or Asterisk went down meanwhile)."""
+
+
+def is_channel_name(handle: str) -> bool:
+    """A channel's name (`tech/resource`), not a Uniqueid: names repeat across restarts."""
+    return "/" in handle
 
 
 def caller_id(label: str, number: str) -> str:
@@ -146,6 +168,14 @@ class AMITelephony:
         # (OriginateResponse reaches every AMI session; its Uniqueid is the leg's id).
         self._resumed: dict[str, Deferred[Message]] = {}
         self._hangup_watchers: dict[str, list[Deferred[None]]] = {}
+        # A watcher keyed by a channel's name: the resync it was set after (a name from
+        # before an Asterisk restart may belong to another channel now).
+        self._named_in: dict[str, int] = {}
+        self._resyncs = 0
+        # Rings followed now: the agent leg's ChannelId -> its outcome's waiter.
+        self._rings: dict[str, Deferred[Message]] = {}
+        self.asterisk_started: str | None = None  # CoreStatus' start date and time
+        self.restarts = 0  # Asterisk restarts seen by `resync`
         ami.dispatcher.subscribe("OriginateResponse", self._originate_response)
         ami.dispatcher.subscribe("Hangup", self._hangup)
 
@@ -161,20 +191,87 @@ class AMITelephony:
 
     def _hangup(self, event: Message) -> None:
         for key in (event.get("Channel") or "", event.get("Uniqueid") or ""):
-            for waiter in self._hangup_watchers.pop(key, []):
+            self._ended(key)
+
+    def _ended(self, key: str) -> None:
+        self._named_in.pop(key, None)
+        for waiter in self._hangup_watchers.pop(key, []):
+            if not waiter.called:
                 waiter.callback(None)
+
+    def _key(self, channel: str) -> str:
+        """What a channel is followed by: its AGI session's Uniqueid when there is one."""
+        session = self.sessions.get(channel) if is_channel_name(channel) else None
+        return session.uniqueid if session is not None and session.uniqueid else channel
 
     def _watch_hangup(self, channel: str) -> Deferred[None]:
         waiter: Deferred[None] = Deferred()
-        self._hangup_watchers.setdefault(channel, []).append(waiter)
+        key = self._key(channel)
+        if is_channel_name(key):
+            self._named_in.setdefault(key, self._resyncs)
+        self._hangup_watchers.setdefault(key, []).append(waiter)
         return waiter
 
     def _unwatch(self, channel: str, waiter: Deferred[None]) -> None:
-        watchers = self._hangup_watchers.get(channel, [])
+        key = self._key(channel)
+        if waiter not in self._hangup_watchers.get(key, []):  # the session ended since
+            key = next((k for k, ws in self._hangup_watchers.items() if waiter in ws), key)
+        watchers = self._hangup_watchers.get(key, [])
         if waiter in watchers:
             watchers.remove(waiter)
         if not watchers:
-            self._hangup_watchers.pop(channel, None)
+            self._hangup_watchers.pop(key, None)
+            self._named_in.pop(key, None)
+
+    # -- after every login ----------------------------------------------------------------
+
+    def resync(self, protocol: AMIProtocol) -> Deferred[None]:
+        """A resync hook: settle what waited on events the link lost (see the module)."""
+        return Deferred.fromCoroutine(self._resync(protocol))
+
+    async def _resync(self, protocol: AMIProtocol) -> None:
+        self._resyncs += 1
+        now = self._resyncs
+        restarted = await self._check_start(protocol)
+        listed = await protocol.send_list_action("CoreShowChannels")
+        alive = {e.get("Channel") or "" for e in listed.events} | {
+            e.get("Uniqueid") or "" for e in listed.events}
+        gone = [key for key in self._hangup_watchers
+                if key not in alive or (restarted and is_channel_name(key)
+                                        and self._named_in.get(key, now) < now)]
+        for key in gone:  # callers first: a ring whose caller left is CALLER_GONE
+            self._ended(key)
+        legs = {e.get("Uniqueid") or "": e for e in listed.events}
+        lost = answered = 0
+        for agent_leg, waiter in list(self._rings.items()):
+            leg = legs.get(agent_leg)
+            if waiter.called:
+                continue
+            if leg is None:
+                lost += 1
+                waiter.errback(RingLost(f"agent leg {agent_leg} gone"))
+            elif leg.get("ChannelState") == UP and not leg.get("BridgeId"):
+                answered += 1  # answered while the link was down: bridge it now
+                waiter.callback(Message([("Response", "Success"),
+                                         ("Channel", leg.get("Channel") or agent_leg),
+                                         ("Uniqueid", agent_leg)]))
+        log.info("telephony_resync", channels=len(listed.events), ended=len(gone),
+                 rings_lost=lost, rings_answered=answered, restarted=restarted)
+
+    async def _check_start(self, protocol: AMIProtocol) -> bool:
+        """Whether Asterisk started again since the last login (CoreStatus' start time)."""
+        try:
+            status = await protocol.send_action("CoreStatus")
+        except Exception as error:  # noqa: BLE001 - unknown: Uniqueids still tell
+            log.warning("asterisk_start_unknown", error=str(error))
+            return False
+        started = f"{status.get('CoreStartupDate') or ''} {status.get('CoreStartupTime') or ''}"
+        before, self.asterisk_started = self.asterisk_started, started
+        if before is None or before == started:
+            return False
+        self.restarts += 1
+        log.warning("asterisk_restarted", before=before, started=started)
+        return True
 
     # -- connect ----------------------------------------------------------------------------
 
@@ -219,14 +316,19 @@ class AMITelephony:
         hang-up, whichever comes first; bridge the two on answer. `forget` drops the
         outcome's waiter when it is no longer wanted."""
         bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
-        # Never wait forever: an OriginateResponse lost with the AMI link ends the ring.
+        # Never wait forever: an OriginateResponse lost with the AMI link ends the ring
+        # (at once if a resync finds the leg gone: RingLost).
         answered.addTimeout(c.ring_timeout_s + ORIGINATE_GRACE_S, self.clock)
         race: list[Deferred[Any]] = [answered, caller_gone]
+        self._rings[agent_leg] = answered
         try:
             await DeferredList(race, fireOnOneCallback=True, fireOnOneErrback=True,
                                consumeErrors=True)
         except FirstError:
-            pass  # `answered` timed out: handled below
+            pass  # `answered` timed out or was lost: handled below
+        finally:
+            if self._rings.get(agent_leg) is answered:
+                del self._rings[agent_leg]
         if caller_gone.called:
             await self._cancel_ring(agent_leg, forget, answered)
             return RingOutcome.CALLER_GONE
@@ -293,6 +395,14 @@ class AMITelephony:
             return unanswered(c, None)
         legs = [e for e in listed.events
                 if call_of_leg(e.get("Uniqueid") or "") == c.call_id]
+        if not any(c.caller_channel in (e.get("Channel"), e.get("Uniqueid"))
+                   for e in listed.events):  # the caller left while nobody followed
+            forget()
+            self._unwatch(c.caller_channel, caller_gone)
+            for extra in legs:
+                await self._hang_up(extra.get("Uniqueid") or "")
+            bound.info("acd_ring_caller_gone", legs=len(legs))
+            return RingOutcome.CALLER_GONE
         for extra in legs[1:]:  # never more than one; if so, the first one is followed
             await self._hang_up(extra.get("Uniqueid") or "")
         if not legs:
@@ -345,6 +455,8 @@ class AMITelephony:
     # -- the rest of the interface --------------------------------------------------------------
 
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
+        """`caller_channel`: the name or (better) the Uniqueid; a name with an AGI session
+        is followed by the session's Uniqueid."""
         return self._watch_hangup(caller_channel)
 
     def announce(self, caller_channel: str, position: int, ewt_s: float | None,
@@ -495,13 +607,16 @@ class AMITelephony:
         return _Leg(leg, channel=response.get("Channel") or leg)
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
+        """Asks Asterisk, which finds a channel by name or by Uniqueid (the ACD passes the
+        Uniqueid it recorded: a name may be another caller's after an Asterisk restart)."""
         d = self.ami.send_action("Getvar", {"Channel": caller_channel,
                                             "Variable": "CHANNEL(state)"})
 
         def alive(_response: Any) -> bool:
             return True
 
-        def gone(_failure: Any) -> bool:
+        def gone(failure: Failure) -> bool:
+            failure.trap(AMIActionError)  # no answer at all (link down) tells nothing
             return False
 
         return d.addCallbacks(alive, gone)

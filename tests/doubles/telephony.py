@@ -34,6 +34,10 @@ class FakeTelephony:
     caller_ends: dict[str, list[Deferred[None]]] = field(default_factory=dict)
     resumed: list[Connection] = field(default_factory=list)  # rings a restart asked after
     resumable: set[str] = field(default_factory=set)  # call ids whose ring outlived a process
+    # Channels (names or Uniqueids) Asterisk no longer has: gone with no Hangup event (a
+    # crash, a hang-up while the AMI link was down); and what caller_alive was asked.
+    dead: set[str] = field(default_factory=set)
+    asked_alive: list[str] = field(default_factory=list)
 
     def busy_agents(self) -> set[str]:
         return {c.agent_id for c, _ in self.rings.values()} | {
@@ -64,8 +68,11 @@ class FakeTelephony:
     def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
         """A restarted process asks after a ring of the one before: `resumable` rings
         (the test decided Asterisk still has them) ring on, the test decides; any other
-        ring is lost, NO_ANSWER."""
+        ring is lost, NO_ANSWER; a caller `dead` is CALLER_GONE (the leg hung up)."""
         self.resumed.append(connection)
+        if connection.caller_channel in self.dead:
+            self.resumable.discard(connection.call_id)
+            return succeed(RingOutcome.CALLER_GONE)
         if connection.call_id not in self.resumable:
             return succeed(RingOutcome.NO_ANSWER)
         self.resumable.discard(connection.call_id)
@@ -126,4 +133,5 @@ class FakeTelephony:
         return succeed(self.accept_callback)
 
     def caller_alive(self, caller_channel: str) -> Deferred[bool]:
-        return succeed(True)
+        self.asked_alive.append(caller_channel)
+        return succeed(caller_channel not in self.dead)

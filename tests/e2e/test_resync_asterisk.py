@@ -33,8 +33,10 @@ async def test_a_caller_left_in_async_agi_is_adopted(asterisk_site: Instance) ->
     try:
         assert second.protocol is not None
         await within(resync(second.protocol), 5, "the resync")
-        assert [s.channel for s in adopted] == [channel]
-        session = adopted[0]
+        # Only the caller this test left behind is ours (others' callers may still hold).
+        mine = [s for s in adopted if s.channel == channel]
+        assert len(mine) == 1
+        session = mine[0]
         assert session.caller_number == "0811223344"
         result = await within(session.stream_file("beep", ""), 10, "a command on it")
         assert result.code == 200

@@ -66,3 +66,32 @@ def test_unknown_async_agi_channels_are_adopted_and_dead_sessions_ended() -> Non
     assert router.sessions[session.channel] is session
     assert router.sessions[known.channel] is known  # already ours: left alone
     assert stale.ended and stale.channel not in router.sessions
+
+
+def test_a_session_whose_name_came_back_after_an_asterisk_restart_is_replaced() -> None:
+    """Asterisk numbers channels from 1 again after a restart: the name is a new caller's,
+    the old session (another Uniqueid) is ended and the new caller adopted."""
+    clock = Clock()
+    dispatcher = EventDispatcher()
+    protocol = AMIProtocol(clock, dispatcher)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    adopted: list[AGISession] = []
+    router = AsyncAGIRouter(protocol, dispatcher, clock, lambda s: None)
+    name = "Local/0711123@x-00000001;2"
+    old = router.adopt(name, "1765000000.1", {})
+    done = AsyncAGIResync(router, adopted.extend)(protocol)
+    action_id = Message.from_wire(transport.value().rstrip())["ActionID"]
+    for lines in (["Response: Success", f"ActionID: {action_id}", "EventList: start"],
+                  ["Event: CoreShowChannel", f"ActionID: {action_id}", f"Channel: {name}",
+                   "Uniqueid: 1765000999.1", "Application: AGI",
+                   "ApplicationData: agi:async,0711,palembang", "CallerIDNum: 0811000001",
+                   "Exten: s"],
+                  ["Event: CoreShowChannelsComplete", f"ActionID: {action_id}",
+                   "EventList: Complete", "ListItems: 1"]):
+        protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode())
+    assert done.called
+    assert old.ended
+    [new] = adopted
+    assert (new.channel, new.uniqueid) == (name, "1765000999.1")
+    assert router.sessions[name] is new

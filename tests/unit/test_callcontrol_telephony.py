@@ -266,6 +266,11 @@ def leg(uniqueid: str, state: str, bridge: str = "",
                     ("Application", "Wait")])
 
 
+# The waiting caller of `lent()`, still in Asterisk (a resumed ring needs them there).
+CALLER = Message([("Event", "CoreShowChannel"), ("Channel", "Local/0711123@x-1;2"),
+                  ("Uniqueid", "1765000000.7"), ("ChannelState", "6"), ("Application", "AGI")])
+
+
 def resume(telephony: AMITelephony, connection: Connection) -> list[RingOutcome]:
     outcome: list[RingOutcome] = []
     telephony.resume_ring(connection).addCallback(outcome.append)
@@ -284,7 +289,7 @@ def test_an_agents_leg_names_the_call_it_rings_for() -> None:
 
 def test_a_leg_the_agent_answered_while_nobody_followed_it_is_bridged_now() -> None:
     ami = RecordingAMI()
-    ami.channels = [leg(f"pln123-0ld000-agent-3-call-{CALL_ID}", "6"),
+    ami.channels = [CALLER, leg(f"pln123-0ld000-agent-3-call-{CALL_ID}", "6"),
                     leg("pln123-0ld000-agent-4-call-other", "6", channel="IAX2/x-1")]
     outcome = resume(telephony_on(ami, Clock(), TRUNKS), lent())
     assert outcome == [RingOutcome.ANSWERED]
@@ -295,7 +300,7 @@ def test_a_leg_the_agent_answered_while_nobody_followed_it_is_bridged_now() -> N
 
 def test_a_leg_already_bridged_by_the_old_process_is_answered_as_it_is() -> None:
     ami = RecordingAMI()
-    ami.channels = [leg(f"pln123-0ld000-agent-3-call-{CALL_ID}", "6", bridge="b-1")]
+    ami.channels = [CALLER, leg(f"pln123-0ld000-agent-3-call-{CALL_ID}", "6", bridge="b-1")]
     assert resume(telephony_on(ami, Clock(), TRUNKS), lent()) == [RingOutcome.ANSWERED]
     assert ami.sent("Bridge") == []
 
@@ -309,7 +314,7 @@ def test_a_leg_still_ringing_is_followed_to_its_outcome(
         response: str, reason: str, expected: RingOutcome) -> None:
     ami = RecordingAMI()
     uniqueid = f"pln123-0ld000-agent-3-call-{CALL_ID}"
-    ami.channels = [leg(uniqueid, "5")]
+    ami.channels = [CALLER, leg(uniqueid, "5")]
     outcome = resume(telephony_on(ami, Clock(), TRUNKS), lent())
     assert outcome == []
     ami.dispatcher.dispatch(Message([                 # the old process's ActionID
@@ -323,7 +328,7 @@ def test_a_leg_still_ringing_is_followed_to_its_outcome(
 def test_a_caller_who_leaves_while_a_resumed_ring_rings_cancels_it() -> None:
     ami = RecordingAMI()
     uniqueid = f"pln123-0ld000-agent-3-call-{CALL_ID}"
-    ami.channels = [leg(uniqueid, "5")]
+    ami.channels = [CALLER, leg(uniqueid, "5")]
     outcome = resume(telephony_on(ami, Clock(), TRUNKS), lent())
     ami.dispatcher.dispatch(Message([("Event", "Hangup"), ("Channel", "Local/0711123@x-1;2")]))
     assert outcome == [RingOutcome.CALLER_GONE]
@@ -334,7 +339,7 @@ def test_a_resumed_ring_whose_outcome_never_comes_ends_as_no_answer() -> None:
     clock = Clock()
     ami = RecordingAMI()
     uniqueid = f"pln123-0ld000-agent-3-call-{CALL_ID}"
-    ami.channels = [leg(uniqueid, "5")]
+    ami.channels = [CALLER, leg(uniqueid, "5")]
     outcome = resume(telephony_on(ami, clock, TRUNKS), lent())
     clock.advance(5.0 + ORIGINATE_GRACE_S + 0.1)
     assert outcome == [RingOutcome.NO_ANSWER]
@@ -343,5 +348,6 @@ def test_a_resumed_ring_whose_outcome_never_comes_ends_as_no_answer() -> None:
 
 def test_no_leg_left_the_outcome_went_with_the_old_process() -> None:
     ami = RecordingAMI()
+    ami.channels = [CALLER]
     assert resume(telephony_on(ami, Clock(), TRUNKS), lent()) == [RingOutcome.NO_ANSWER]
     assert [a for a, _ in ami.actions] == ["CoreShowChannels"]

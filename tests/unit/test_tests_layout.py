@@ -4,6 +4,7 @@ shared packages, so a folder can move or run alone without dragging another one 
     tests/unit          nothing: in this process, on a Clock
     tests/integration   a real Redis, or pln123 run as a process
     tests/e2e           the Asterisk sandbox
+    tests/chaos         the Asterisk sandbox with faults injected (killed, restarted, cut off)
     tests/browser       headless Chromium
     tests/doubles       fakes and builders (start nothing: unit may use them)
     tests/harness       runs real things for more than one folder (never for unit)
@@ -36,8 +37,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 }
 # Never imported by a unit test: they drive a real server or a browser.
 NOT_IN_UNIT = ("selenium",)
-FOLDERS = ("unit", "integration", "e2e", "browser", "doubles", "harness", "fixtures",
-           "transcripts")
+FOLDERS = ("unit", "integration", "e2e", "chaos", "browser", "doubles", "harness",
+           "fixtures", "transcripts")
 
 
 def _imports(path: Path) -> Iterator[tuple[int, str]]:
