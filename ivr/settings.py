@@ -143,6 +143,9 @@ class IVRSettings:
     agent: Action = field(default_factory=lambda: Action("queue", skill="general"))
     idpel_timeout_s: float = 15.0
     idpel_retries: int = 3
+    # A caller who asked for an agent hears music while the hand-off waits for the ACD
+    # (Redis) to take the call; past this they hear the apology and are hung up.
+    handoff_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True)

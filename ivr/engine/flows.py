@@ -40,7 +40,8 @@ class FlowCall:
     journal: CallJournal
     tickets: TicketDesk
     # The caller's area's outages; the session bounds the lookup so no caller waits on it.
-    outages: Callable[[], Awaitable[list[Outage]]]
+    # None: the board did not answer (Redis away or slow), which is not "no outage".
+    outages: Callable[[], Awaitable[list[Outage] | None]]
     outage_prompts: Callable[[Outage], list[str]]
     identified: Callable[[str], None]  # told the customer number (IDPEL) once confirmed
 
@@ -61,23 +62,29 @@ class SelfService:
         """Run flow `action.target`."""
         self.call.journal.record("flow_started", flow=action.target)
         if action.target == "outage_info":
-            return FlowResult(pressed=await self.outage_info())
+            return await self.outage_info()
         if action.target == "report_fault":
             return await self.report_fault(action.category or "gangguan")
         if action.target == "ticket_status":
             return FlowResult(pressed=await self.ticket_status())
         return FlowResult()
 
-    async def outage_info(self) -> str | None:
+    async def outage_info(self) -> FlowResult:
+        """What the board says for the caller's area; an agent if the board cannot say
+        (telling a caller "no outage" that nobody could check would send them away)."""
         call = self.call
         found = await call.outages()
+        if found is None:
+            call.journal.record("fallback", flow="outage_info",
+                                action=call.settings.agent.describe())
+            return FlowResult(follow_up=call.settings.agent)
         if found:
             pressed = await call.voice.play(call.outage_prompts(found[0]))
             call.journal.record("outage_heard", outage_id=found[0].id)
         else:
             pressed = await call.voice.play(["no-outage"])
             call.journal.record("no_outage_heard")
-        return pressed
+        return FlowResult(pressed=pressed)
 
     async def collect_idpel(self) -> str | None:
         """The 12-digit customer number, read back digit by digit and confirmed.

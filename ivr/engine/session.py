@@ -4,7 +4,9 @@ The flow is a coroutine because a call is a conversation: each step waits for th
 Every step is journalled with the call id. A caller may hang up anywhere: the pending AGI
 command then fails with AGIHangup and the session ends cleanly, leaving nothing pending.
 Anything unexpected (Redis down, a bug) must not leave a caller in silence: the session
-hands the caller to an agent instead.
+hands the caller to an agent instead. The hand-off itself waits for Redis (with music) up
+to `ivr.handoff_timeout_s`; past that the caller hears the apology and is hung up, so no
+caller is ever left on music that nothing in Redis knows about.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from acd.selfservice.models import Outage, OutageBoard, TicketDesk
 from ivr.ami.agi import AGIHangup
 from ivr.engine.channel import CallChannel
 from ivr.engine.flows import FlowCall, SelfService
+from ivr.engine.handoff import HANDOFF_BACKOFF, Backoff, PatientHandOff
 from ivr.engine.journal import CallJournal
 from ivr.engine.voice import Voice
 from ivr.settings import Action, AreaCode, Menu, Site, TelephonyConfig
@@ -33,10 +36,14 @@ class IVRServices:
     intake: CallIntake
     outages: OutageBoard
     tickets: TicketDesk
+    handoff_backoff: Backoff = HANDOFF_BACKOFF  # between attempts while the ACD fails
 
 
 OUTAGE_LOOKUP_TIMEOUT_S = 1.0
 HOLD_MUSIC_CLASS = "default"
+# The hand-off could not reach the ACD in time: the words the waiting room's maximum wait
+# ends with (sorry, all agents are busy; PLN Mobile), then the IVR hangs up.
+APOLOGY_PROMPTS = ("queue-apology", "pln-mobile")
 
 
 def new_call_id() -> str:
@@ -121,9 +128,21 @@ class CallSession:
             return
         try:
             await self.hand_off(self.config.ivr.agent, reason="error")
+        except AGIHangup:
+            self.outcome = "caller_hung_up"
+            self.journal.record("caller_hung_up")
         except Exception:
             self.journal.log.exception("ivr_rescue_failed")
             self.outcome = "failed"
+            await self._hang_up_quietly()
+
+    async def _hang_up_quietly(self) -> None:
+        """Nothing more can be done for the caller: end the call rather than leave it on
+        music (or in silence) with nobody to ever pick it up."""
+        try:
+            await self.channel.hangup()
+        except Exception:  # noqa: BLE001 - already gone, or AGI broke: nothing left to do
+            self.journal.log.warning("ivr_hangup_failed")
 
     # -- greeting and notices -------------------------------------------------------------
 
@@ -140,8 +159,8 @@ class CallSession:
         await self.voice.set_language(language)
         self.journal.record("language_changed", language=language)
 
-    async def outages(self) -> list[Outage]:
-        """Outages for the caller's area; none if the board does not answer in time.
+    async def outages(self) -> list[Outage] | None:
+        """Outages for the caller's area; None if the board does not answer in time.
 
         A caller must not wait in silence for a slow Redis: no notice beats no answer.
         """
@@ -151,7 +170,7 @@ class CallSession:
             return await lookup
         except Exception as error:  # noqa: BLE001
             self.journal.log.warning("ivr_outage_board_unavailable", error=str(error))
-            return []
+            return None
 
     async def _announce_outages(self) -> None:
         found = await self.outages()
@@ -259,8 +278,25 @@ class CallSession:
             caller_number=self.caller_number,
             idpel=self.idpel,
             entered_at=self.entered_at,
+            uniqueid=self.channel.env.get("agi_uniqueid", ""),
         )
-        placement = await self.services.intake.enqueue(request)
+        patient = PatientHandOff(self.services.intake, self.clock,
+                                 self.config.ivr.handoff_timeout_s,
+                                 self.services.handoff_backoff,
+                                 lambda: not self.channel.ended, self.journal.log)
+        result = await patient.enqueue(request)
+        if result.caller_gone:  # nothing was queued: nothing to record in Redis either
+            raise AGIHangup(f"{self.channel.channel}: hung up before the ACD took the call")
+        if result.placement is None:
+            await self._apologise(skill, reason, result.attempts)
+            return
         self.outcome = "queued"
         self.journal.record("handed_off", skill=skill, priority=action.priority, reason=reason,
-                            position=placement.position)
+                            position=result.placement.position)
+
+    async def _apologise(self, skill: str, reason: str, attempts: int) -> None:
+        """The ACD did not take the call in time: say sorry and end the call (not music)."""
+        self.outcome = "apologised"
+        self.journal.record("handoff_failed", skill=skill, reason=reason, attempts=attempts)
+        await self.voice.play(list(APOLOGY_PROMPTS), barge_in=False)
+        await self.channel.hangup()

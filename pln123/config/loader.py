@@ -316,6 +316,8 @@ def _ivr(top: Reader, skills: tuple[str, ...], languages: tuple[str, ...]) -> IV
         agent=agent,
         idpel_timeout_s=idpel.number("timeout", 15.0, 3.0, 60.0),
         idpel_retries=idpel.integer("retries", 3, 1, 9),
+        handoff_timeout_s=reader.number("handoff_timeout_s", IVRSettings.handoff_timeout_s,
+                                        10.0, 3600.0),
     )
     idpel.finish()
     reader.finish()

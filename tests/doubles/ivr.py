@@ -223,3 +223,22 @@ class MemoryTickets:
 
     def find(self, number: str) -> Deferred[Ticket | None]:
         return succeed(self.tickets.get(number))
+
+
+class FlakyIntake(MemoryIntake):
+    """An intake whose store is away: its first `failures` enqueues fail the way an
+    unreachable Redis fails them (None: every one does), later ones succeed. `attempts`
+    keeps every request offered, taken or not, and when (by `clock`)."""
+
+    def __init__(self, clock: Clock, failures: int | None) -> None:
+        super().__init__()
+        self.clock = clock
+        self.failures = failures
+        self.attempts: list[tuple[float, QueueRequest]] = []
+
+    def enqueue(self, request: QueueRequest) -> Deferred[QueuePlacement]:
+        self.attempts.append((self.clock.seconds(), request))
+        if self.failures is None or len(self.attempts) <= self.failures:
+            return fail(ConnectionError("Error 111 connecting to 127.0.0.1:6379. "
+                                        "Connection refused."))
+        return super().enqueue(request)

@@ -127,6 +127,8 @@ CASES: list[tuple[str, Mutation, str]] = [
                                 {"queue": "fault", "priority": 1, "urgent": True}),
      "menus.report.options.3.urgent: unknown key"),
     ("unknown-ivr", _set("ivr.idpel.length", 12), "ivr.idpel.length: unknown key"),
+    ("handoff-timeout-range", _set("ivr.handoff_timeout_s", 5),
+     "ivr.handoff_timeout_s: must be between 10 and 3600, not 5"),
     ("unknown-prompt-language", _set("prompts.goodbye.fr", "Merci"),
      "prompts.goodbye.fr: unknown key"),
     # wrong types
