@@ -45,7 +45,7 @@ class AutoReserve:
     callers, and comes back when it does not (docs/multisite.md has the measurements).
     """
 
-    every_s: float = 300.0
+    every_s: float = 120.0
     sl_low: float = 0.90
     sl_high: float = 0.93
     min_answered: int = 10

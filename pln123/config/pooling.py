@@ -11,7 +11,7 @@ keeps for its own callers, as acd.settings.PoolingSettings.
                                            # then the hub, then the rest of the pool
         reserve: auto        # ready agents each site keeps: auto, or a number
         sites: {palembang: {reserve: 2, skills: {fault: {reserve: auto}}}}
-        auto: {every_s: 300, sl_low: 0.90, sl_high: 0.93, min_answered: 10, most: 12,
+        auto: {every_s: 120, sl_low: 0.90, sl_high: 0.93, min_answered: 10, most: 12,
                net_window_s: 1800}
         trunk_limit: 30      # calls of a site on the trunk to another site's agents
         trunk_limits: {palembang: {medan: 20}}
