@@ -19,6 +19,7 @@ summary line of the means. Exit status: 0 done, 1 Redis failed, 2 bad scenario o
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -45,8 +46,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="simulate only the first HOURS of the scenario")
     parser.add_argument("--time-step", type=float, default=1.0,
                         help="events closer than this (s) share a step (0: exact; default 1)")
-    parser.add_argument("--parallel", action="store_true",
-                        help="one process per policy (faster only with a free core)")
+    processes = parser.add_mutually_exclusive_group()
+    processes.add_argument("--parallel", action="store_true",
+                           help="one process per policy (the default with 2 or more cores)")
+    processes.add_argument("--one-process", action="store_true",
+                           help="both policies on one reactor (the default on one core)")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="run seeds S..S+N-1 (S: --seed or the scenario's), a process "
                              "per core, and print each figure's mean and spread")
@@ -89,12 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
     # SIGTERM unwinds like Ctrl-C: the embedded Redis is stopped on the way out.
     signal.signal(signal.SIGTERM, _terminated)
+    # A process per policy is faster as soon as there is a second core for it.
+    parallel = args.parallel or (not args.one_process and (os.cpu_count() or 1) >= 2)
     if args.redis_url:
-        return _simulate(scenario, args.redis_url, out, args.time_step, args.parallel,
+        return _simulate(scenario, args.redis_url, out, args.time_step, parallel,
                          reserve, args.seeds)
     try:
         with start_redis(tcp=False, prefix="pln123-sim-") as redis:
-            return _simulate(scenario, redis.url, out, args.time_step, args.parallel,
+            return _simulate(scenario, redis.url, out, args.time_step, parallel,
                              reserve, args.seeds)
     except RedisServerError as error:
         print(f"{PROG}: {error}", file=sys.stderr)

@@ -46,7 +46,8 @@ def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=240, check=False)
 
 
-@pytest.mark.parametrize("mode", [[], ["--parallel"]], ids=["one-process", "parallel"])
+@pytest.mark.parametrize("mode", [["--one-process"], ["--parallel"]],
+                         ids=["one-process", "parallel"])
 def test_simulate_prints_the_table_and_the_last_line_and_cleans_up(
         tmp_path: Path, fresh_redis, mode: list[str]) -> None:
     scenario = tmp_path / "two.yaml"
