@@ -36,18 +36,14 @@ commands_per_call=C`.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import structlog
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.task import Clock
 
@@ -58,7 +54,7 @@ from acd.settings import AcdSettings, AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
 from acd.telephony import Callback, Connection, RingOutcome
 from benchmarks.call_life import CallLife, run_call_life
-from tools.redis_server import RedisServerError, start_redis
+from benchmarks.on_redis import run_on_redis
 
 SITE = "palembang"
 SKILLS = ("billing", "outage", "newconn", "general")
@@ -269,40 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--life-wait", type=float, default=45.0,
                         help="seconds each of them waits for the agent (45)")
     args = parser.parse_args(argv)
-
-    from twisted.internet import asyncioreactor
-
-    asyncioreactor.install()
-    from twisted.internet import reactor, task
-
-    # One info line per decision would measure the log sink, not the ACD.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    with tempfile.TemporaryDirectory(prefix="acd-bench-") as directory:
-        try:
-            redis_process = None if args.redis_url else start_redis(Path(directory), tcp=False)
-        except RedisServerError as error:
-            raise SystemExit(str(error)) from None
-        url = args.redis_url or (redis_process.url if redis_process else "")
-        try:
-            result: list[Result] = []
-
-            async def go(_reactor: object) -> None:
-                result.append(await run_benchmark(
-                    url, agents=args.agents, waiting=args.waiting,
-                    latency_calls=args.latency_calls, decisions=args.decisions,
-                    concurrency=args.concurrency, max_batch=args.max_batch,
-                    life_calls=args.life_calls, life_wait_s=args.life_wait))
-
-            try:
-                task.react(lambda r: Deferred.fromCoroutine(go(r)), [])
-            except SystemExit as done:
-                if done.code not in (0, None):
-                    raise
-            del reactor
-        finally:
-            if redis_process is not None:
-                redis_process.stop()
-    for line in result[0].lines():
+    result = run_on_redis(args.redis_url, "acd-bench-", lambda url: run_benchmark(
+        url, agents=args.agents, waiting=args.waiting, latency_calls=args.latency_calls,
+        decisions=args.decisions, concurrency=args.concurrency, max_batch=args.max_batch,
+        life_calls=args.life_calls, life_wait_s=args.life_wait))
+    for line in result.lines():
         print(line)
     return 0
 

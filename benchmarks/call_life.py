@@ -43,17 +43,13 @@ Last line: `round_trips_per_call=N commands_per_call=M`.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import structlog
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
@@ -64,7 +60,7 @@ from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
 from acd.site import build_acd
 from acd.store.keys import SiteKeys
 from acd.telephony import Callback, Connection, RingOutcome
-from tools.redis_server import RedisServerError, start_redis
+from benchmarks.on_redis import run_on_redis
 from tools.simulation.engine import QuiescentStore
 
 SITE = "palembang"
@@ -311,35 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="announcement interval, seconds (30, as shipped)")
     parser.add_argument("--redis-url", help="use this (flushed!) Redis instead of starting one")
     args = parser.parse_args(argv)
-
-    from twisted.internet import asyncioreactor
-
-    asyncioreactor.install()
-    from twisted.internet import task
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    result: list[CallLife] = []
-    with tempfile.TemporaryDirectory(prefix="acd-life-") as directory:
-        try:
-            redis_process = None if args.redis_url else start_redis(Path(directory), tcp=False)
-        except RedisServerError as error:
-            raise SystemExit(str(error)) from None
-        url = args.redis_url or (redis_process.url if redis_process else "")
-        try:
-            async def go(_reactor: object) -> None:
-                result.append(await run_call_life(
-                    url, calls=args.calls, wait_s=args.wait,
-                    announce_every_s=args.announce_every))
-
-            try:
-                task.react(lambda r: Deferred.fromCoroutine(go(r)), [])
-            except SystemExit as done:
-                if done.code not in (0, None):
-                    raise
-        finally:
-            if redis_process is not None:
-                redis_process.stop()
-    for line in result[0].lines():
+    life = run_on_redis(args.redis_url, "acd-life-", lambda url: run_call_life(
+        url, calls=args.calls, wait_s=args.wait, announce_every_s=args.announce_every))
+    for line in life.lines():
         print(line)
     return 0
 

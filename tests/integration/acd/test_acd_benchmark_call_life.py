@@ -4,6 +4,8 @@ whole call stays within the round-trip budget (docs/benchmarks.md, "ACD routing"
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 import pytest_twisted
@@ -41,3 +43,14 @@ async def test_a_longer_wait_costs_one_round_trip_per_announcement(
     long = await call_life.run_call_life(fresh_redis.unix_url, calls=2, wait_s=105.0)
     assert long.steps["announcement"].times == 2 * 3
     assert long.per_call(long.round_trips) == short.per_call(short.round_trips) + 2
+
+
+def test_the_command_starts_its_own_redis_and_prints_the_last_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.call_life", "--calls", "2"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    found = re.fullmatch(r"round_trips_per_call=(\d+) commands_per_call=(\d+)", last)
+    assert found, last
+    assert 0 < int(found[1]) <= BUDGET
+    assert int(found[2]) >= int(found[1])   # at least a command per round trip
