@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +69,19 @@ def write_config(tmp: Path, agents: list[str], acd: dict[str, Any] | None = None
 
 class Serve:
     """`pln123 serve` for the site, started and killed by PID; `ami_port` may point at a
-    proxy in front of Asterisk."""
+    proxy in front of Asterisk; `dashboard` (host:port) mounts the dashboard in the same
+    process; `environ` is added to the process's environment (e.g. `NOTIFY_SOCKET`)."""
 
     def __init__(self, config: Path, instance: Instance, redis_url: str, log: Path,
-                 ami_port: int | None = None):
+                 ami_port: int | None = None, *, dashboard: str | None = None,
+                 environ: Mapping[str, str] | None = None):
         self.config = config
         self.instance = instance
         self.redis_url = redis_url
         self.log = log
         self.ami_port = ami_port or instance.ami_port
+        self.dashboard = dashboard
+        self.environ = dict(environ or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.secret = log.parent / f"ami-{instance.site}.secret"
         self.secret.write_text(instance.pln123_secret, encoding="utf-8")
@@ -91,8 +95,10 @@ class Serve:
                 [sys.executable, "-m", "pln123.cli.main", "serve", "--config", str(self.config),
                  "--site", self.instance.site, "--ami-port", str(self.ami_port),
                  "--ami-secret-file", str(self.secret), "--redis-url", self.redis_url,
-                 "--no-dashboard"],
-                stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+                 *(["--dashboard-listen", self.dashboard] if self.dashboard
+                   else ["--no-dashboard"])],
+                stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+                env={**os.environ, **self.environ})
         return offset
 
     def _connected(self, offset: int) -> bool:
