@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -104,6 +105,20 @@ def fresh_redis(redis_server: RedisServer) -> RedisServer:
     """The session's redis-server, emptied before the test."""
     redis_server.flushall()
     return redis_server
+
+
+@pytest.fixture
+def stoppable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, AOF on, for tests that stop and start it."""
+    try:
+        server = start_redis(tmp_path / "redis",
+                             config_lines=("appendonly yes", "appendfsync always"))
+    except _START_ERRORS as error:
+        skip_or_fail(f"redis-server cannot start here: {error}")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

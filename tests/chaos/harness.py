@@ -30,13 +30,13 @@ from twisted.python.failure import Failure
 
 from acd.store.keys import SiteKeys
 from ivr.ami import AMIService, variable_header
+from tests.doubles.config import shipped_data
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.ami import connect
 from tests.harness.reactor import poll, reactor
 from tools.sandbox import Instance
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "deploy" / "config" / "pln.yaml"
 SITE = "palembang"
 AREA = "0711"
 INBOUND = f"pln123-inbound-{SITE}"
@@ -52,12 +52,7 @@ def write_config(tmp: Path, agents: list[str], acd: dict[str, Any] | None = None
                  phone: str = "test-answer") -> Path:
     """The shipped config with `agents` at palembang (phones into `phone`) and the test
     timings; secret paths made absolute."""
-    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
-    for site in data["sites"].values():
-        site["ami"]["secret_file"] = str(CONFIG.parent / site["ami"]["secret_file"])
-    if "dashboard" in data:
-        token = data["dashboard"]["wallboard_token_file"]
-        data["dashboard"]["wallboard_token_file"] = str(CONFIG.parent / token)
+    data = shipped_data()
     data["agents"] = [{"id": agent_id, "name": f"Agent {agent_id}", "site": SITE,
                        "endpoint": f"Local/{agent_id}@{phone}", "skills": {"general": 5}}
                       for agent_id in agents]

@@ -11,8 +11,7 @@ caller who hangs up during the outage leaves nothing behind in Redis.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import pytest_twisted
@@ -22,7 +21,7 @@ from twisted.internet.task import deferLater
 from acd.store.keys import SiteKeys
 from ivr.ami import variable_header
 from tests.chaos.harness import AREA, INBOUND, SITE, Scene
-from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_server import RedisServer
 from tests.harness.ami import connect
 from tests.harness.reactor import poll, reactor
 
@@ -34,19 +33,6 @@ OUTAGE_S = 20.0
 PHONE = "test-agent"
 KEYS = SiteKeys(SITE, SITE)  # pooling is off in these tests: the site is its own pool
 
-
-@pytest.fixture
-def stoppable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own (it is stopped and started again), AOF on."""
-    try:
-        server = start_redis(tmp_path / "redis",
-                             config_lines=("appendonly yes", "appendfsync always"))
-    except RuntimeError as error:
-        pytest.skip(str(error))
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def call(scene: Scene, number: str, hang_up_after: float | None = None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from tests.doubles.config import shipped_data
 from tools.sandbox import Instance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,12 +22,7 @@ CONFIG = REPO / "deploy" / "config" / "pln.yaml"
 
 def write_config(tmp: Path, agents: list[dict[str, Any]], acd: dict[str, Any]) -> Path:
     """The shipped config with test agents and timings; secret paths made absolute."""
-    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
-    for site in data["sites"].values():
-        site["ami"]["secret_file"] = str(CONFIG.parent / site["ami"]["secret_file"])
-    if "dashboard" in data:
-        token = data["dashboard"]["wallboard_token_file"]
-        data["dashboard"]["wallboard_token_file"] = str(CONFIG.parent / token)
+    data = shipped_data()
     data["agents"] = agents
     data["acd"] = {**data.get("acd", {}), **acd}
     path = tmp / "pln.yaml"

@@ -8,8 +8,6 @@ caller who hung up during the outage leaves nothing in Redis.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from tests.doubles.acd import agent, settings, virtual_clock
 from tests.doubles.config import SHIPPED
 from tests.doubles.ivr import MemoryOutages, MemoryTickets, Press, ScriptedChannel
 from tests.doubles.telephony import FakeTelephony
-from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_server import RedisServer
 from tests.harness.acd import start_acd
 from tests.harness.reactor import clock, poll
 
@@ -34,19 +32,6 @@ pytestmark = pytest.mark.redis
 
 BILLING = (Press("3"), Press("2"))  # main menu -> billing -> an agent
 
-
-@pytest.fixture
-def stoppable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own (it is stopped and started), with AOF on."""
-    try:
-        server = start_redis(tmp_path / "redis",
-                             config_lines=("appendonly yes", "appendfsync always"))
-    except RuntimeError as error:
-        pytest.skip(str(error))
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def caller(engine: IVREngine, outcomes: list[Any], number: str) -> ScriptedChannel:
