@@ -21,6 +21,8 @@ import secrets
 
 from twisted.internet.interfaces import IReactorTime
 
+from pln123.web.sessions import set_cookie
+
 DEVICE_COOKIE = "pln123_device"
 DEVICE_LIFETIME_S = 90 * 86_400
 
@@ -59,8 +61,4 @@ class DeviceCookies:
 
 
 def device_cookie_header(value: str, max_age_s: float, *, secure: bool) -> bytes:
-    parts = [f"{DEVICE_COOKIE}={value}", "Path=/api/login", "HttpOnly", "SameSite=Strict",
-             f"Max-Age={int(max_age_s)}"]
-    if secure:
-        parts.append("Secure")
-    return "; ".join(parts).encode()
+    return set_cookie(DEVICE_COOKIE, value, "/api/login", max_age_s, secure=secure)

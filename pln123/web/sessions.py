@@ -118,10 +118,16 @@ class SessionStore:
         return len(self._by_name.get(name, ()))
 
 
-def cookie_header(token: str, max_age_s: float, *, secure: bool) -> bytes:
-    """The Set-Cookie value; an empty token with max age 0 deletes the cookie."""
-    parts = [f"{COOKIE}={token}", "Path=/", "HttpOnly", "SameSite=Strict",
+def set_cookie(name: str, value: str, path: str, max_age_s: float, *, secure: bool) -> bytes:
+    """A Set-Cookie value the way every dashboard cookie is sent: HttpOnly, SameSite=Strict,
+    Secure behind TLS; an empty value with max age 0 deletes the cookie."""
+    parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "SameSite=Strict",
              f"Max-Age={int(max_age_s)}"]
     if secure:
         parts.append("Secure")
     return "; ".join(parts).encode()
+
+
+def cookie_header(token: str, max_age_s: float, *, secure: bool) -> bytes:
+    """The session cookie's Set-Cookie value."""
+    return set_cookie(COOKIE, token, "/", max_age_s, secure=secure)

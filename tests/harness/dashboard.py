@@ -12,6 +12,7 @@ The three sites are one pool, `national` (jakarta its hub): their keys share its
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
@@ -33,6 +35,7 @@ from pln123.web import DashboardSite, Role, Supervisor, build_dashboard, hash_pa
 from pln123.web.devices import DEVICE_COOKIE
 from pln123.web.http import WebSite
 from pln123.web.root import Dashboard
+from tests.fixtures.redis_server import RedisServer
 
 reactor: Any = _reactor
 TOKEN = "wallboard-token-0123456789abcdef"
@@ -230,3 +233,19 @@ class EventReader(Protocol):
     def connectionLost(self, reason: Failure | None = None) -> None:
         if not self.closed.called:
             self.closed.callback(None)
+
+
+T0 = 1_735_801_200.0  # 2025-01-02 14:00 WIB
+
+DashboardTest = Callable[[Running, Client, Clock], Awaitable[None]]
+
+
+async def run(server: RedisServer, test: DashboardTest, **kwargs: Any) -> None:
+    """`test` against a dashboard started on `server` with a Clock at T0, stopped after."""
+    clock = Clock()
+    clock.advance(T0)
+    running = await start(server.url, clock, **kwargs)
+    try:
+        await test(running, Client(running.url), clock)
+    finally:
+        await running.stop()

@@ -4,7 +4,6 @@ checks, CSRF, login rate limiting, sessions, the wallboard token and bad bodies.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest_twisted
@@ -17,28 +16,15 @@ from acd.selfservice.outages import RedisOutageBoard
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.dashboard import (
     SETTINGS,
+    T0,
     TOKEN,
     Client,
     Running,
     call,
     lend,
     pool_keys,
-    start,
+    run,
 )
-
-T0 = 1_735_801_200.0  # 2025-01-02 14:00 WIB
-
-Test = Callable[[Running, Client, Clock], Awaitable[None]]
-
-
-async def run(server: RedisServer, test: Test, **kwargs: Any) -> None:
-    clock = Clock()
-    clock.advance(T0)
-    running = await start(server.url, clock, **kwargs)
-    try:
-        await test(running, Client(running.url), clock)
-    finally:
-        await running.stop()
 
 
 async def entries(running: Running, key: str) -> list[dict[str, str]]:

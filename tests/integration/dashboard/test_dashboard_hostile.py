@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import select
 import socket
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest_twisted
@@ -26,23 +25,8 @@ from pln123.web.http import WebSite
 from pln123.web.sse import Feed, stream
 from pln123.web.web import MAX_BODY, SECURITY_HEADERS
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.dashboard import TOKEN, Client, EventReader, Running, reactor, start
+from tests.harness.dashboard import TOKEN, Client, EventReader, Running, reactor, run
 from tests.harness.reactor import poll, within
-
-T0 = 1_735_801_200.0
-
-Test = Callable[[Running, Client, Clock], Awaitable[None]]
-
-
-async def run(server: RedisServer, test: Test, **kwargs: Any) -> None:
-    clock = Clock()
-    clock.advance(T0)
-    running = await start(server.url, clock, **kwargs)
-    try:
-        await test(running, Client(running.url), clock)
-    finally:
-        await running.stop()
-
 
 # -- a login storm ---------------------------------------------------------------------
 
