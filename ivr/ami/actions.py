@@ -93,8 +93,62 @@ def _as_pairs(fields: Fields | None) -> Iterable[tuple[str, str]]:
 
 def encode_action(name: str, action_id: str, fields: Fields | None = None) -> bytes:
     """The wire bytes of one action, or ActionRejected and nothing at all."""
+    pairs = list(_as_pairs(fields))
+    fast = _encode_plain(name, action_id, pairs)
+    if fast is not None:
+        return fast
+    encoded = _encode_checked(name, action_id, pairs)
+    if len(_GOOD_KEYS) < _GOOD_KEYS_MAX:
+        _GOOD_KEYS.update(key for key, _value in pairs)
+    return encoded
+
+
+# Field keys of actions already encoded: well formed, and never Action/ActionID. They come
+# from code, so there are few; bounded all the same.
+_GOOD_KEYS: set[str] = set()
+_GOOD_KEYS_MAX = 256
+# No line this short can pass MAX_LINE_BYTES, at 4 UTF-8 bytes a character at worst.
+_SURE_LINE_CHARS = MAX_LINE_BYTES // 4
+
+
+def _clean(value: object) -> bool:
+    return isinstance(value, str) and "\r" not in value and "\n" not in value \
+        and "\x00" not in value
+
+
+def _encode_plain(name: str, action_id: str, pairs: list[tuple[str, str]]) -> bytes | None:
+    """The common case (keys seen before, short clean values) without the per-line checks'
+    cost: every action is encoded per AGI command. None when any check could fail: then
+    `_encode_checked` runs every check in order and says what is wrong."""
+    if len(pairs) + 2 > MAX_HEADER_LINES or not (_clean(name) and _clean(action_id)):
+        return None
+    pair_variables = name.lower() in _PAIR_VARIABLE_ACTIONS
+    lines = [f"Action: {name}", f"ActionID: {action_id}"]
+    for key, value in pairs:
+        if key not in _GOOD_KEYS or not _clean(value):
+            return None
+        lowered = key.lower()
+        if lowered in _CHANNEL_KEYS:
+            if len(value) > MAX_CHANNEL_NAME or not _CHANNEL.match(value):
+                return None
+        elif lowered == "variable" and pair_variables:
+            return None
+        line = f"{key}: {value}"
+        if len(line) > _SURE_LINE_CHARS:
+            return None
+        lines.append(line)
+    if len(lines[0]) > _SURE_LINE_CHARS or len(lines[1]) > _SURE_LINE_CHARS:
+        return None
+    lines.append("\r\n")
+    try:
+        return "\r\n".join(lines).encode(WIRE_ENCODING, WIRE_ERRORS)
+    except UnicodeEncodeError:
+        return None
+
+
+def _encode_checked(name: str, action_id: str, pairs: list[tuple[str, str]]) -> bytes:
     lines = [("Action", name), ("ActionID", action_id)]
-    for key, value in _as_pairs(fields):
+    for key, value in pairs:
         if not isinstance(value, str):
             raise ActionRejected(f"value must be str, not {type(value).__name__}", key)
         if key.lower() in ("action", "actionid"):

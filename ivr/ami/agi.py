@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from ivr.ami.actions import Fields
+from ivr.ami.deadlines import DeadlineTimer
 from ivr.ami.errors import AMIError
 from ivr.ami.events import EventDispatcher, Subscription
 from ivr.ami.message import Message
@@ -136,7 +137,7 @@ def quote_agi_arg(value: str | int) -> str:
     space or quote in it can never become a second argument.
     """
     text = str(value)
-    if any(c in text for c in "\r\n\x00"):
+    if "\r" in text or "\n" in text or "\x00" in text:
         raise ValueError("an AGI argument cannot contain CR, LF or NUL")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -174,7 +175,9 @@ def parse_agi_env(encoded: str) -> dict[str, str]:
 class _PendingCommand:
     command: str
     deferred: Deferred[AGIResult]
-    timer: IDelayedCall
+    deadline: float
+    delay: float
+    settle: IDelayedCall | None = None  # result=-1 held back: was it the hang-up?
 
 
 class AGISession:
@@ -195,6 +198,7 @@ class AGISession:
         self.end_reason: str | None = None
         self._pending: dict[str, _PendingCommand] = {}
         self._end_waiters: list[Deferred[str]] = []
+        self._timeouts = DeadlineTimer(router.clock, self._expire)  # one for every command
 
     @property
     def extension(self) -> str:
@@ -222,8 +226,9 @@ class AGISession:
         command_id = self.router.next_command_id()
         delay = self.router.command_timeout if timeout is None else timeout
         deferred: Deferred[AGIResult] = Deferred()
-        timer = self.router.clock.callLater(delay, self._timed_out, command_id, delay)
-        self._pending[command_id] = _PendingCommand(line, deferred, timer)
+        deadline = self.router.clock.seconds() + delay
+        self._pending[command_id] = _PendingCommand(line, deferred, deadline, delay)
+        self._timeouts.cover(deadline, delay)
         queued = self.router.ami.send_action(
             "AGI", {"Channel": self.channel, "Command": line, "CommandID": command_id}
         )
@@ -237,13 +242,29 @@ class AGISession:
         pending = self._pending.pop(command_id, None)
         if pending is None:
             return
-        if pending.timer.active():
-            pending.timer.cancel()
+        if pending.settle is not None and pending.settle.active():
+            pending.settle.cancel()
         pending.deferred.errback(failure)
 
-    def _timed_out(self, command_id: str, delay: float) -> None:
+    def _waiting(self) -> list[tuple[str, _PendingCommand]]:
+        """Commands still waiting for their result (not those held back to settle)."""
+        return [(command_id, pending) for command_id, pending in self._pending.items()
+                if pending.settle is None]
+
+    def _expire(self, now: float) -> float | None:
+        """Fail every command past its deadline, as timers of their own would; the next
+        deadline, if any."""
+        due = sorted((pending.deadline, order, command_id)
+                     for order, (command_id, pending) in enumerate(self._waiting())
+                     if pending.deadline <= now)
+        for _deadline, _order, command_id in due:
+            self._timed_out(command_id)
+        return min((pending.deadline for _id, pending in self._waiting()), default=None)
+
+    def _timed_out(self, command_id: str) -> None:
         pending = self._pending.get(command_id)
-        if pending is not None:
+        if pending is not None and pending.settle is None:
+            delay = pending.delay
             log.warning("agi_command_timeout", channel=self.channel, command=pending.command,
                         timeout_s=delay)
             self._fail(command_id, Failure(AGITimeout(f"{pending.command}: no result in {delay}s")))
@@ -253,13 +274,11 @@ class AGISession:
         if pending is None:
             log.info("agi_result_unmatched", channel=self.channel, command_id=command_id)
             return
-        if pending.timer.active():
-            pending.timer.cancel()
         if result.code >= 500:
             pending.deferred.errback(Failure(AGICommandError(result)))
         elif result.failed:
             # Hold it briefly: if the channel ends now, the command failed by hangup.
-            pending.timer = self.router.clock.callLater(
+            pending.settle = self.router.clock.callLater(
                 HANGUP_SETTLE_SECONDS, self._settled, command_id, result
             )
             self._pending[command_id] = pending
@@ -278,6 +297,7 @@ class AGISession:
         self.end_reason = reason
         for command_id in list(self._pending):
             self._fail(command_id, Failure(AGIHangup(f"{self.channel}: {reason}")))
+        self._timeouts.cancel()
         waiters, self._end_waiters = self._end_waiters, []
         for waiter in waiters:
             waiter.callback(reason)

@@ -11,6 +11,7 @@ as data, never as a line break.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 
 WIRE_ENCODING = "utf-8"
 WIRE_ERRORS = "surrogateescape"
@@ -32,6 +33,9 @@ _C_ESCAPES = {
     '"': '"',
     "?": "?",
 }
+
+
+_KEY = itemgetter(0)
 
 
 def c_unescape(value: str) -> str:
@@ -67,12 +71,13 @@ class Message:
     Built from raw header lines; lookups return strings, with C-escaped values decoded.
     """
 
-    __slots__ = ("_event", "_headers", "_index", "unparsed")
+    __slots__ = ("_event", "_headers", "_index", "_keys", "unparsed")
 
     def __init__(self, headers: list[tuple[str, str]], unparsed: list[str] | None = None):
         self._headers = headers
         self.unparsed = unparsed or []
-        self._index: dict[str, list[int]] | None = None
+        self._index: dict[str, int] | None = None  # lowered key -> its first position
+        self._keys: list[str] = []  # every key, lowered, in wire order
         self._event: str | None = None
         for key, value in headers:
             if key.lower() == "event":
@@ -92,37 +97,38 @@ class Message:
             if text.endswith("\r"):
                 text = text[:-1]
         headers: list[tuple[str, str]] = []
+        append = headers.append
         unparsed: list[str] = []
         for line in text.split("\n"):
             key, sep, value = line.partition(":")
             if sep:
-                if value[:1] == " ":
-                    value = value[1:]
-                headers.append((key.strip(), value))
+                append((key.strip(), value[1:] if value[:1] == " " else value))
             elif line:
                 unparsed.append(line)
         return cls(headers, unparsed)
 
-    def _lookup(self) -> dict[str, list[int]]:
+    def _lookup(self) -> dict[str, int]:
         if self._index is None:
-            index: dict[str, list[int]] = {}
-            for position, (key, _value) in enumerate(self._headers):
-                index.setdefault(key.lower(), []).append(position)
-            self._index = index
+            # Built once per message, at its first look-up, in C: the keys lowered, and a
+            # dict filled from the last header back so that each key keeps its first.
+            keys = self._keys = list(map(str.lower, map(_KEY, self._headers)))
+            self._index = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1),
+                                   strict=True))
         return self._index
 
     def _decoded(self, position: int) -> str:
         key, value = self._headers[position]
-        if is_c_escaped(key, self._event):
+        if "\\" in value and is_c_escaped(key, self._event):  # no backslash: nothing to undo
             return c_unescape(value)
         return value
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of `key` (case-insensitive), decoded."""
-        positions = self._lookup().get(key.lower())
-        if not positions:
+        index = self._index if self._index is not None else self._lookup()
+        position = index.get(key.lower())
+        if position is None:
             return default
-        return self._decoded(positions[0])
+        return self._decoded(position)
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -135,7 +141,10 @@ class Message:
 
     def getall(self, key: str) -> list[str]:
         """Every value of `key` in wire order, decoded."""
-        return [self._decoded(p) for p in self._lookup().get(key.lower(), [])]
+        lowered = key.lower()
+        if lowered not in self._lookup():
+            return []
+        return [self._decoded(p) for p, k in enumerate(self._keys) if k == lowered]
 
     def items(self) -> Iterator[tuple[str, str]]:
         """Every header in wire order, values decoded."""

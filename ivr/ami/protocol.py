@@ -16,12 +16,13 @@ from typing import Any
 
 import structlog
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from ivr.ami.actions import ActionRejected, Fields, encode_action
+from ivr.ami.deadlines import DeadlineTimer
 from ivr.ami.errors import (
     AMIActionError,
     AMIAuthError,
@@ -71,7 +72,8 @@ class ListResult:
 class _Pending:
     action: str
     deferred: Deferred[Any]
-    timer: IDelayedCall | None
+    deadline: float
+    delay: float
     collect_list: bool
     result: ListResult | None = None
 
@@ -93,6 +95,7 @@ class AMIProtocol(Protocol):
         self._ids = itertools.count(1)
         self._prefix = f"pln123-{secrets.token_hex(3)}"
         self._keepalive: LoopingCall | None = None
+        self._timeouts = DeadlineTimer(clock, self._expire)  # one timer for every action
         self._open_lists = 0  # lists whose items are arriving: their events must be parsed
         self.connected_ok = False
         self._packets_read = 0
@@ -182,8 +185,6 @@ class AMIProtocol(Protocol):
         pending = self._pending.pop(action_id)
         if pending.result is not None:
             self._open_lists -= 1
-        if pending.timer is not None and pending.timer.active():
-            pending.timer.cancel()
         if isinstance(outcome, Failure):
             pending.deferred.errback(outcome)
         else:
@@ -197,6 +198,7 @@ class AMIProtocol(Protocol):
             self._finish(action_id, Failure(AMIConnectionLost(
                 f"{action}: connection closed before the answer ({reason.getErrorMessage()})"
             )))
+        self._timeouts.cancel()
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -225,8 +227,9 @@ class AMIProtocol(Protocol):
         payload = encode_action(action, action_id, fields)
         deferred: Deferred[Any] = Deferred(lambda _d: self._cancel(action_id))
         delay = self.action_timeout if timeout is None else timeout
-        timer = self.clock.callLater(delay, self._timed_out, action_id, delay)
-        self._pending[action_id] = _Pending(action, deferred, timer, collect_list)
+        deadline = self.clock.seconds() + delay
+        self._pending[action_id] = _Pending(action, deferred, deadline, delay, collect_list)
+        self._timeouts.cover(deadline, delay)
         assert self.transport is not None
         self.transport.write(payload)
         return deferred
@@ -237,11 +240,21 @@ class AMIProtocol(Protocol):
         """An action answered by `EventList: start`, items, then `EventList: Complete`."""
         return self.send_action(action, fields, timeout, collect_list=True)
 
-    def _timed_out(self, action_id: str, delay: float) -> None:
+    def _expire(self, now: float) -> float | None:
+        """Fail every action past its deadline (in deadline order, then in the order they
+        were sent, as timers of their own would); the next deadline, if any."""
+        due = sorted((pending.deadline, order, action_id)
+                     for order, (action_id, pending) in enumerate(self._pending.items())
+                     if pending.deadline <= now)
+        for _deadline, _order, action_id in due:
+            self._timed_out(action_id)
+        return min((pending.deadline for pending in self._pending.values()), default=None)
+
+    def _timed_out(self, action_id: str) -> None:
         pending = self._pending.get(action_id)
         if pending is None:
             return
-        pending.timer = None
+        delay = pending.delay
         log.warning("ami_action_timeout", action=pending.action, action_id=action_id,
                     timeout_s=delay)
         self._finish(action_id, Failure(AMITimeout(f"{pending.action}: no answer in {delay}s")))
@@ -252,8 +265,8 @@ class AMIProtocol(Protocol):
             return
         if pending.result is not None:
             self._open_lists -= 1
-        if pending.timer is not None and pending.timer.active():
-            pending.timer.cancel()
+        if not self._pending:
+            self._timeouts.cancel()
 
     def pending_count(self) -> int:
         return len(self._pending)

@@ -80,6 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from acd.store.redis import RedisStore
     from pln123.cli.dashboard import listen_dashboard
     from pln123.logs import configure_logging
+    from pln123.serve.heap import freeze_startup_heap
     from pln123.serve.runtime import ServeRuntime
     from pln123.serve.systemd import SystemdNotifier
     from pln123.serve.twistedlog import route_twisted_logs
@@ -104,5 +105,6 @@ def run_serve(args: argparse.Namespace) -> int:
     runtime = ServeRuntime(centre, store, reactor, args.config,
                            SystemdNotifier.from_environment(reactor), listeners=listeners)
     reactor.callWhenRunning(runtime.start)
+    freeze_startup_heap()
     reactor.run(installSignalHandlers=False)  # the runtime handles SIGTERM/SIGINT/SIGHUP
     return int(runtime.exit_code)

@@ -140,3 +140,43 @@ def test_chosen_action_id_is_validated() -> None:
         protocol.send_action("Ping", action_id="orig-1")  # in use
     with pytest.raises(ActionRejected):
         protocol.send_action("Ping", action_id="bad id")
+
+
+# Keys already seen take a quicker path: the same bytes, the same refusals.
+_WARM_CASES = [
+    ("AGI", {"Channel": "PJSIP/alice-00000001", "Command": 'STREAM FILE "pln123/x" ""',
+             "CommandID": "agi-1"}),
+    ("Setvar", {"Channel": "Local/1@c-0000000a;2", "Variable": "X", "Value": "a,b é"}),
+    ("Originate", [("Channel", "Local/9001@agents"), ("Variable", "A=1"),
+                   ("Variable", "B=x\\,y")]),
+    ("UserEvent", {"Data": "x" * (1022 - len("Data: "))}),
+    ("UserEvent", {"Data": "é" * 300}),
+]
+
+
+@pytest.mark.parametrize(("action", "fields"), _WARM_CASES)
+def test_a_key_seen_before_encodes_to_the_same_bytes(action: str, fields: object) -> None:
+    from ivr.ami import actions
+
+    actions._GOOD_KEYS.clear()
+    cold = encode_action(action, "id-7", fields)  # type: ignore[arg-type]
+    assert actions._GOOD_KEYS  # the keys are now known
+    assert encode_action(action, "id-7", fields) == cold  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [
+    {"Channel": "PJSIP/a\r\n\r\nAction: Originate"},
+    {"Channel": "not a channel"},
+    {"Command": "x\x00"},
+    {"Command": "\udcff\ud800"},
+    {"Command": 7},
+    {"Data": "é" * 600},
+])
+def test_a_key_seen_before_still_refuses_a_bad_value(bad: dict[str, object]) -> None:
+    from ivr.ami import actions
+
+    encode_action("AGI", "1", {"Channel": "PJSIP/a-1", "Command": "ANSWER", "Data": "x"})
+    assert {"Channel", "Command", "Data"} <= actions._GOOD_KEYS
+    with pytest.raises(ActionRejected) as info:
+        encode_action("AGI", "1", bad)  # type: ignore[arg-type]
+    assert info.value.key == next(iter(bad))
