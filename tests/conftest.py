@@ -12,6 +12,10 @@ The folders say what their tests need: tests/unit nothing (its conftest refuses 
 fixtures), tests/integration a real Redis or pln123 run as a process, tests/e2e the
 Asterisk sandbox, tests/browser Chromium.
 
+`./run test` spreads the tests over pytest-xdist workers; tests/fixtures/parallel.py keeps
+together what must not be split or overlapped, and every worker starts its own servers (its
+own sandbox namespace, free ports).
+
 When a server cannot run on this machine (not root, no debootstrap, no redis-server), the
 tests that need it are skipped with the reason, except under CI=true, where that is a
 failure: CI must prove the end-to-end tests ran.
@@ -22,12 +26,14 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from tests.fixtures.asterisk_sandbox import SandboxSession, unavailable_reason
 from tests.fixtures.availability import skip_or_fail
+from tests.fixtures.parallel import make_scheduler, starts_first
 from tests.fixtures.redis_cluster import LoopbackCluster, start_cluster
 from tests.fixtures.redis_sentinel import SentinelGroup, start_sentinel_group
 from tests.fixtures.redis_server import RedisServer, start_redis
@@ -35,14 +41,24 @@ from tests.fixtures.redis_topology import TOPOLOGIES, RedisTarget
 from tests.fixtures.servers import marks_for
 from tools.sandbox import Instance, SandboxError
 
+TESTS = Path(__file__).resolve().parent
 # What starting a Redis topology can raise besides the RuntimeErrors the fixtures raise.
 _START_ERRORS = (RuntimeError, OSError, subprocess.SubprocessError, redis.RedisError)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for mark in sorted(marks_for(getattr(item, "fixturenames", ()))):
             item.add_marker(mark)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: see tests/fixtures/parallel.py
+        items.sort(key=lambda item: not (item.path.is_relative_to(TESTS) and starts_first(
+            item.path.relative_to(TESTS).as_posix())))
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `./run check` may lack
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Our groups under `--dist loadgroup` (tests/fixtures/parallel.py); else xdist's own."""
+    return make_scheduler(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.fixture(scope="session")
