@@ -4,6 +4,9 @@ One endpoint per agent whose roster endpoint is `PJSIP/<name>`: the phone regist
 `<name>` with the secret from the agents' secrets file, lands in the site's feature-code
 context (`*11` log in, ...) and carries `PLN123_AGENT=<id>` (`set_var`), which the phone
 cannot change, so its feature codes always name the right agent (ivr/dialplan/features.py).
+Keys reach Asterisk as RFC 4733 events (`dtmf_mode = rfc4733`), which every softphone and
+desk phone sends by default and no codec can garble. A site with a `sip:` section puts the
+endpoints on the transport `ivr/asterisk/carriers.py` renders (and their RTP on its address).
 
 The secrets file (`asterisk.agent_secrets_file`, `{site}` replaced by the site name) has one
 agent per line, `<agent id>: <secret>`; blank lines and lines starting with `#` are
@@ -18,6 +21,7 @@ import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ivr.asterisk.carriers import media_lines, transport_name
 from ivr.asterisk.errors import RenderError
 from ivr.dialplan.names import agent_features_context
 from ivr.settings import AgentPhone, TelephonyConfig
@@ -79,6 +83,7 @@ def render_pjsip(config: TelephonyConfig, site_name: str, agents: Sequence[Agent
     if site_name not in config.sites:
         raise RenderError(f"no site {site_name!r} (sites: {', '.join(config.sites)})")
     settings = config.asterisk
+    site = config.sites[site_name]
     context = settings.agent_context or agent_features_context(site_name)
     agents = [a for a in agents if a.site == site_name]
     pjsip = [(a, r) for a in agents if (r := pjsip_resource(a)) is not None]
@@ -109,12 +114,16 @@ def render_pjsip(config: TelephonyConfig, site_name: str, agents: Sequence[Agent
             f"aors = {resource}",
             f"callerid = {callerid}",
             f"set_var = PLN123_AGENT={agent.id}",
+            "dtmf_mode = rfc4733",
             "direct_media = no",
             "rtp_symmetric = yes",
             "force_rport = yes",
             "rewrite_contact = yes",
+            *media_lines(site),
         ]
-        if settings.transport:
+        if site.sip is not None:
+            out.append(f"transport = {transport_name(config)}")
+        elif settings.transport:
             out.append(f"transport = {settings.transport}")
         out += [
             "",

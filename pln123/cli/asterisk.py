@@ -1,4 +1,4 @@
-"""`pln123 asterisk render`: a site's manager.conf, agents' PJSIP file and trunks, from the config.
+"""`pln123 asterisk render`: a site's manager.conf, agents' PJSIP file, trunks and carriers.
 
 Thin: load the config (every problem printed with its key path), call the renderers in
 `ivr/asterisk/`, write the files. The files hold secrets (the AMI secret, the agents' SIP
@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ivr.asterisk.carriers import render_carriers
 from ivr.asterisk.errors import RenderError
 from ivr.asterisk.iax import render_iax
 from ivr.asterisk.manager import render_manager
@@ -22,21 +23,21 @@ from ivr.dialplan import DialplanError
 from pln123.cli._config import load_or_report
 from pln123.config import Config
 
-PARTS = ("manager", "pjsip", "trunks")
+PARTS = ("manager", "pjsip", "trunks", "carriers")
 TRUNKS_FILE = "iax_pln123_trunks.conf"  # #include it from iax.conf
 
 
 def register(commands: Any) -> None:
     group = commands.add_parser(
         "asterisk",
-        help="render a site's Asterisk configuration (AMI user, agents, trunks)",
+        help="render a site's Asterisk configuration (AMI user, agents, trunks, carriers)",
         description="Render what a site's Asterisk needs for pln123 besides the dialplan. "
         "See docs/operations.md.",
     )
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
     render = verbs.add_parser(
         "render",
-        help="write manager.conf, the agents' PJSIP file and the trunks into a folder",
+        help="write manager.conf, the agents' PJSIP file, the trunks and the carriers",
         description="Example: pln123 asterisk render --config /etc/pln123/pln.yaml --site "
         "palembang --out /etc/asterisk/pln123. Files are written 0640 (they hold secrets); "
         "chgrp asterisk them and #include them from pjsip.conf / iax.conf.",
@@ -92,7 +93,15 @@ def render_files(config: Config, site: str, parts: list[str]) -> dict[str, str]:
         files.update(render_pjsip(config, site, config.acd.agents, secrets))
     if "trunks" in parts:
         files.update(_trunks(config, site))
+    if "carriers" in parts and (config.sites[site].sip is not None or _chosen(parts)):
+        files.update(render_carriers(config, site))
     return files
+
+
+def _chosen(parts: list[str]) -> bool:
+    """Carriers asked for by name (not just "everything"): a site without `sip:` is an
+    error then, while the default render simply has no carrier files for it."""
+    return list(parts) != list(PARTS)
 
 
 def _trunks(config: Config, site: str) -> dict[str, str]:

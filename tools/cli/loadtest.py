@@ -2,7 +2,9 @@
 
 Thin: parses, calls tools.loadtest.run and prints the report (and saves it as JSON with
 `--json`). `--baseline app_queue` adds the Asterisk-only stack's pass and the comparison
-line. Needs root (the Asterisk sandbox). Exit statuses: 0 no call lost (by either stack);
+line. `--sip`: the callers are SIPp processes over the sites' carrier trunks (the agents
+stay Local channels), and the last line is the run in one line with `transport=sip`.
+Needs root (the Asterisk sandbox). Exit statuses: 0 no call lost (by either stack);
 1 calls lost or the stack failed; 2 bad arguments; 130 interrupted.
 """
 
@@ -46,6 +48,10 @@ def register(commands: Any) -> None:
                       help="then the same callers through an Asterisk-only stack on the same "
                       "sandbox (app_queue: dialplan IVR + app_queue) and both stacks' CPU per "
                       "call side by side")
+    verb.add_argument("--sip", action="store_true",
+                      help="callers are SIPp processes over each site's carrier trunk (RTP "
+                      "voice, the agent key as an RFC 4733 event); agents stay Local "
+                      "channels. Needs sipp (Debian: sip-tester)")
     verb.add_argument("--json", type=Path, metavar="FILE", help="also write the report here")
     verb.add_argument("--workdir", type=Path, metavar="DIR",
                       help="keep the generated config and the processes' logs here")
@@ -67,6 +73,14 @@ def run(args: argparse.Namespace) -> int:
         problems.append("--sites: name each site once")
     if args.duration < 0 or args.ramp <= 0 or args.drain <= 0:
         problems.append("--duration must be >= 0, --ramp and --drain > 0")
+    if args.sip and args.baseline is not None:
+        problems.append("--sip and --baseline: the app_queue stack has Local callers only")
+    if args.sip:
+        from tools.loadtest.sipp import missing_sipp
+
+        reason = missing_sipp()
+        if reason is not None:
+            problems.append(f"--sip: {reason}")
     if problems:
         for problem in problems:
             print(f"{PROG}: {problem}", file=sys.stderr)
@@ -78,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                           duration_s=args.duration, ramp_s=args.ramp, drain_s=args.drain,
                           namespace=args.namespace, redis_url=args.redis_url,
                           cache_dir=args.cache_dir, workdir=args.workdir,
-                          baseline=args.baseline)
+                          baseline=args.baseline, sip=args.sip)
     try:
         report = run_loadtest(options, say=lambda line: print(line, flush=True))
     except StackError as error:

@@ -19,6 +19,7 @@ from tools.sandbox import (
     DEFAULT_NAMESPACE,
     IAX_BASE_PORT,
     PLN123_USER,
+    SIP_BASE_PORT,
     Instance,
     Sandbox,
     SandboxError,
@@ -58,6 +59,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=IAX_BASE_PORT,
         metavar="N",
         help=f"IAX2 port of the first site, likewise ({IAX_BASE_PORT})",
+    )
+    up.add_argument(
+        "--sip",
+        action="store_true",
+        help="give each new site a SIP port (loopback): its carrier trunks (from 127.0.0.2) "
+        "and agents' endpoints; without it no SIP port is opened",
+    )
+    up.add_argument(
+        "--sip-base-port",
+        type=int,
+        default=SIP_BASE_PORT,
+        metavar="N",
+        help=f"SIP port of the first site, likewise ({SIP_BASE_PORT})",
     )
     up.add_argument(
         "--free-ports",
@@ -151,6 +165,8 @@ def _up(args: argparse.Namespace) -> int:
         iax_base_port=args.iax_base_port,
         free_ports=args.free_ports,
         timeout=args.timeout,
+        sip=args.sip,
+        sip_base_port=args.sip_base_port,
     )
     _print_table(instances)
     first = instances[0]
@@ -181,7 +197,7 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _print_table(instances: list[Instance]) -> None:
-    rows = [("SITE", "AMI", "IAX2", "PID", "STATE")]
+    rows = [("SITE", "AMI", "IAX2", "SIP", "PID", "STATE")]
     for instance in instances:
         status = instance.status()
         pid = str(instance.pid) if instance.pid is not None and status != "stopped" else "-"
@@ -190,6 +206,7 @@ def _print_table(instances: list[Instance]) -> None:
                 instance.site,
                 f"127.0.0.1:{instance.ami_port}",
                 f"127.0.0.1:{instance.iax_port}",
+                f"127.0.0.1:{instance.sip_port}" if instance.sip_port is not None else "-",
                 pid,
                 status,
             )

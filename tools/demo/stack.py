@@ -57,6 +57,7 @@ class StackSettings:
     cache_dir: Path = DEFAULT_CACHE_DIR
     redis_url: str | None = None      # None: an embedded redis-server
     dashboard: str | None = None      # "host:port", None: no dashboard
+    sip: bool = False                 # Asterisk also opens a loopback SIP port (carriers)
     start_timeout_s: float = 60.0
 
 
@@ -97,7 +98,8 @@ class Stack:
             self.say(f"stopping the sandbox instances left in namespace {s.namespace!r}")
             self.sandbox.down()
         self.say(f"starting Asterisk for {', '.join(s.sites)} (namespace {s.namespace})")
-        for instance in self.sandbox.up(list(s.sites), free_ports=True):
+        for instance in self.sandbox.up(list(s.sites), free_ports=True, sip=s.sip,
+                                        config_file=s.config if s.sip else None):
             self.instances[instance.site] = instance
 
     def _start_redis(self) -> None:

@@ -4,9 +4,10 @@
   exactly the event stream the site's pln123 receives, so its count is "AMI events/s into
   pln123". Nothing else is read from it (the filters hide bridges and new channels).
 - As the sandbox's admin user with the event mask `call,agi`: the callers' channels (the
-  `;2` half of Local/<area>123@pln123-inbound-..., so the load generator knows how many
-  calls are live), the IVR's AsyncAGIStart per caller number, and the evidence of pln123's
-  decisions, which gives the decision latency measured from outside the process:
+  `;2` half of Local/<area>123@pln123-inbound-..., or with SIP callers the carrier's
+  PJSIP channels, so the load generator knows how many calls are live), the IVR's
+  AsyncAGIStart per caller number, and the evidence of pln123's decisions, which gives
+  the decision latency measured from outside the process:
 
     agent answered -> caller bridged: OriginateResponse (Response: Success) of an agent's
     leg, then BridgeEnter of that leg, which happens only after pln123 has read the
@@ -28,6 +29,17 @@ from tools.sandbox import ADMIN_USER, PLN123_USER, Instance, RawAmi
 
 INBOUND_MARK = "@pln123-inbound-"
 TRUNK_MARK = "IAX2/"   # the only IAX2 channels pln123 originates ring lent agents
+SIP_MARK = "PJSIP/"    # the load test's agents are Local: its only PJSIP channels are callers
+
+
+def is_local_caller(channel: str) -> bool:
+    """The caller's half of an originated Local caller (the other half is the script)."""
+    return INBOUND_MARK in channel and channel.endswith(";2")
+
+
+def is_sip_caller(channel: str) -> bool:
+    """A SIPp caller's channel on the carrier trunk."""
+    return channel.startswith(SIP_MARK)
 
 
 def is_agent_leg(channel: str, agent_mark: str) -> bool:
@@ -82,9 +94,11 @@ class SessionReader:
 class Observer:
     """One site's two observing sessions, until `stop()`."""
 
-    def __init__(self, instance: Instance, agent_context: str):
+    def __init__(self, instance: Instance, agent_context: str,
+                 is_caller: Callable[[str], bool] = is_local_caller):
         self.site = instance.site
         self.agent_mark = f"@{agent_context}-"
+        self.is_caller = is_caller
         self.lock = threading.Lock()
         self.seen = Observation(started_at=time.monotonic())
         self._readers = [
@@ -109,7 +123,7 @@ class Observer:
     def _track(self, name: str, message: dict[str, str], now: float) -> None:
         seen = self.seen
         channel = message.get("Channel", "")
-        if name == "Newchannel" and INBOUND_MARK in channel and channel.endswith(";2"):
+        if name == "Newchannel" and self.is_caller(channel):
             seen.live_callers.add(channel)
             seen.peak_live = max(seen.peak_live, len(seen.live_callers))
         elif name == "Hangup":

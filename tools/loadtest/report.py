@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tools.loadtest.baseline import BaselineReport
+from tools.loadtest.sip_callers import SipStats
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -52,6 +53,8 @@ class LoadReport:
     latencies_ms: list[float] = field(repr=False)
     pooled: int = 0                     # answered by another site's agent (national pooling)
     baseline: BaselineReport | None = None   # the same callers through Asterisk alone
+    transport: str = "local"            # the callers: Local channels, or "sip" (SIPp)
+    sip: SipStats | None = None         # with SIP callers: what SIPp saw
     machine: str = field(default_factory=machine)
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC",
                                                             time.gmtime()))
@@ -84,6 +87,12 @@ class LoadReport:
     def summary(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("latencies_ms")
+        if self.sip is not None:
+            answer = self.sip.answer_ms
+            data["sip"].pop("answer_ms")
+            data["sip"].update(not_completed=self.sip.not_completed,
+                               answer_ms_p50=_rounded(percentile(answer, 50)),
+                               answer_ms_p99=_rounded(percentile(answer, 99)))
         p50, p99 = percentile(self.latencies_ms, 50), percentile(self.latencies_ms, 99)
         ratio = self.ratio_vs_baseline
         data.update(cpu_ms_per_call=round(self.cpu_ms_per_call, 1),
@@ -118,6 +127,26 @@ class LoadReport:
             f"decision latency (agent answered -> caller bridged, {s['decisions']} calls): "
             f"p50 {s['decision_latency_ms_p50']} ms, p99 {s['decision_latency_ms_p99']} ms",
             *self._baseline_lines(),
+            *self._sip_lines(),
+        ]
+
+    def _sip_lines(self) -> list[str]:
+        """SIPp's own view; the last line is the run in one line, with the transport."""
+        sip = self.sip
+        if sip is None:
+            return []
+        p99 = percentile(self.latencies_ms, 99)
+        answer = sip.answer_ms
+        return [
+            f"SIP callers (SIPp): dialled {sip.dialled}, ended as scripted {sip.completed}, "
+            f"not {sip.not_completed} (in lost); SIPp's count: successful {sip.successful}, "
+            f"failed {sip.failed}, mean call {sip.call_length_s:.1f} s; INVITE -> 200 OK "
+            f"p50 {_rounded(percentile(answer, 50))} ms, p99 {_rounded(percentile(answer, 99))}"
+            " ms",
+            f"cpu_ms_per_call_pln123={self.cpu_ms_per_call:.1f} "
+            f"cpu_ms_per_call_asterisk={self.asterisk_cpu_ms_per_call:.1f} "
+            f"lost={self.lost_total} "
+            f"p99_ms={'n/a' if p99 is None else f'{p99:.1f}'} transport={self.transport}",
         ]
 
     def _baseline_lines(self) -> list[str]:
@@ -145,6 +174,10 @@ class LoadReport:
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _nonzero(counts: Mapping[str, int]) -> list[tuple[str, int]]:

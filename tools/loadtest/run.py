@@ -18,6 +18,11 @@ has hung up, at most `drain_s`). CPU is read from /proc/<pid>/stat of each serve
 (user + system) at the start of the ramp and the end of the drain; AMI events and the
 decision latency come from tools.loadtest.observer; outcomes from tools.loadtest.outcomes.
 
+With `sip=True` the callers are SIPp processes over each site's carrier trunk instead
+(tools.loadtest.sip_callers): the same key after the same pause, voice as RTP for the
+whole call, the same phases; the agents stay the Local agents above. A call SIPp did not
+end as scripted is lost too.
+
 With `baseline="app_queue"` the same callers then go, on the same sandbox, through an
 Asterisk-only stack (a dialplan IVR and app_queue, tools.loadtest.baseline) with the same
 phases, and the report puts Asterisk's CPU per call of both stacks side by side.
@@ -39,9 +44,18 @@ from tools.demo.processes import cpu_seconds
 from tools.demo.stack import Say, Stack, StackError, StackSettings, work_folder
 from tools.loadtest import baseline
 from tools.loadtest.baseline import BaselineReport, QueueObserver
-from tools.loadtest.observer import Observer
-from tools.loadtest.outcomes import classify, lost, pooled, records_by_number
+from tools.loadtest.observer import Observer, is_local_caller, is_sip_caller
+from tools.loadtest.outcomes import (
+    NOT_LOST,
+    classify,
+    lost,
+    outcome,
+    pooled,
+    records_by_number,
+)
 from tools.loadtest.report import LoadReport
+from tools.loadtest.sip_callers import SipPlan, SippLoad, SipStats
+from tools.loadtest.sipp import keys
 from tools.sandbox import DEFAULT_CACHE_DIR
 
 AGENT_CONTEXT = "loadtest-agent"
@@ -61,6 +75,7 @@ class LoadOptions:
     cache_dir: Path = DEFAULT_CACHE_DIR
     workdir: Path | None = None
     baseline: str | None = None      # "app_queue": then the Asterisk-only stack's pass
+    sip: bool = False                # SIPp callers over the carrier trunk, not Local ones
 
 
 class Interrupted(Exception):
@@ -83,7 +98,11 @@ def load_overrides(options: LoadOptions, all_sites: list[str]) -> dict[str, Any]
             roster.append({"id": agent_id, "name": f"Load {agent_id}", "site": site,
                            "endpoint": f"Local/{agent_id}@{AGENT_CONTEXT}",
                            "skills": {"general": 5}})
+    # the outcomes are read from the call records once the drain is over: the first
+    # call's record must still be there (an ended call's record expires)
+    keep_s = max(3600, int(options.ramp_s + options.duration_s + options.drain_s) + 600)
     return {"agents": roster, "acd": {
+        "ended_call_keep_s": min(keep_s, 7 * 24 * 3600),
         "ring_timeout_s": 10, "callback_offer_ewt_s": 3600,
         "callback_dial": "Local/{number}@test-answer",
         "queues": {"general": {"wrapup_s": 2, "max_wait_s": PATIENCE_S}}}}
@@ -104,10 +123,13 @@ def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
     stack = Stack(StackSettings(config=workdir / "loadtest.yaml", pooling=config.acd.pooling,
                                 sites=options.sites, workdir=workdir,
                                 namespace=options.namespace,
-                                cache_dir=options.cache_dir, redis_url=options.redis_url),
+                                cache_dir=options.cache_dir, redis_url=options.redis_url,
+                                sip=options.sip),
                   say)
     if options.baseline is not None and options.baseline not in baseline.STACKS:
         raise StackError(f"no baseline {options.baseline!r}: {', '.join(baseline.STACKS)}")
+    if options.baseline is not None and options.sip:
+        raise StackError("the app_queue baseline has Local callers only: no --sip with it")
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     observers: dict[str, Observer] = {}
     queue_observers: dict[str, QueueObserver] = {}
@@ -117,9 +139,14 @@ def run_loadtest(options: LoadOptions, say: Say = print) -> LoadReport:
                   for site in options.sites}
         stack.login_agents(roster)
         _wait_ready(stack, roster, say)
-        observers = {site: Observer(stack.instances[site], AGENT_CONTEXT)
+        observers = {site: Observer(stack.instances[site], AGENT_CONTEXT,
+                                    is_sip_caller if options.sip else is_local_caller)
                      for site in options.sites}
-        report = _drive(stack, config, options, observers, say)
+        if options.sip:
+            report = _drive_sip(stack, config, options, observers,
+                                sip_plans(options, shipped_sites), workdir, say)
+        else:
+            report = _drive(stack, config, options, observers, say)
         if options.baseline is not None:
             for observer in observers.values():
                 observer.stop()
@@ -240,6 +267,130 @@ def _drive(stack: Stack, config: Config, options: LoadOptions,
         asterisk_cpu_s=ast,
         ami_events=sum(s.events for s in seen),
         latencies_ms=[1000 * x for s in seen for x in s.latencies])
+
+
+def sip_plans(options: LoadOptions, all_sites: list[str]) -> dict[str, SipPlan]:
+    """Each site's SIPp: the callers split over the sites (the first ones take the rest),
+    each call's audio as long as a call can last (a caller is patient)."""
+    share, rest = divmod(options.calls, len(options.sites))
+    longest = min(float(PATIENCE_S), options.ramp_s + options.duration_s + options.drain_s)
+    return {site: SipPlan(site_index=all_sites.index(site),
+                          concurrent=share + (1 if index < rest else 0),
+                          ramp_s=options.ramp_s,
+                          placing_s=options.ramp_s + options.duration_s,
+                          call_bound_s=longest)
+            for index, site in enumerate(options.sites) if share or index < rest}
+
+
+def _drive_sip(stack: Stack, config: Config, options: LoadOptions,
+               observers: dict[str, Observer], plans: Mapping[str, SipPlan], workdir: Path,
+               say: Say) -> LoadReport:
+    """The same phases with SIPp callers (tools.loadtest.sip_callers)."""
+    sites = list(options.sites)
+    serve_pids = {site: stack.serves[site].pid for site in sites}
+    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
+    cpu0 = {site: cpu_seconds(pid) for site, pid in serve_pids.items()}
+    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
+    for observer in observers.values():
+        observer.reset_count()
+
+    def live() -> int:
+        return sum(observer.live() for observer in observers.values())
+
+    loads: dict[str, SippLoad] = {}
+    try:
+        started = time.monotonic()
+        for site, plan in plans.items():
+            instance = stack.instances[site]
+            if instance.sip_port is None:
+                raise StackError(f"the sandbox gave {site} no SIP port")
+            area = config.sites[site].primary_area.code
+            loads[site] = SippLoad.start(
+                site, plan, workdir / f"sipp-{site}", sip_port=instance.sip_port,
+                dialled=f"{area}123", caller_keys=keys(CALLER["DTMF"]),
+                first_key_after_s=float(CALLER["PAUSE"]))
+            say(f"loadtest: SIPp for {site} (pid {loads[site].pid}): {plan.concurrent} "
+                f"callers at {plan.rate_per_s:.1f}/s, then each ended call replaced")
+
+        def check() -> None:
+            _check(stack, observers)
+            for load in loads.values():
+                failure = load.failure()
+                if failure is not None:
+                    raise StackError(failure)
+
+        def offered() -> int:
+            return sum(len(load.journal()[0]) for load in loads.values())
+
+        say(f"loadtest: ramp: {options.calls} SIP callers over {options.ramp_s:.0f} s")
+        ramp_until = started + 2 * options.ramp_s + 30
+        while offered() < options.calls:
+            check()
+            stopped = not any(load.running() for load in loads.values())
+            if stopped or time.monotonic() > ramp_until:
+                raise StackError(f"SIPp placed {offered()} of {options.calls} callers in "
+                                 f"{time.monotonic() - started:.0f} s")
+            time.sleep(0.25)
+        hold_until = started + options.ramp_s + options.duration_s
+        say(f"loadtest: hold: {options.calls} live callers for {options.duration_s:.0f} s")
+        next_say = time.monotonic() + 10
+        while time.monotonic() < hold_until:
+            check()
+            if time.monotonic() >= next_say:
+                say(f"loadtest: +{time.monotonic() - started:.0f} s, {live()} live, "
+                    f"{offered()} offered")
+                next_say += 10
+            time.sleep(0.25)
+        for load in loads.values():
+            load.end_hold()
+        say(f"loadtest: drain: waiting for {live()} live callers (at most "
+            f"{options.drain_s:.0f} s)")
+        drain_until = time.monotonic() + options.drain_s
+        while (any(load.running() for load in loads.values())
+               and time.monotonic() < drain_until):
+            check()
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+    finally:
+        for load in loads.values():
+            load.stop()
+    cpu = {site: cpu_seconds(pid) - cpu0[site] for site, pid in serve_pids.items()}
+    ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
+    return _sip_report(stack, options, observers, list(loads.values()), seconds, cpu, ast)
+
+
+def _sip_report(stack: Stack, options: LoadOptions, observers: dict[str, Observer],
+                loads: list[SippLoad], seconds: float, cpu: dict[str, float],
+                ast: dict[str, float]) -> LoadReport:
+    """Lost: a caller the ACD did not answer (or call back), or whose call SIPp did not
+    end as scripted; each once."""
+    sites = list(options.sites)
+    numbers: list[str] = []
+    completed: set[str] = set()
+    for load in loads:
+        dialled, done = load.journal()
+        numbers += dialled
+        completed |= done
+    stats = [load.stats() for load in loads]
+    seen = [observer.snapshot() for observer in observers.values()]
+    ivr_took = set().union(*(s.agi_started for s in seen))
+    records = records_by_number(stack.client, [stack.keys(site) for site in sites])
+    counts = classify(numbers, records, ivr_took)
+    lost_numbers = {number for number in numbers
+                    if number not in completed
+                    or outcome(records.get(number, []), number in ivr_took) not in NOT_LOST}
+    return LoadReport(
+        concurrent_target=options.calls, sites=sites, agents_per_site=options.agents,
+        seconds=seconds, offered=len(numbers),
+        peak_concurrent=sum(s.peak_live for s in seen), outcomes=dict(counts),
+        lost=len(lost_numbers), pooled=pooled(numbers, records), pln123_cpu_s=cpu,
+        asterisk_cpu_s=ast, ami_events=sum(s.events for s in seen),
+        latencies_ms=[1000 * x for s in seen for x in s.latencies], transport="sip",
+        sip=SipStats(sum(s.dialled for s in stats), sum(s.completed for s in stats),
+                     sum(s.successful for s in stats), sum(s.failed for s in stats),
+                     [ms for s in stats for ms in s.answer_ms],
+                     sum(s.call_length_s * s.successful for s in stats)
+                     / max(1, sum(s.successful for s in stats))))
 
 
 def _drive_baseline(stack: Stack, config: Config, options: LoadOptions,

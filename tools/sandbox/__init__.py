@@ -16,16 +16,20 @@ from tools.sandbox.sandbox import (
     AMI_BASE_PORT,
     DEFAULT_NAMESPACE,
     IAX_BASE_PORT,
+    SIP_BASE_PORT,
     Sandbox,
 )
+from tools.sandbox.sip import CARRIER_ADDRESS
 
 __all__ = [
     "ADMIN_USER",
     "AMI_BASE_PORT",
+    "CARRIER_ADDRESS",
     "DEFAULT_CACHE_DIR",
     "DEFAULT_NAMESPACE",
     "IAX_BASE_PORT",
     "PLN123_USER",
+    "SIP_BASE_PORT",
     "BuildResult",
     "Host",
     "Instance",

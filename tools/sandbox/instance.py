@@ -5,7 +5,7 @@ Layout, inside the root:  /srv/pln123/<namespace>/<site>/
     run lib log spool   Asterisk's writable folders, owned by the root's asterisk user
     ami-pln123.secret ami-admin.secret   0600, for clients; never printed
     asterisk.out    Asterisk's stdout/stderr (its console log)
-    state.json      ports and PID: what `status` and `down` work from
+    state.json      ports (SIP only if asked for) and PID: what `status` and `down` use
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tools.sandbox.render import (
     site_dialplan,
     site_manager_user,
 )
+from tools.sandbox.sip import site_sip
 
 ADMIN_USER = "sandbox-admin"
 PLN123_USER = "pln123"
@@ -60,6 +61,8 @@ class Instance:
     iax_port: int
     pid: int | None = None
     started_at: float | None = None
+    # The instance's SIP port (UDP, 127.0.0.1); None: no SIP transport, no port (the default).
+    sip_port: int | None = None
     # The admin config the site's pln123 dialplan is rendered from at each prepare().
     config_file: Path = field(default=DEFAULT_CONFIG, repr=False, compare=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
@@ -102,6 +105,7 @@ class Instance:
             "iax_port": self.iax_port,
             "pid": self.pid,
             "started_at": self.started_at,
+            "sip_port": self.sip_port,
             "root": str(self.root),
             "config": self.config_in_root,
         }
@@ -120,6 +124,7 @@ class Instance:
             iax_port=int(data["iax_port"]),
             pid=data.get("pid"),
             started_at=data.get("started_at"),
+            sip_port=data.get("sip_port"),
         )
 
     def status(self) -> Status:
@@ -163,8 +168,16 @@ class Instance:
             print(f"\n*** pln123 sandbox: WARNING: {warning}\n", file=sys.stderr, flush=True)
         manager_user = site_manager_user(self.site, self.path / "ami-pln123.secret",
                                          self.config_file)
+        sip = None
+        if self.sip_port is not None:
+            with_sip = site_sip(self.site, self.sip_port, self.config_file)
+            if with_sip.warning is not None:
+                print(f"\n*** pln123 sandbox: WARNING: {with_sip.warning}\n", file=sys.stderr,
+                      flush=True)
+            sip = with_sip.pjsip
+            dialplan = dialplan.rstrip("\n") + "\n\n" + with_sip.dialplan
         for name, text in render_site_config(settings, dialplan=dialplan,
-                                             manager_user=manager_user).items():
+                                             manager_user=manager_user, sip=sip).items():
             target = self.path / "etc" / name
             target.write_text(text)
             if name in SECRET_FILES:

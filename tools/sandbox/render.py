@@ -38,8 +38,9 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9_./:-]*")
 # The AMI user pln123 (and the tests) log in as; its section comes from render_user.
 SANDBOX_AMI_USER = "pln123"
-# Readable only by root and the asterisk group: it holds the AMI secrets.
-SECRET_FILES = frozenset({"manager.conf"})
+# Readable only by root and the asterisk group: the AMI secrets, the agents' SIP passwords.
+SECRET_FILES = frozenset({"manager.conf", "pjsip.conf"})
+PJSIP_TEMPLATE = "pjsip.conf"
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,12 @@ def render_template(text: str, values: Mapping[str, str], name: str = "template"
 
 def render_site_config(
     settings: SiteSettings, template_dir: Path = TEMPLATE_DIR, dialplan: str | None = None,
-    manager_user: str | None = None,
+    manager_user: str | None = None, sip: str | None = None,
 ) -> dict[str, str]:
     """File name -> rendered text, for every `*.conf` template, plus the included dialplan
-    (`dialplan`, or a comment-only stand-in so the #include always finds its file) and
-    `manager_user` (the rendered pln123 AMI user section) appended to manager.conf."""
+    (`dialplan`, or a comment-only stand-in so the #include always finds its file),
+    `manager_user` (the rendered pln123 AMI user section) appended to manager.conf and
+    `sip` (an instance with SIP: its transport and endpoints) appended to pjsip.conf."""
     templates = sorted(template_dir.glob("*.conf"))
     if not templates:
         raise SandboxError(
@@ -105,6 +107,10 @@ def render_site_config(
         if MANAGER_FILE not in files:
             raise SandboxError(f"{template_dir} has no {MANAGER_FILE} for the pln123 user")
         files[MANAGER_FILE] = files[MANAGER_FILE].rstrip("\n") + "\n\n" + manager_user
+    if sip is not None:
+        if PJSIP_TEMPLATE not in files:
+            raise SandboxError(f"{template_dir} has no {PJSIP_TEMPLATE} for the SIP endpoints")
+        files[PJSIP_TEMPLATE] = files[PJSIP_TEMPLATE].rstrip("\n") + "\n\n" + sip
     files[DIALPLAN_FILE] = dialplan if dialplan is not None else _stand_in(
         settings.site, "no dialplan was rendered")
     # Written again by trunks.join_trunks once the session's other instances are known.

@@ -26,6 +26,7 @@ from tools.sandbox.trunks import join_trunks
 DEFAULT_NAMESPACE = "default"
 AMI_BASE_PORT = 15038
 IAX_BASE_PORT = 14569
+SIP_BASE_PORT = 15060
 SITE_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 NAMESPACE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
@@ -99,8 +100,16 @@ class Sandbox:
         iax_base_port: int = IAX_BASE_PORT,
         free_ports: bool = False,
         timeout: float = 30.0,
+        sip: bool = False,
+        sip_base_port: int = SIP_BASE_PORT,
+        config_file: Path | None = None,
     ) -> list[Instance]:
         """Start (or keep) one Asterisk per site; site i gets ports base + i unless free_ports.
+
+        `sip`: new instances also get a SIP port (UDP, loopback only) with the site's
+        transport, carriers and agents (tools/sandbox/sip.py); without it no SIP port is
+        opened. `config_file`: the admin config new instances render from (default: the
+        shipped one).
 
         A site that is already running is left alone (but reloads IAX2 when a new site joins
         its trunks); a stopped or dead one restarts on its recorded ports. If any start
@@ -119,18 +128,27 @@ class Sandbox:
         known = {instance.site: instance for instance in self.instances()}
         taken_tcp = {i.ami_port for i in known.values()}
         taken_udp = {i.iax_port for i in known.values()}
+        taken_udp |= {i.sip_port for i in known.values() if i.sip_port is not None}
         wanted = []
         for index, site in enumerate(names):
             instance = known.get(site)
             if instance is None:
+                sip_port = None
                 if free_ports:
                     ami_port = free_port(socket.SOCK_STREAM, taken_tcp)
                     iax_port = free_port(socket.SOCK_DGRAM, taken_udp)
+                    if sip:
+                        sip_port = free_port(socket.SOCK_DGRAM, taken_udp | {iax_port})
                 else:
                     ami_port, iax_port = ami_base_port + index, iax_base_port + index
-                instance = self._new(site, ami_port, iax_port)
+                    sip_port = sip_base_port + index if sip else None
+                instance = self._new(site, ami_port, iax_port, sip_port)
+                if config_file is not None:
+                    instance.config_file = config_file
             taken_tcp.add(instance.ami_port)
             taken_udp.add(instance.iax_port)
+            if instance.sip_port is not None:
+                taken_udp.add(instance.sip_port)
             wanted.append(instance)
         to_start = [instance for instance in wanted if not instance.is_running()]
         self._check_ports(to_start)
@@ -164,16 +182,19 @@ class Sandbox:
         remove_tree(self.namespace_dir)
         return stopped
 
-    def _new(self, site: str, ami_port: int, iax_port: int) -> Instance:
-        for port in (ami_port, iax_port):
+    def _new(self, site: str, ami_port: int, iax_port: int, sip_port: int | None = None
+             ) -> Instance:
+        for port in (ami_port, iax_port, sip_port or 1):
             if not 1 <= port <= 65535:
                 raise SandboxError(f"{site}: port {port} is out of range")
-        return Instance(self.root, self.namespace, site, ami_port, iax_port)
+        return Instance(self.root, self.namespace, site, ami_port, iax_port,
+                        sip_port=sip_port)
 
     def _check_ports(self, instances: Sequence[Instance]) -> None:
         ami = [i.ami_port for i in instances]
-        iax = [i.iax_port for i in instances]
-        if len(set(ami)) != len(ami) or len(set(iax)) != len(iax):
+        udp = [i.iax_port for i in instances] + [i.sip_port for i in instances
+                                                 if i.sip_port is not None]
+        if len(set(ami)) != len(ami) or len(set(udp)) != len(udp):
             raise SandboxError("two sites would share a port; choose other base ports")
         for instance in instances:
             if not tcp_port_free(instance.ami_port):
@@ -186,4 +207,9 @@ class Sandbox:
                 raise SandboxError(
                     f"{instance.site}: IAX2 port {instance.iax_port}/udp on 127.0.0.1 is in "
                     "use; use --iax-base-port or another --namespace"
+                )
+            if instance.sip_port is not None and not udp_port_free(instance.sip_port):
+                raise SandboxError(
+                    f"{instance.site}: SIP port {instance.sip_port}/udp on 127.0.0.1 is in "
+                    "use; use --sip-base-port or another --namespace"
                 )
