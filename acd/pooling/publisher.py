@@ -31,7 +31,8 @@ def skill_status(view: LiveView, default_aht_s: float) -> SkillStatus:
     (EWT 0); otherwise it waits for the completions ahead of it."""
     agents = view.agents
     ahead = view.waiting + 1 - agents.get(AgentStatus.READY, 0)
-    staffed = sum(n for status, n in agents.items() if status is not AgentStatus.LOGGED_OUT)
+    staffed = view.phone_down + sum(n for status, n in agents.items()
+                                    if status is not AgentStatus.LOGGED_OUT)
     return SkillStatus(
         staffed=staffed,
         ready=agents.get(AgentStatus.READY, 0),

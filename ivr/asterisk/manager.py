@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from acd.telephony import WATCHED_TECHNOLOGIES
 from ivr.asterisk.errors import RenderError
 from ivr.settings import Site, TelephonyConfig
 
@@ -32,11 +33,14 @@ ACTIONS: dict[str, str | None] = {
     "Bridge": "call",                # caller and answered agent
     "Hangup": "call",
     "Getvar": "call",
+    "MixMonitor": "system",          # recording an agent's conversation (recorded queues)
     "CoreShowChannels": "reporting",  # resync after a reconnect
     "CoreStatus": "reporting",       # ... and whether Asterisk restarted (its start time)
     "DBPut": "system",               # the heartbeat and the agents' phones in AstDB
     "DBDel": "system",               # ... the heartbeat on a clean stop, agents who left
     "DBDelTree": "system",           # ... the agents' phones a previous process left
+    "PJSIPShowEndpoints": "system",  # the agents' phones' states after every login
+    "DeviceStateList": "call",       # ... and every other device's (IAX2)
 }
 
 # Event -> its read class. Only these reach pln123 (eventfilter include lines).
@@ -50,6 +54,15 @@ EVENTS: dict[str, str] = {
     "UserEvent": "user",             # agents' feature codes, lent agents' rings
     "DTMFBegin": "dtmf",             # the login mask asks for dtmf: digits outside AGI
     "DTMFEnd": "dtmf",
+    "DeviceStateChange": "call",     # an agent's phone unregistered, busy, available
+    "ContactStatus": "system",       # ... a PJSIP phone's registration removed or back
+}
+
+# Events let through only when a header starts with one of these: Asterisk sends a
+# DeviceStateChange for every Local channel of every call (a third of a busy site's events)
+# while pln123 follows only the agents' phones.
+EVENT_PREFIXES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "DeviceStateChange": ("Device", tuple(f"{tech}/" for tech in WATCHED_TECHNOLOGIES)),
 }
 
 WRITE_CLASSES: tuple[str, ...] = tuple(sorted({c for c in ACTIONS.values() if c}))
@@ -136,9 +149,21 @@ def render_user(config: TelephonyConfig, site_name: str) -> str:
         f"read = {','.join(READ_CLASSES)}",
         f"write = {','.join(WRITE_CLASSES)}",
         "; Only the events pln123 reads; responses (and list items) are never filtered.",
-        *(f"eventfilter(action(include),name({event})) =" for event in EVENTS),
+        *_event_filters(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _event_filters() -> list[str]:
+    lines = []
+    for event in EVENTS:
+        if event not in EVENT_PREFIXES:
+            lines.append(f"eventfilter(action(include),name({event})) =")
+            continue
+        header, prefixes = EVENT_PREFIXES[event]
+        lines.extend(f"eventfilter(action(include),name({event}),header({header}),"
+                     f"method(starts_with)) = {prefix}" for prefix in prefixes)
+    return lines
 
 
 def render_manager(config: TelephonyConfig, site_name: str) -> dict[str, str]:

@@ -114,7 +114,7 @@ def test_every_site_loads_into_asterisk(instance: Instance, tmp_path: Path) -> N
     for site in SITES:
         secret = _load_site(instance, config, site, tmp_path)
         user = instance.cli("manager show user pln123")
-        assert "read perm: call,user,dtmf,agi" in user, user
+        assert "read perm: system,call,user,dtmf,agi" in user, user
         assert "write perm: system,call,reporting,originate,agi" in user, user
         assert "deny - 0.0.0.0/0.0.0.0" in user and "allow - 127.0.0.1/255.255.255.255" in user
         agents = [a.id for a in config.acd.agents if a.site == site]

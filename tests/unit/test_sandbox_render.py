@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.asterisk.manager import EVENTS, READ_CLASSES, WRITE_CLASSES
+from ivr.asterisk.manager import EVENT_PREFIXES, EVENTS, READ_CLASSES, WRITE_CLASSES
 from tools.sandbox.errors import SandboxError
 from tools.sandbox.render import (
     SiteSettings,
@@ -80,7 +80,9 @@ def test_pln123_user_is_least_privilege(config: dict[str, str]) -> None:
     read = classes(user["read"][0])
     # The section admins deploy (`pln123 asterisk render`), not a sandbox variant.
     assert write == set(WRITE_CLASSES) and read == set(READ_CLASSES)
-    assert config["manager.conf"].count("eventfilter(action(include),name(") == len(EVENTS)
+    # One line per event, one per watched technology for the phones' device states.
+    assert config["manager.conf"].count("eventfilter(action(include),name(") == len(EVENTS) - 1 + \
+        len(EVENT_PREFIXES["DeviceStateChange"][1])
     assert not write & {"command", "config", "all"}
     # system: DBPut of the heartbeat the dialplan checks; agi is a shell already.
     assert {"agi", "originate", "call", "system"} <= write

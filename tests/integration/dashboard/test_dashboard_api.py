@@ -181,7 +181,7 @@ async def test_sites_and_site_views(fresh_redis: RedisServer) -> None:
         assert tiles["medan"]["pooling"]["reserve_config"] == {"general": "auto",
                                                                "billing": "2"}
         assert tiles["palembang"]["agents"] == {"ready": 0, "on_call": 0, "wrap_up": 0,
-                                                "paused": 0, "logged_in": 0}
+                                                "paused": 0, "phone_down": 0, "logged_in": 0}
         site = (await client.get("/api/sites/palembang")).json()
         assert [(c["call_id"], c["position"], c["priority"]) for c in site["calls"]] == [
             ("c2", 1, 2), ("c1", 1, 5)]
