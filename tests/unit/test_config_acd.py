@@ -52,6 +52,8 @@ def test_the_shipped_acd_settings(config: Config) -> None:
     assert (acd.callback_offer_ewt_s, acd.callback_attempts, acd.abandon_resume_s) == (
         120.0, 3, 300.0)
     assert acd.audit_maxlen == 1_000_000
+    assert acd.ended_call_keep_s == 3600.0
+    assert acd.ended_call_ttl_s() == 3600.0   # longer than the abandon-resume window
     assert list(acd.queues) == list(config.skills)
     assert acd.queue("fault") == QueueSettings("fault", wrapup_s=20.0, max_wait_s=600.0,
                                                max_wait_fallback="ticket")
@@ -178,6 +180,10 @@ CASES: list[tuple[str, Mutation, str]] = [
      "acd.callback_attempts: must be an integer, not 2.5"),
     ("audit-maxlen-range", _set("acd.audit_maxlen", 10),
      "acd.audit_maxlen: must be between 1000 and 100000000, not 10"),
+    ("ended-call-keep-range", _set("acd.ended_call_keep_s", 0),
+     "acd.ended_call_keep_s: must be between 1 and 604800, not 0"),
+    ("ended-call-keep-not-number", _set("acd.ended_call_keep_s", "1h"),
+     "acd.ended_call_keep_s: must be a number, not '1h'"),
     ("acd-not-mapping", _set("acd", ["ring_timeout_s"]), "acd: must be a mapping, not a list"),
     ("wrapup-range", _set("acd.queues.general.wrapup_s", -1),
      "acd.queues.general.wrapup_s: must be between 0 and 600, not -1"),

@@ -115,6 +115,11 @@ def test_load_overlay_has_the_synthetic_agents_of_the_chosen_sites(tmp_path: Pat
                                                   "91001", "91002", "91003"]
     assert agent_ids(2, 1) == ["92001"]
     assert {a.site for a in config.acd.agents} == {"palembang", "medan"}
+    # the outcomes are read after the drain: every call's record is still there
+    assert config.acd.ended_call_keep_s == 3600
+    long = LoadOptions(duration_s=7200.0)
+    assert write_overlay(tmp_path / "long.yaml", load_overrides(long, sites)
+                         ).acd.ended_call_ttl_s() >= long.ramp_s + 7200 + long.drain_s
 
 
 def test_outcomes_from_a_numbers_records() -> None:

@@ -92,6 +92,18 @@ def test_restart_only_settings_keep_their_running_values(config_file: Path) -> N
     assert running.acd.ring_timeout_s == 9
 
 
+def test_an_ended_calls_keep_waits_for_a_restart(config_file: Path) -> None:
+    """It is an argument of the queue scripts, like the abandon-resume window."""
+    old = load_config(config_file)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["acd"]["ended_call_keep_s"] = 600
+
+    plan = plan_reload(old, changed(config_file, edit), "palembang")
+    assert plan.needs_restart == ("acd.ended_call_keep_s",)
+    assert plan.effective.acd.ended_call_keep_s == old.acd.ended_call_keep_s == 3600
+
+
 def test_roster_changes_are_named_per_agent_and_flagged_for_asterisk(
         config_file: Path) -> None:
     old = load_config(config_file)
