@@ -12,6 +12,9 @@ from typing import Any
 import structlog
 from twisted.internet.interfaces import IReactorTime
 
+# The fields that name what a step concerned, in the history's step labels.
+_NAMED = ("menu", "key", "flow", "ticket", "language", "skill")
+
 
 class CallJournal:
     def __init__(self, call_id: str, site: str, area_code: str, clock: IReactorTime):
@@ -40,3 +43,10 @@ class CallJournal:
 
     def first(self, event: str) -> dict[str, Any] | None:
         return next((fields for name, fields in self.events if name == event), None)
+
+    def steps(self) -> tuple[tuple[float, str], ...]:
+        """(when, step) for the call history: each event's name with what it concerned
+        (`menu_entered:main`, `digit:main:2`, `flow_started:report_fault`)."""
+        return tuple(
+            (when, ":".join([name, *(str(fields[k]) for k in _NAMED if k in fields)]))
+            for (name, fields), when in zip(self.events, self.times, strict=True))
