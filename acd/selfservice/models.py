@@ -6,12 +6,15 @@ question, and hearing the answer before the menu keeps them out of the agent que
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
-TICKET_STATUSES = ("received", "dispatched", "resolved")
+# In the order a fault goes through them at APKT (PLN's complaint application), which
+# reports each one back (docs/apkt.md); only "resolved" closes a ticket.
+TICKET_STATUSES = ("received", "dispatched", "on_site", "resolved")
+OPEN_TICKET_STATUSES = ("received", "dispatched", "on_site")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Ticket:
     call_id: str
     created_at: float
     status: str = "received"
+    # When the ticket got `status`: APKT's time when APKT reported it, else ours.
+    status_at: float | None = field(default=None, compare=False)
 
 
 class OutageBoard(Protocol):
@@ -55,3 +60,12 @@ class TicketDesk(Protocol):
                site: str, call_id: str) -> Deferred[Ticket]: ...
 
     def find(self, number: str) -> Deferred[Ticket | None]: ...
+
+
+class TicketLookup(Protocol):
+    """A caller's open tickets of the last 30 days, newest first, without a ticket number:
+    most callers asking "what happened to my report" have not written the number down."""
+
+    def open_by_idpel(self, idpel: str) -> Deferred[list[Ticket]]: ...
+
+    def open_by_caller(self, caller_number: str) -> Deferred[list[Ticket]]: ...

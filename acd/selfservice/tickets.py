@@ -12,16 +12,22 @@ acd/selfservice/lua/ticket_status.lua, stay atomic on every topology):
                                      cleans it: digits, a leading +, or "" if unknown)
     <prefix>:{tickets}:stream        stream, MAXLEN ~ 1,000,000: one entry per event,
                                      event=created (every ticket field) or
-                                     event=status (number, status, at)
+                                     event=status (number, status, at; source=apkt and
+                                     apkt_at when APKT reported it)
+    <prefix>:{tickets}:idpel:<idpel>, <prefix>:{tickets}:caller:<digits>
+                                     zsets number -> created_at, the last TICKET_LOOKUP_S
+                                     (acd/selfservice/lookups.py reads them)
 
 Numbers come from INCR, which Redis executes atomically, so any number of pln123 processes
 share one sequence without collisions. They are 8 digits (10000001 ... 99999999, the caller
 hears them digit by digit), then grow to 9: still digits only, still unique.
 
-The stream is what a forwarder to APKT (PLN's complaint application) consumes; its entry ids
-are Redis's own ordering, while `created_at`/`at` are the injected clock's time. A command
-retried after a lost reply may append the same event twice: consumers dedupe by number and
-event, the hash is unaffected.
+The stream is the outbox the APKT connector reads with a consumer group (PLN's complaint
+application; acd/selfservice/outbox.py): written in the same transaction as the ticket, so
+no ticket exists that APKT will not hear of. Its entry ids are Redis's own ordering,
+while `created_at`/`at` are the injected clock's time. A command retried after a lost reply
+may append the same event twice: consumers dedupe by number and event, the hash is
+unaffected.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 
 from acd.selfservice import validation
+from acd.selfservice.lookups import index_created
 from acd.selfservice.models import Ticket
 from acd.store.clock import timestamp
 from acd.store.keys import SELF_SERVICE_PREFIX, TICKET_KEEP_S, TICKET_STREAM_MAXLEN, TicketKeys
@@ -108,11 +115,12 @@ class RedisTicketDesk:
                 entry: dict[FieldT, EncodableT] = {"event": "created", "number": number}
                 pipe.xadd(self.keys.stream, {**entry, **record},
                           maxlen=self.stream_maxlen, approximate=True)
+                index_created(pipe, self.keys, number, fields, now)
                 await pipe.execute()
             log.info("ticket_created", ticket=number, call_id=fields["call_id"],
                      site=fields["site"], area_code=fields["area_code"],
                      category=fields["category"])
-            return Ticket(number=number, created_at=now, **fields)
+            return Ticket(number=number, created_at=now, status_at=now, **fields)
 
         return self.store.run(create)
 
@@ -132,7 +140,7 @@ class RedisTicketDesk:
             raw = await client.hgetall(self.keys.ticket(digits))
             if not raw:
                 return None
-            return _ticket(digits, {text(k): text(v) for k, v in raw.items()})
+            return ticket_from_hash(digits, {text(k): text(v) for k, v in raw.items()})
 
         return self.store.run(find)
 
@@ -166,7 +174,11 @@ def _time(seconds: float) -> str:
     return f"{seconds:.3f}"
 
 
-def _ticket(number: str, fields: Mapping[str, str]) -> Ticket:
+def _seconds(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def ticket_from_hash(number: str, fields: Mapping[str, str]) -> Ticket:
     try:
         return Ticket(
             number=number,
@@ -178,6 +190,7 @@ def _ticket(number: str, fields: Mapping[str, str]) -> Ticket:
             call_id=fields["call_id"],
             created_at=float(fields["created_at"]),
             status=fields.get("status", "received"),
+            status_at=_seconds(fields.get("status_at") or fields.get("updated_at")),
         )
     except (KeyError, ValueError) as error:
         raise ValueError(f"ticket {number} in Redis is incomplete: {error}") from error

@@ -29,8 +29,10 @@ from typing import Any
 import yaml
 
 from pln123.config import Config
-from tools.demo.config import SHIPPED_CONFIG, agents_on, write_overlay
+from tools.demo.apkt import DemoApkt
+from tools.demo.config import SHIPPED_CONFIG, agents_on, merge, write_overlay
 from tools.demo.figures import format_figures, site_figures
+from tools.demo.processes import ChildError
 from tools.demo.stack import Say, Stack, StackError, StackSettings, work_folder
 from tools.demo.traffic import Caller, Surge, Traffic
 from tools.sandbox import DEFAULT_CACHE_DIR
@@ -94,28 +96,33 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
     workdir, temporary = work_folder(options.workdir, "pln123-demo-")
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT,
                                                                      signal.SIGTERM)}
-    config = write_overlay(workdir / "demo.yaml", demo_overrides())
+    apkt = DemoApkt(workdir, options.listen)
+    config = write_overlay(workdir / "demo.yaml", merge(demo_overrides(), apkt.overrides()))
     stack = Stack(StackSettings(config=workdir / "demo.yaml", pooling=config.acd.pooling,
                                 sites=SITES, workdir=workdir,
                                 namespace=options.namespace, cache_dir=options.cache_dir,
                                 redis_url=options.redis_url, dashboard=options.listen), say)
     status = 0
     try:
+        apkt.start()
         stack.start()
         stack.login_agents(_logged_in(config))
+        say(f"demo: APKT stand-in on {apkt.url} (pid {apkt.child.pid}): tickets go there, "
+            "its field work comes back to the dashboard's webhook")
         _banner(stack, options, workdir, say)
         _drive(stack, _traffic(config, options), options, say)
         say("demo: duration reached, stopping")
     except _Stopped as stop:
         say(f"demo: {stop} received, stopping")
-    except StackError as error:
+    except (StackError, ChildError) as error:
         say(f"demo: error: {error}")
         status = 1
     finally:
         for sig in previous:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(sig, signal.SIG_IGN)
         stack.stop()
-        say("demo: stopped every process (Asterisk, pln123 serve, dashboard, Redis)")
+        apkt.stop()
+        say("demo: stopped every process (Asterisk, pln123 serve, dashboard, Redis, APKT)")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if temporary is not None and status == 0:

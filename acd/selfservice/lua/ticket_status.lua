@@ -4,7 +4,7 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
            'event', 'status', 'number', ARGV[4], 'status', ARGV[1], 'at', ARGV[2])
 return 1

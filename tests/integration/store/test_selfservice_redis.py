@@ -309,7 +309,7 @@ async def test_ticket_create_find_and_status(store: RedisStore,
     clock.advance(60)
     assert await desk.set_status("10000001", "dispatched") is True
     assert await desk.set_status("10000099", "dispatched") is False
-    with pytest.raises(ValueError, match="not one of received, dispatched, resolved"):
+    with pytest.raises(ValueError, match="not one of received, dispatched, on_site, resolved"):
         await desk.set_status("10000001", "lost")
     found = await desk.find("10000001")
     assert found is not None and found.status == "dispatched"
