@@ -16,15 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from acd.selfservice.models import Outage, TicketDesk
+from acd.selfservice.models import Outage, Ticket, TicketDesk, TicketLookup
 from ivr.engine.journal import CallJournal
+from ivr.engine.ticket_news import ticket_news_prompts
 from ivr.engine.voice import Voice
-from ivr.prompts.catalogue import TICKET_STATUS_PROMPTS
 from ivr.settings import Action, AreaCode, IVRSettings
 
 IDPEL_LENGTH = 12
 TICKET_MAX_DIGITS = 12
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def _nobody(_ticket: Ticket) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,10 @@ class FlowCall:
     outages: Callable[[], Awaitable[list[Outage] | None]]
     outage_prompts: Callable[[Outage], list[str]]
     identified: Callable[[str], None]  # told the customer number (IDPEL) once confirmed
+    # Open tickets by IDPEL or the caller's number; None: found by their number only.
+    lookup: TicketLookup | None = None
+    timezone: ZoneInfo = WIB  # the site's: times in a ticket's status are local
+    ticket_heard: Callable[[Ticket], None] = _nobody  # told before a status is read out
 
 
 @dataclass(frozen=True)
@@ -138,14 +148,42 @@ class SelfService:
         return FlowResult(pressed=pressed)
 
     async def ticket_status(self) -> str | None:
+        """The latest status of the ticket the caller names: its number, their IDPEL (12
+        digits), or nothing (`#` alone, or no key) for the tickets of the phone they call
+        from. By IDPEL or number, the newest open ticket is read."""
         call = self.call
         heard = await call.voice.ask(["ticket-enter"], call.settings.idpel_timeout_s,
                                      TICKET_MAX_DIGITS)
-        number = heard.digits
-        ticket = await call.tickets.find(number) if number.isdigit() else None
+        entered = heard.digits
+        by, ticket = await self._find(entered)
+        details = {} if by == "number" else {"by": by}
         if ticket is None:
-            call.journal.record("ticket_not_found", entered=number)
+            call.journal.record("ticket_not_found", entered=entered, **details)
             return await call.voice.play(["ticket-not-found"])
-        prompt = TICKET_STATUS_PROMPTS.get(ticket.status, "ticket-status-received")
-        call.journal.record("ticket_status_read", ticket=ticket.number, status=ticket.status)
-        return await call.voice.play([prompt, *call.voice.digits_prompts(ticket.number)])
+        prompts = ticket_news_prompts(ticket, call.voice.language, call.timezone)
+        call.ticket_heard(ticket)
+        call.journal.record("ticket_status_read", ticket=ticket.number, status=ticket.status,
+                            **details)
+        return await call.voice.play(prompts)
+
+    async def _find(self, entered: str) -> tuple[str, Ticket | None]:
+        """(how it was looked for, the ticket). Only ASCII digits are ever looked up."""
+        call = self.call
+        if entered and not (entered.isascii() and entered.isdigit()):
+            return "number", None   # a * among the digits: nothing to look for
+        lookup = call.lookup
+        if not entered:
+            if lookup is None:
+                return "caller_number", None
+            return "caller_number", _newest(await lookup.open_by_caller(call.caller_number))
+        if len(entered) == IDPEL_LENGTH and lookup is not None:
+            found = _newest(await lookup.open_by_idpel(entered))
+            if found is not None:
+                return "idpel", found
+            by_number = await call.tickets.find(entered)
+            return ("number", by_number) if by_number is not None else ("idpel", None)
+        return "number", await call.tickets.find(entered)
+
+
+def _newest(tickets: list[Ticket]) -> Ticket | None:
+    return tickets[0] if tickets else None

@@ -25,6 +25,8 @@ DEFINITIONS = {
             "ringing or talking for another site",
     "borrowed": "this site's callers another site's agent answered (pooled_in); now: its "
                 "calls ringing or talking with another site's agent",
+    "deflected": "callers who heard their open ticket's status in the IVR and hung up "
+                 "without asking for an agent",
 }
 
 
@@ -43,6 +45,7 @@ def figures(counters: Counters) -> dict[str, Any]:
         "pooled_in": counters.pooled_in,
         "pooled_out": counters.pooled_out,
         "pool_trunk_failed": counters.pool_trunk_failed,
+        "deflected": counters.deflected,
     }
 
 

@@ -12,7 +12,8 @@ from twisted.internet.task import Clock
 
 from acd.intake import QueuePlacement, QueueRequest
 from acd.selfservice import validation
-from acd.selfservice.models import Outage, Ticket
+from acd.selfservice.lookups import caller_key
+from acd.selfservice.models import OPEN_TICKET_STATUSES, Outage, Ticket
 from ivr.ami.agi import AGIHangup, AGIResult
 
 
@@ -242,3 +243,44 @@ class FlakyIntake(MemoryIntake):
             return fail(ConnectionError("Error 111 connecting to 127.0.0.1:6379. "
                                         "Connection refused."))
         return super().enqueue(request)
+
+
+class MemoryLookup:
+    """`TicketLookup` over a MemoryTickets desk: open tickets, newest first, matched by
+    IDPEL or by the caller's number as the real lookup matches it (its national
+    significant number). `asked` keeps every lookup; `broken` fails them like Redis down,
+    `stalled` never answers (a Redis that hangs)."""
+
+    def __init__(self, tickets: MemoryTickets) -> None:
+        self.tickets = tickets
+        self.asked: list[tuple[str, str]] = []
+        self.broken = False
+        self.stalled = False
+
+    def _answer(self, matches: list[Ticket]) -> Deferred[list[Ticket]]:
+        if self.broken:
+            return fail(ConnectionError("redis down"))
+        if self.stalled:
+            return Deferred()
+        found = [t for t in matches if t.status in OPEN_TICKET_STATUSES]
+        return succeed(sorted(found, key=lambda t: t.created_at, reverse=True))
+
+    def open_by_idpel(self, idpel: str) -> Deferred[list[Ticket]]:
+        self.asked.append(("idpel", idpel))
+        return self._answer([t for t in self.tickets.tickets.values() if t.idpel == idpel])
+
+    def open_by_caller(self, caller_number: str) -> Deferred[list[Ticket]]:
+        self.asked.append(("caller", caller_number))
+        digits = caller_key(caller_number)
+        return self._answer([t for t in self.tickets.tickets.values()
+                             if digits and caller_key(t.caller_number) == digits])
+
+
+class MemoryDeflections:
+    """`Deflections`: (call id, skill) of every caller counted as deflected."""
+
+    def __init__(self) -> None:
+        self.counted: list[tuple[str, str]] = []
+
+    def deflected(self, call_id: str, skill: str) -> None:
+        self.counted.append((call_id, skill))

@@ -7,11 +7,14 @@ router), with an in-memory intake standing in for the ACD behind the hand-off.""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from acd.queues.deflections import RedisDeflections
+from acd.selfservice.lookups import RedisTicketLookup
 from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
+from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
 from ivr.ami import AMICredentials, AMIService, AsyncAGIRouter, variable_header
 from ivr.ami.endpoint import ami_endpoint
@@ -47,6 +50,11 @@ class RunningIVR:
     tickets: RedisTicketDesk
     callers: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def new_number() -> str:
+        """A caller number no caller of this run has used."""
+        return str(next(_caller_numbers))
+
     def session_for(self, caller_number: str) -> CallSession | None:
         engine = self.ivr.engine
         for session in [*engine.active.values(), *engine.finished]:
@@ -66,10 +74,12 @@ class RunningIVR:
         pause: float = 1.0,
         hold: float = 30.0,
         hangup_after: float | None = None,
+        number: str | None = None,
     ) -> str:
         """Dial `<area_code>123` as a new caller who waits `pause` s, keys `dtmf` (SendDTMF
-        syntax, `w` = 0.5 s) and stays `hold` s; returns the caller's number."""
-        number = str(next(_caller_numbers))
+        syntax, `w` = 0.5 s) and stays `hold` s; returns the caller's number (`number`, or
+        a new one)."""
+        number = number or self.new_number()
         variables = {"PAUSE": f"{pause:g}", "HOLD": f"{hold:g}"}
         if dtmf:
             variables["DTMF"] = dtmf
@@ -105,7 +115,10 @@ class RunningIVR:
         await self.store.close()
 
 
-async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIVR:
+async def start_ivr(config: Config, site: Instance, redis_url: str, *,
+                    repeat_callers: bool = False) -> RunningIVR:
+    """`repeat_callers`: with the ticket lookup and the `deflected` counter as
+    `build_site` wires them (callers with an open ticket hear its status first)."""
     store = RedisStore(redis_url)
     await store.start()
     intake = MemoryIntake()
@@ -113,7 +126,12 @@ async def start_ivr(config: Config, site: Instance, redis_url: str) -> RunningIV
     tickets = RedisTicketDesk(store, clock())
     link = AMIService(ami_endpoint(clock(), "127.0.0.1", site.ami_port, None),
                       AMICredentials("pln123", site.pln123_secret), clock())
-    engine = IVREngine(config, site.site, IVRServices(intake, outages, tickets), clock())
+    services = IVRServices(intake, outages, tickets)
+    if repeat_callers:
+        keys = SiteKeys(site.site, config.acd.pooling.pool_of(site.site))
+        services = replace(services, lookup=RedisTicketLookup(store, clock()),
+                           deflections=RedisDeflections(store, keys, clock()))
+    engine = IVREngine(config, site.site, services, clock())
     ivr = SiteIVR(link, AsyncAGIRouter(link, link.dispatcher, clock(), engine.on_session),
                   engine)
     link.startService()
