@@ -2,7 +2,9 @@
 
 The password is read from `--password-file`, else typed twice at a terminal, else the
 first line of standard input (for scripts); it is never an argument (shell history, `ps`).
-The printed line goes under `dashboard: supervisors:` in the admin config.
+The printed line goes under `dashboard: supervisors:` in the admin config; with
+`--role agent` the name is the agent's roster id and the line goes under `desktop: agents:`
+(the agent desktop, docs/desktop.md).
 
 Exit status: 0 printed; 2 bad input (name, role, empty or mismatched password).
 """
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pln123.config.acd import AGENT_ID
 from pln123.web.accounts import SUPERVISOR_NAME, Role, hash_password
 
 PROG = "pln123 user"
@@ -30,7 +33,8 @@ def register(commands: Any) -> None:
         "line of standard input) and prints the line for dashboard.supervisors.")
     add.add_argument("name", help="login name ([a-z][a-z0-9._-]*, max 32)")
     add.add_argument("--role", required=True,
-                     help="'national' (every site) or 'site:<name>' (acts on that site)")
+                     help="'national' (every site), 'site:<name>' (acts on that site) or "
+                     "'agent' (the agent desktop; NAME is the agent's id)")
     add.add_argument("--password-file", type=Path, metavar="FILE",
                      help="read the password from this file's first line")
     add.set_defaults(handler=run_add)
@@ -54,7 +58,14 @@ def config_line(name: str, role: Role, password_hash: str) -> str:
             f"password_hash: {json.dumps(password_hash)}}}")
 
 
+def agent_line(agent_id: str, password_hash: str) -> str:
+    """The line for `desktop: agents:` (the id quoted: YAML would read 1001 as a number)."""
+    return f"    - {{id: {json.dumps(agent_id)}, password_hash: {json.dumps(password_hash)}}}"
+
+
 def run_add(args: argparse.Namespace) -> int:
+    if args.role == "agent":
+        return _add_agent(args)
     try:
         if not SUPERVISOR_NAME.match(args.name):
             raise ValueError(f"{args.name!r} is not a supervisor name ([a-z][a-z0-9._-]*)")
@@ -63,6 +74,24 @@ def run_add(args: argparse.Namespace) -> int:
         if len(password) < 8:
             raise ValueError("the password must have at least 8 characters")
         line = config_line(args.name, role, hash_password(password))
+    except (OSError, IndexError) as error:
+        print(f"{PROG}: cannot read the password file: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    print(line)
+    return 0
+
+
+def _add_agent(args: argparse.Namespace) -> int:
+    try:
+        if not AGENT_ID.match(args.name):
+            raise ValueError(f"{args.name!r} is not an agent id (3 to 8 digits, as in agents:)")
+        password = read_password(args)
+        if len(password) < 8:
+            raise ValueError("the password must have at least 8 characters")
+        line = agent_line(args.name, hash_password(password))
     except (OSError, IndexError) as error:
         print(f"{PROG}: cannot read the password file: {error}", file=sys.stderr)
         return 2

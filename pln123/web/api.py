@@ -26,6 +26,10 @@ from acd.pooling.lending import MAX_RESERVE
 from acd.store.redis import StoreNotStarted
 from pln123.web.accounts import Supervisor
 from pln123.web.actions import AGENT_ACTIONS, Actions
+from pln123.web.desktop import AGENT_ROLE
+from pln123.web.desktop_api import Desktop, agent_may_use, desktop_stream
+from pln123.web.desktop_api import events as desktop_events
+from pln123.web.desktop_api import routes as desktop_routes
 from pln123.web.devices import DEVICE_COOKIE, DeviceCookies, device_cookie_header
 from pln123.web.passwords import Busy, PasswordChecker
 from pln123.web.ratelimit import LoginLimiter
@@ -91,6 +95,7 @@ class Parts:
     checker: PasswordChecker
     devices: DeviceCookies
     trusted_proxies: tuple[Network, ...] = ()
+    desktop: Desktop | None = None     # the agents' desktop, when the config has one
 
 
 class Api(Resource):
@@ -124,6 +129,8 @@ class Api(Resource):
             return NOT_DONE_YET
         if route.handler is _events:
             return self._events(call)
+        if route.handler is desktop_events:
+            return desktop_stream(self, call)
         d: Deferred[tuple[int, Any]] = Deferred.fromCoroutine(route.handler(self, call))
         d.addCallbacks(lambda result: write_json(request, *result),
                        lambda failure: self._failed(request, failure))
@@ -133,6 +140,9 @@ class Api(Resource):
         principal = self.parts.auth.principal(request)
         if route.access != PUBLIC and principal is None:
             raise ApiError(401, "log in first (or send the wallboard token)")
+        if principal is not None and principal.role.kind == AGENT_ROLE \
+                and not agent_may_use(route.template):
+            raise ApiError(403, "an agent's session reaches the agent desktop only")
         if route.access == ACT:
             assert principal is not None
             if principal.role.read_only or principal.session is None:
@@ -365,4 +375,5 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/outages", ACT, _post_outage),
     Route("POST", "/api/outages/{outage}/clear", ACT, _clear_outage),
     Route("GET", "/api/events", READ, _events),
+    *(Route(*route) for route in desktop_routes(READ, ACT)),
 )

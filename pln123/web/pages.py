@@ -74,6 +74,9 @@ class Page(Resource):
         if principal.role.read_only:
             request.redirect(b"/wallboard")
             return b""
+        if principal.role.kind == "agent":   # an agent's session: their desktop
+            request.redirect(b"/agent")
+            return b""
         return _send(request, "index.html")
 
 

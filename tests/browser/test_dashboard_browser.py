@@ -104,6 +104,10 @@ async def test_supervisor_watches_and_pauses_in_a_real_browser(
         def log_in() -> None:
             browser.get(running.url + "/")
             wait_for(browser, lambda d: "/login" in d.current_url, 5, "the login page")
+            # The pages speak Indonesian first; this test reads the English catalogue.
+            assert browser.execute_script("return document.documentElement.lang") == "id"
+            browser.execute_script("window.localStorage.setItem('pln123.lang', 'en')")
+            browser.refresh()
             browser.find_element(By.ID, "name").send_keys("nas")
             browser.find_element(By.ID, "password").send_keys(PASSWORDS["nas"])
             browser.find_element(By.ID, "login-button").click()

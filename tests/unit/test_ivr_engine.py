@@ -140,6 +140,7 @@ def test_queue_option_with_priority(world: World) -> None:
     world.call(Press("2"), Press("3"))
     request = world.intake.requests[0]
     assert (request.skill, request.priority) == ("fault", 1)
+    assert request.menu_path == "main:2>report:3"   # for the agent's screen
 
 
 def test_report_fault_with_idpel_creates_a_ticket_and_reads_it_back(world: World) -> None:
