@@ -34,6 +34,12 @@ reads the number back; `connect_callback` rings the agent first, as `connect` do
 only once the agent answered originates to the caller (`callback_dial` with `{number}`,
 e.g. `PJSIP/{number}@trunk`) and bridges the two legs; whichever leg hangs up first ends
 the other, since neither has a dialplan of its own to go back to.
+
+Recording (`Connection.record`, with a `Recorder`): the caller hears the recording notice
+while the agent's phone rings (once per call, however many agents are rung), the bridge
+waits for it to end, and MixMonitor starts on the caller's channel as soon as the two are
+bridged (ivr/callcontrol/recording.py). A recording that cannot start is logged; the
+conversation goes on unrecorded.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +63,7 @@ from ivr.ami.errors import AMIActionError, AMIError
 from ivr.ami.message import Message
 from ivr.ami.protocol import AMIProtocol
 from ivr.ami.service import AMIService
+from ivr.callcontrol.recording import Recorder, RecordingRefused, mixmonitor_action, recording_file
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.names import PEER, lent_agent_extension
 from ivr.prompts.numbers import say_digits, say_number
@@ -77,6 +85,7 @@ NOT_PLACED = "0"  # the Reason `unanswered` is given for an Originate Asterisk r
 LEG_CALL_MARK = "-call-"  # an agent's leg's ChannelId: <ours>-call-<call id>
 LEG_CALL_ID_MAX = 64  # longer call ids are left out (Asterisk caps a Uniqueid at 149)
 UP = "6"  # CoreShowChannels' ChannelState of an answered channel
+NOTICES_KEPT = 10_000  # calls remembered as told they are recorded (a requeue: not again)
 
 
 class RingLost(Exception):
@@ -153,8 +162,11 @@ class _Leg:
 class AMITelephony:
     def __init__(self, ami: AMIService, sessions: Mapping[str, AGISession],
                  clock: IReactorTime, *, callback_dial: str,
-                 trunks: Mapping[str, str] | None = None):
+                 trunks: Mapping[str, str] | None = None, recorder: Recorder | None = None):
         self.ami = ami
+        self.recorder = recorder
+        # The recording notices played or playing, by call id: the bridge waits for its own.
+        self._notices: OrderedDict[str, Deferred[None]] = OrderedDict()
         self.callback_dial = callback_dial
         # Site name -> that site's IAX2 peer (the peers ivr/asterisk/iax.py renders): where
         # a lent agent is rung. Read at every ring, so a live mapping may change.
@@ -305,6 +317,7 @@ class AMITelephony:
             bound.warning("acd_ring_failed", error=str(error), dial=dial)
             return unanswered(c, NOT_PLACED)
         bound.info("acd_ringing_agent", endpoint=dial, agent_site=c.agent_site or None)
+        self._tell_recorded(c)
         return await self._follow_ring(
             c, agent_leg, answered, caller_gone,
             lambda: self._originations.pop(action_id, None))
@@ -353,6 +366,9 @@ class AMITelephony:
         """The caller and the agent's answered leg together: ANSWERED; the caller gone
         meanwhile (the bridge refused): the agent's leg is hung up, CALLER_GONE."""
         bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
+        notice = self._notices.get(c.call_id)
+        if notice is not None and not notice.called:
+            await notice   # the caller hears the whole notice before the agent
         try:
             await self.ami.send_action("Bridge", {
                 "Channel1": c.caller_channel, "Channel2": agent_channel, "Tone": "no"})
@@ -361,7 +377,43 @@ class AMITelephony:
             await self._hang_up(agent_leg)
             return RingOutcome.CALLER_GONE
         bound.info("acd_bridged", agent_channel=agent_channel)
+        if c.record and self.recorder is not None:
+            await self._record(c, self.recorder)
         return RingOutcome.ANSWERED
+
+    def _tell_recorded(self, c: Connection) -> None:
+        """Play the recording notice to the caller of a recorded queue (once per call)."""
+        if not c.record or self.recorder is None or c.call_id in self._notices:
+            return
+        session = self.sessions.get(c.caller_channel)
+        if session is None:
+            return
+        notice = Deferred.fromCoroutine(self._play_notice(session, self.recorder.notice))
+        self._notices[c.call_id] = notice
+        while len(self._notices) > NOTICES_KEPT:
+            self._notices.popitem(last=False)
+
+    async def _play_notice(self, session: AGISession, prompt: str) -> None:
+        try:
+            await session.stream_file(f"pln123/{prompt}", "")
+            await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
+        except AGIError:
+            pass  # the caller left, or the bridge took the channel: nothing to tell
+
+    async def _record(self, c: Connection, recorder: Recorder) -> None:
+        """MixMonitor on the caller's channel into `<directory>/<call id>.wav`."""
+        bound = log.bind(call_id=c.call_id, agent_id=c.agent_id)
+        try:
+            file = recording_file(recorder.directory, c.call_id)
+            await self.ami.send_action("MixMonitor", mixmonitor_action(c.caller_channel, file))
+        except (RecordingRefused, AMIError) as error:
+            bound.warning("acd_recording_failed", error=str(error))
+            return
+        bound.info("acd_recording", file=file)
+        try:
+            recorder.started(c.call_id, file)
+        except Exception as error:  # noqa: BLE001 - the recording runs; only the note failed
+            bound.warning("acd_recording_not_noted", error=str(error))
 
     def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
         return Deferred.fromCoroutine(self._resume_ring(connection))
