@@ -6,11 +6,13 @@ this class only sequences them: it asks the table what an event means, asks the 
 apply it if nobody changed the agent meanwhile (retrying on a conflict), and carries a
 reservation through telephony: ring the agent (agent first, the caller keeps hearing
 music); answered -> on_call, and when the call ends wrap-up for the queue's `wrapup_s`
-then ready; no answer -> the call goes back to its place and the agent is paused "no
-answer"; caller gone -> the agent is ready again, keeping their place in line. A callback
-(the caller hung up and kept the place) is the same, agent first, except that telephony
-then dials the caller; if they do not answer the agent is ready again at once and the
-call waits `callback_retry_s` out of line (acd/callbacks.py), `callback_attempts` times.
+then ready (or paused at once, if the agent asked their desktop to pause after this call:
+the agent_change script takes that request in the same step); no answer -> the call goes
+back to its place and the agent is paused "no answer"; caller gone -> the agent is ready
+again, keeping their place in line. A callback (the caller hung up and kept the place) is
+the same, agent first, except that telephony then dials the caller; if they do not answer
+the agent is ready again at once and the call waits `callback_retry_s` out of line
+(acd/callbacks.py), `callback_attempts` times.
 
 Time is the injected `clock` (timestamps and the wrap-up timers); nothing reads the wall
 clock. What lives only here (the ringing Deferreds, the wrap-up timers) is re-creatable:
@@ -59,7 +61,7 @@ from acd.queues.records import (
 from acd.queues.store import CallAction, QueueStore
 from acd.settings import AcdSettings
 from acd.store.clock import timestamp
-from acd.telephony import Callback, Connection, RingOutcome, Telephony
+from acd.telephony import Callback, Connection, PhoneState, RingOutcome, Telephony
 
 log = structlog.get_logger("acd.distributor")
 
@@ -217,6 +219,19 @@ class Distributor:
     def ready(self, agent_id: str) -> Deferred[AgentState]:
         """Unpause, or end wrap-up early; the agent may be reserved for a call at once."""
         return self._operate(agent_id, AgentEvent.READY)
+
+    def phone_changed(self, agent_id: str, phone: PhoneState) -> Deferred[None]:
+        """The agent's phone is now `phone` (acd/agents/phones.py): a ready agent is out
+        of line while it is not available and back at their place when it is; a call
+        they take at once then is rung."""
+        async def change() -> None:
+            changed = await self._db(self.queues.phone_change(agent_id, phone, self._now()))
+            self._log.info("agent_phone", agent_id=agent_id, phone=phone.value,
+                           after=str(changed.status) if changed is not None else None)
+            if changed is not None and changed.reservation is not None:
+                self._follow_offer(changed.reservation)
+
+        return Deferred.fromCoroutine(change())
 
     def _operate(self, agent_id: str, event: AgentEvent, reason: str = "",
                  **extra: Any) -> Deferred[AgentState]:
@@ -435,6 +450,10 @@ class Distributor:
                 agent_id, record.version, event, after, self._now(), call_action=action,
                 call_id=call_id, agent_site=other, **extra))
             if isinstance(result, Changed):
+                if result.state is not None:   # paused as the call ended, on request
+                    self._applied(agent_id, agent_site or self.site, record.state, event,
+                                  after, result, call_id)
+                    return result
                 now_in = AgentState(AgentStatus.RESERVED) if result.reservation else after
                 result = Changed(result.status, result.version, result.reservation,
                                  result.requeued, now_in)   # not replace(): a hot path
@@ -456,6 +475,10 @@ class Distributor:
                        after=str(result.status))
         if self._observer is not None:
             self._observer(agent_site, agent_id, Transition(before, event, after))
+            if (result.status is AgentStatus.PAUSED and after.status is not AgentStatus.PAUSED
+                    and result.state is not None):   # paused as the call ended, on request
+                self._observer(agent_site, agent_id,
+                               Transition(after, AgentEvent.PAUSE, result.state))
             if result.reservation is not None:
                 reserved = step(after, AgentEvent.RESERVE)
                 self._observer(agent_site, agent_id,
@@ -523,7 +546,8 @@ class Distributor:
         connection = Connection(res.call_id, res.channel, res.agent_id, res.endpoint,
                                 self.settings.ring_timeout_s, res.caller_number,
                                 agent_site=site if site != self.site else "",
-                                caller_label=label)
+                                caller_label=label,
+                                record=self.settings.queue(res.skill).record)
         self._ringing.add(res.call_id)
         try:
             if res.callback:

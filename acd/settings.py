@@ -26,6 +26,7 @@ class QueueSettings:
     wrapup_s: float = 10.0           # after-call work before the agent is offered again
     max_wait_s: float = 900.0        # then the fallback below
     max_wait_fallback: str = "callback"  # "callback" | "ticket"
+    record: bool = False             # record its conversations (the `recording:` section)
 
 
 
@@ -129,6 +130,9 @@ class AcdSettings:
     # context that answers, `Local/{number}@test-answer`).
     callback_dial: str = "PJSIP/{number}@trunk"
     abandon_resume_s: float = 300.0  # a redial within this gets the old place back
+    # An ended call's record is kept at least this long for supervisors and tools to look
+    # up (the load test's outcomes read it after the run), then expires: `ended_call_ttl_s`.
+    ended_call_keep_s: float = 3600.0
     audit_maxlen: int = 1_000_000    # bound of the audit stream
     queues: dict[str, QueueSettings] = field(default_factory=dict)
     agents: tuple[AgentSpec, ...] = ()
@@ -136,6 +140,26 @@ class AcdSettings:
 
     def queue(self, skill: str) -> QueueSettings:
         return self.queues.get(skill) or QueueSettings(skill)
+
+    def ended_call_windows(self) -> dict[str, float]:
+        """The windows that may still read a call's keys after it ended, by setting name.
+
+        Only these: a callback waiting for its retry is not ended (it stays `live`), the
+        pooling sets (loans, taken) and the counters (minutes, intervals, "today") hold
+        their own copies of what they need and expire on their own, and a lent call leaves
+        the lent, borrowed and trunk sets as it ends.
+        """
+        return {
+            # a redial takes the abandoned call's place and names it (`resumed_from`)
+            "abandon_resume_s": self.abandon_resume_s,
+            # supervisors and tools look an ended call up
+            "ended_call_keep_s": self.ended_call_keep_s,
+        }
+
+    def ended_call_ttl_s(self) -> float:
+        """How long an ended call's keys live after its end: the longest window that still
+        needs them (at least a second, so a reply in flight can still read the record)."""
+        return max(1.0, *self.ended_call_windows().values())
 
     def agents_at(self, site: str) -> tuple[AgentSpec, ...]:
         return tuple(agent for agent in self.agents if agent.site == site)

@@ -23,6 +23,19 @@ class RingOutcome(Enum):
     TRUNK_FAILED = "trunk_failed"    # a lent agent's ring failed between the sites
 
 
+class PhoneState(Enum):
+    """An agent's phone as telephony sees it: only an available phone is offered a call,
+    so an unplugged one costs no caller a ring timeout (acd/agents/phones.py)."""
+
+    AVAILABLE = "available"        # idle, or telephony cannot tell (a Local channel)
+    BUSY = "busy"                  # in use, ringing or on hold: a call of its own
+    UNREGISTERED = "unregistered"  # unplugged, unreachable, or unknown to Asterisk
+
+
+# The technologies whose devices have a state worth following (a Local channel's has none).
+WATCHED_TECHNOLOGIES = ("PJSIP", "IAX2", "SIP")
+
+
 @dataclass(frozen=True)
 class Connection:
     """A caller and an agent to put together (agent first: the caller keeps hearing music)."""
@@ -35,6 +48,7 @@ class Connection:
     caller_number: str = ""
     agent_site: str = ""      # another site's agent (a loan): rung through the trunk there
     caller_label: str = ""    # the caller's region and IDPEL, for the agent's phone display
+    record: bool = False      # the queue records its conversations (the caller is told first)
 
 
 @dataclass(frozen=True)

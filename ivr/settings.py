@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from ivr.sip import SipSettings
+
 SiteRole = Literal["site", "hub"]
 ActionKind = Literal[
     "submenu", "flow", "queue", "play", "repeat", "back", "language", "hangup"
@@ -95,6 +97,7 @@ class Site:
     iax2_peer: str  # the peer name other sites dial to reach this one
     area_codes: tuple[AreaCode, ...]
     iax2: TrunkAddress | None = None  # required once the config has more than one site
+    sip: SipSettings | None = None  # its PJSIP transport and carrier trunks (`sip:`)
 
     @property
     def primary_area(self) -> AreaCode:
@@ -134,6 +137,21 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class RepeatCallers:
+    """`ivr.repeat_callers`: callers with an open ticket hear its latest status first.
+
+    On IVR-wide (`enabled`) unless a site says otherwise (`sites`: site -> on/off).
+    """
+
+    enabled: bool = True
+    sites: dict[str, bool] = field(default_factory=dict)
+    offer_timeout_s: float = 5.0  # the "agent, repeat, or the menu" question after it
+
+    def enabled_at(self, site: str) -> bool:
+        return self.sites.get(site, self.enabled)
+
+
+@dataclass(frozen=True)
 class IVRSettings:
     greeting: str  # prompt id played once before the root menu
     root_menu: str
@@ -146,6 +164,7 @@ class IVRSettings:
     # A caller who asked for an agent hears music while the hand-off waits for the ACD
     # (Redis) to take the call; past this they hear the apology and are hung up.
     handoff_timeout_s: float = 120.0
+    repeat_callers: RepeatCallers = field(default_factory=RepeatCallers)
 
 
 @dataclass(frozen=True)

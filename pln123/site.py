@@ -14,7 +14,9 @@ dependency order, each complete when it is made; every rule lives in the pieces.
    dialplan checks, this site's agents' phones in AstDB (other sites ring them through the
    trunk), the resync that adopts the sessions Asterisk kept while we were away, and the
    reconciliation that ends the calls and rings whose channels are gone;
-6. agents' feature codes from their phones.
+6. agents' feature codes from their phones;
+7. with an `apkt:` section, the sender of tickets to APKT (pln123/apkt, docs/apkt.md),
+   reading the ticket outbox as this site's consumer.
 
 `CallCentre` starts and stops the result in one order (start: link, ACD, heartbeat; stop:
 the site stops taking calls, rings finish, then the link closes).
@@ -30,9 +32,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.task import deferLater
 
+from acd.agents.phones import PhoneWatch
+from acd.audit import AuditLog
+from acd.queues.deflections import RedisDeflections
+from acd.selfservice.lookups import RedisTicketLookup
 from acd.selfservice.outages import RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.site import AcdSite, build_acd
+from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
 from ivr.ami.agi import AGISession, AsyncAGIRouter
 from ivr.ami.endpoint import ami_endpoint
@@ -40,12 +47,18 @@ from ivr.ami.service import AMICredentials, AMIService
 from ivr.callcontrol.agents import AgentDirectory
 from ivr.callcontrol.features import FeatureCodes
 from ivr.callcontrol.heartbeat import Heartbeat
+from ivr.callcontrol.phones import PhoneMonitor
 from ivr.callcontrol.reception import Reception
+from ivr.callcontrol.recording import Recorder
 from ivr.callcontrol.resync import AsyncAGIResync
 from ivr.callcontrol.telephony import AMITelephony
 from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
 from ivr.engine.session import IVRServices
+from pln123.apkt import build_sender
+from pln123.apkt.sender import ApktSender
 from pln123.config.model import Config
+from pln123.recordings.audit import RecordingAudit
+from pln123.recordings.sweep import RecordingSweep
 
 log = structlog.get_logger("pln123.site")
 
@@ -86,7 +99,9 @@ class CallCentre(Service):
     def __init__(self, *, config: Config, site_name: str, clock: IReactorTime,
                  ami: AMIService, router: AsyncAGIRouter, telephony: AMITelephony,
                  acd: AcdSite, engine: IVREngine, reception: Reception,
-                 heartbeat: Heartbeat, directory: AgentDirectory, features: FeatureCodes):
+                 heartbeat: Heartbeat, directory: AgentDirectory, features: FeatureCodes,
+                 phones: PhoneMonitor | None = None, apkt: ApktSender | None = None,
+                 recordings: RecordingSweep | None = None):
         self.config = config
         self.site_name = site_name
         self.clock = clock
@@ -99,6 +114,9 @@ class CallCentre(Service):
         self.heartbeat = heartbeat
         self.directory = directory
         self.features = features
+        self.phones = phones
+        self.apkt = apkt   # None: the config has no `apkt:` section
+        self.recordings = recordings   # None: the config has no `recording:` section
         self._log = log.bind(site=site_name)
 
     def startService(self) -> None:
@@ -107,6 +125,10 @@ class CallCentre(Service):
         self.heartbeat.start()
         self.acd.start().addErrback(
             lambda failure: self._log.error("acd_start_failed", error=failure.getErrorMessage()))
+        if self.apkt is not None:
+            self.apkt.start()
+        if self.recordings is not None:
+            self.recordings.start()
 
     def stopService(self) -> Deferred[None]:
         super().stopService()  # type: ignore[no-untyped-call]
@@ -130,6 +152,12 @@ class CallCentre(Service):
         if rings_left:
             self._log.warning("site_stop_rings_left", calls=sorted(rings_left))
         await self._step(self.acd.stop(), "agent_commands_stop", step_timeout_s, failed)
+        if self.phones is not None:
+            self.phones.stop()
+        if self.recordings is not None:
+            self.recordings.stop()
+        if self.apkt is not None:   # unsent tickets stay pending for the next process
+            await self._step(self.apkt.stop(), "apkt_sender_stop", step_timeout_s, failed)
         await self._step(self.ami.stopService(), "ami_close", step_timeout_s, failed)
         return StopReport(rings_left, tuple(failed))
 
@@ -177,15 +205,27 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
         AMICredentials(target.username, target.secret, md5=site.ami.md5),
         reactor)
     sessions: dict[str, AGISession] = {}
+    site_keys = SiteKeys(site_name, config.acd.pooling.pool_of(site_name))
+    recorder = sweep = None
+    if config.recording is not None:   # MixMonitor for the queues that record
+        recorder = Recorder(config.recording.directory, started=RecordingAudit(
+            store, site_keys, config.acd.audit_maxlen, reactor))
+        sweep = RecordingSweep(config.recording.host_directory, config.recording.keep_s,
+                               reactor)
     telephony = AMITelephony(link, sessions, reactor, callback_dial=config.acd.callback_dial,
-                             trunks=trunk_peers(config, site_name))
+                             trunks=trunk_peers(config, site_name), recorder=recorder)
 
     outages = RedisOutageBoard(store, reactor)
     tickets = RedisTicketDesk(store, reactor)
     acd = build_acd(site_name, config.acd, config.skills, store, telephony, reactor,
                     tickets=tickets, telephony_up=lambda: link.protocol is not None)
 
-    engine = IVREngine(config, site_name, IVRServices(acd.distributor, outages, tickets),
+    call_log = AuditLog(store, SiteKeys(site_name, config.acd.pooling.pool_of(site_name)),
+                        config.acd.audit_maxlen)
+    engine = IVREngine(config, site_name,
+                       IVRServices(acd.distributor, outages, tickets, call_log=call_log,
+                                   lookup=RedisTicketLookup(store, reactor),
+                                   deflections=RedisDeflections(store, site_keys, reactor)),
                        reactor, timezone)
     reception = Reception(site_name, engine.on_session, acd.distributor)
     router = AsyncAGIRouter(link, link.dispatcher, reactor, reception.take, sessions=sessions)
@@ -198,6 +238,12 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     # then the callers Asterisk kept in AsyncAGI while we were away.
     link.add_resync_hook(lambda _protocol: heartbeat.beat())
     link.add_resync_hook(directory)
+    # The agents' phones' states read again (an agent whose phone went while we were away
+    # is offered no caller), then followed by their events.
+    phones = PhoneMonitor(link.dispatcher, PhoneWatch(
+        lambda: {agent: roster.phone(agent) or "" for agent in roster.known()},
+        acd.distributor.phone_changed, reactor))
+    link.add_resync_hook(phones)
     link.add_resync_hook(AsyncAGIResync(router, reception.retake))
     # What waited on events the link lost (hang-ups, ring outcomes), then Redis made to
     # agree with the channels Asterisk really has (after a crash or restart too).
@@ -209,4 +255,6 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     return CallCentre(config=config, site_name=site_name, clock=reactor, ami=link,
                       router=router, telephony=telephony, acd=acd, engine=engine,
                       reception=reception, heartbeat=heartbeat, directory=directory,
-                      features=features)
+                      features=features, phones=phones, recordings=sweep,
+                      apkt=(build_sender(config.apkt, store, reactor, consumer=site_name)
+                            if config.apkt is not None else None))

@@ -37,12 +37,12 @@ from acd.store import keys
 from acd.store.lua import LuaValue, render, source
 
 PARTS = ("common.lua", "offer_call.lua", "agent_change.lua", "remove_call.lua",
-         "callbacks.lua", "reads.lua", "pooling.lua", "dispatch.lua")
+         "callbacks.lua", "reads.lua", "pooling.lua", "phones.lua", "dispatch.lua")
 
 OPERATIONS = ("offer_call", "agent_change", "remove_call", "callback_mark", "callback_requeue",
               "callback_channel",
               "agent_get", "call_get", "live_get", "noop", "reserve_tick", "lend_spare",
-              "release_lent")
+              "release_lent", "phone_change")
 
 
 def layout() -> dict[str, LuaValue]:
@@ -55,7 +55,8 @@ def layout() -> dict[str, LuaValue]:
         "LENDING": keys.LENDING, "LOANS": keys.LOANS, "TAKEN": keys.TAKEN,
         "IDLE_AT": keys.IDLE_AT, "RSL": keys.RSL, "LENT": keys.LENT,
         "BORROWED": keys.BORROWED, "TRUNK": keys.TRUNK, "ALIVE": keys.ALIVE,
-        "RINGS": keys.RINGS, "RESUME": keys.RESUME,
+        "RINGS": keys.RINGS, "RESUME": keys.RESUME, "PHONES": keys.PHONES,
+        "DESKTOP": keys.DESKTOP,
         "INTERVAL_S": keys.INTERVAL_S, "MINUTE_S": keys.MINUTE_S,
         "INTERVAL_KEEP_S": keys.INTERVAL_KEEP_S, "MINUTE_KEEP_S": keys.MINUTE_KEEP_S,
         "LIVE_WINDOW_S": keys.LIVE_WINDOW_S, "NET_KEEP_S": keys.NET_KEEP_S,

@@ -19,6 +19,9 @@ layout and these numbers are in acd/store/keys.py):
                      kept their place; that site is not tried again for the call)
     surge            new callers turned away by admission control (the pool's expected
                      wait over the national maximum): a callback, a ticket or PLN Mobile
+    deflected        callers the IVR answered from their open ticket's status who left
+                     without an agent (counted by the IVR, acd/queues/deflections.py,
+                     under the skill its agent key queues for); never offered
     longest_wait_ms  the longest wait of a call that left the queue (answered, abandoned or
                      max wait); in the interval hashes only (live: the oldest caller still
                      waiting)
@@ -40,6 +43,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from acd.agents.phones import unreachable
 from acd.agents.state import AgentStatus
 from acd.gather import gather
 from acd.queues.store import QueueStore, SkillNow
@@ -69,6 +73,7 @@ class Counters:
     pooled_out: int = 0
     pool_trunk_failed: int = 0
     surge: int = 0
+    deflected: int = 0
     longest_wait: float = 0.0
 
     def __add__(self, other: Counters) -> Counters:
@@ -90,6 +95,7 @@ class Counters:
             self.pooled_out + other.pooled_out,
             self.pool_trunk_failed + other.pool_trunk_failed,
             self.surge + other.surge,
+            self.deflected + other.deflected,
             max(self.longest_wait, other.longest_wait),
         )
 
@@ -121,6 +127,7 @@ class Counters:
             pooled_out=int(raw.get("pooled_out") or 0),
             pool_trunk_failed=int(raw.get("pool_trunk_failed") or 0),
             surge=int(raw.get("surge") or 0),
+            deflected=int(raw.get("deflected") or 0),
             longest_wait=int(raw.get("longest_wait_ms") or 0) / 1000,
         )
 
@@ -188,6 +195,9 @@ class LiveView:
     waiting: int
     longest_waiting_s: float          # the oldest caller still in the queue, now
     agents: Mapping[AgentStatus, int]  # agents with the skill, by state
+    # ready agents with the skill whose phone is not available: not in `agents`' READY
+    # (no caller is offered to them), yet logged in
+    phone_down: int = 0
 
     @property
     def serving(self) -> int:
@@ -289,17 +299,20 @@ class SiteMetrics:
                          if (skill, t) not in self._closed or t + MINUTE_S > closed_before]
                  for skill in skills}
 
-        def views(read: tuple[dict[str, SkillNow], dict[str, str]]) -> dict[str, LiveView]:
-            figures, agents = read
+        def views(read: tuple[dict[str, SkillNow], dict[str, str], dict[str, str]]
+                  ) -> dict[str, LiveView]:
+            figures, agents, phones = read
             states = {agent_id: _STATUS[status] for agent_id, status in agents.items()}
+            down = unreachable(agents, phones)
             return {skill: self._view(skill, figures[skill], states, starts, closed_before,
-                                      now)
+                                      now, down)
                     for skill in skills}
 
         return self.queues.live_figures(fresh).addCallback(views)
 
     def _view(self, skill: str, found: SkillNow, states: Mapping[str, AgentStatus],
-              starts: list[int], closed_before: float, now: float) -> LiveView:
+              starts: list[int], closed_before: float, now: float,
+              down: frozenset[str] = frozenset()) -> LiveView:
         read = {start: Counters.from_hash(raw) for start, raw in found.minutes.items()}
         for start, counters in read.items():
             if start + MINUTE_S <= closed_before:
@@ -315,10 +328,12 @@ class SiteMetrics:
         total = Counters.total([kept[1], *read.values()])
         by_state: Counter[AgentStatus] = Counter(
             status for agent_id, status in states.items()
-            if skill in self._skills.get(agent_id, ()))
+            if skill in self._skills.get(agent_id, ()) and agent_id not in down)
+        phone_down = sum(1 for agent_id in down if skill in self._skills.get(agent_id, ()))
         oldest = found.oldest_enqueued_at
         return LiveView(skill, total, found.waiting,
-                        0.0 if oldest is None else max(0.0, now - oldest), by_state)
+                        0.0 if oldest is None else max(0.0, now - oldest), by_state,
+                        phone_down)
 
     def expected_wait(self, skill: str, position: int, now: float) -> Deferred[float]:
         """EWT (s) for the caller at `position` in `skill`'s queue; math.inf if unstaffed."""

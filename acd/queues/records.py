@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from acd.agents.state import AgentState, AgentStatus
+from acd.telephony import PhoneState
 
 
 class CallState(StrEnum):
@@ -92,6 +93,9 @@ class AgentRecord:
     idle_since: float | None
     last_skill: str = ""  # the skill of the agent's last answered call (wrap-up length)
     call_site: str = ""   # the site of the call the agent holds (another's: a loan)
+    # the agent's phone as telephony last saw it: a ready agent whose phone is not
+    # available is offered no call (acd/agents/phones.py)
+    phone: PhoneState = PhoneState.AVAILABLE
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ class Changed:
     version: int
     reservation: Reservation | None = None  # the agent took a waiting call (agent_ready)
     requeued: Offer | None = None           # ring-no-answer: where the call went
-    state: AgentState | None = None         # the whole state applied (set by the caller)
+    # the whole state applied (set by the caller; by the script if it paused the agent)
+    state: AgentState | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,9 @@ def parse_change(reply: Sequence[Any]) -> Changed | Conflict:
         return Changed(AgentStatus.RESERVED, reservation.agent_version, reservation, requeued)
     if first[0] == "ready":
         return Changed(AgentStatus.READY, int(first[1]), None, requeued)
+    if len(first) > 3:   # paused as the call ended, as the agent's desktop asked
+        return Changed(AgentStatus.PAUSED, int(first[2]), None, requeued,
+                       AgentState(AgentStatus.PAUSED, first[3]))
     return Changed(AgentStatus(first[1]), int(first[2]), None, requeued)
 
 
@@ -163,7 +171,8 @@ def parse_agent(agent_id: str, raw: Mapping[str, str]) -> AgentRecord:
                        raw.get("pending_logout") == "1")
     return AgentRecord(agent_id, state, int(raw.get("version") or 0), raw.get("call", ""),
                        _float(raw.get("since")), _float(raw.get("idle_since")),
-                       raw.get("last_skill", ""), raw.get("call_site", ""))
+                       raw.get("last_skill", ""), raw.get("call_site", ""),
+                       PhoneState(raw.get("phone") or PhoneState.AVAILABLE.value))
 
 
 def parse_call(call_id: str, raw: Mapping[str, str]) -> CallRecord:

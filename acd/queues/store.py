@@ -16,7 +16,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail
 
 from acd.agents.state import AgentEvent, AgentState, AgentStatus
-from acd.intake import QueueRequest
+from acd.intake import QueueRequest, checked_menu_path
 from acd.queues.records import (
     AgentRecord,
     CallRecord,
@@ -34,6 +34,7 @@ from acd.queues.scripts import RECORD, UNIT, ScriptRunner
 from acd.settings import AcdSettings, PoolingSettings
 from acd.store.keys import SiteKeys, checked_id, checked_name, queue_entry
 from acd.store.redis import Client, RedisStore, text
+from acd.telephony import PhoneState
 
 SEP = UNIT  # joins an operation's arguments (lua/dispatch.lua)
 
@@ -80,6 +81,16 @@ def _reservations(replies: list[Any]) -> list[Reservation]:
     return [offer for offer in map(parse_offer, replies) if isinstance(offer, Reservation)]
 
 
+def _phone_reply(reply: list[Any]) -> Changed | None:
+    if reply[0] == "reserved":
+        reservation = parse_offer(reply)
+        assert isinstance(reservation, Reservation)
+        return Changed(AgentStatus.RESERVED, reservation.agent_version, reservation)
+    if reply[0] == "ready":
+        return Changed(AgentStatus.READY, int(reply[1]))
+    return None
+
+
 class CallAction:
     """What an agent event does to the call the agent holds (agent_change's A[15])."""
 
@@ -105,13 +116,15 @@ class QueueStore:
         self.runner = runner or ScriptRunner(store, self.keys.live, max_batch=max_batch)
         self._head = SEP.join([self.keys.pool_prefix, site, str(settings.audit_maxlen),
                                repr(settings.service_level_s), repr(settings.escalation_s),
-                               repr(settings.abandon_resume_s)])
+                               f"{settings.abandon_resume_s!r},"
+                               f"{settings.ended_call_ttl_s()!r}"])
         self._rules = pool_rules(settings.pooling, site)
 
     def reconfigure(self, settings: AcdSettings) -> None:
         """A reloaded config (SIGHUP): the next decision uses its pool rules (order,
         reserves, trunk limits). The pool itself and the script's arguments in the head
-        (service level T, escalation, audit bound) stay until a restart."""
+        (service level T, escalation, audit bound, the abandon-resume window and an
+        ended call's TTL) stay until a restart."""
         self.settings = settings
         self._rules = pool_rules(settings.pooling, self.site)
 
@@ -240,6 +253,19 @@ class QueueStore:
         maybe at once reserved again: those reservations)."""
         return self._call("release_lent", now, [repr(lease_s)]).addCallback(_reservations)
 
+    def phone_change(self, agent_id: str, phone: PhoneState,
+                     now: float) -> Deferred[Changed | None]:
+        """The agent's phone is now `phone` (lua/phones.lua): a ready agent whose phone is
+        not available leaves the ready sets (still ready), and is back in line at their
+        place when it is available again. Changed if that made the agent ready again (with
+        the waiting call they took, if any); None if nothing else changed."""
+        try:
+            checked_id(agent_id, "agent id")
+        except ValueError as error:
+            return fail(error)
+        d = self._call("phone_change", now, [agent_id, phone.value])
+        return d.addCallback(_phone_reply)
+
     def set_channel(self, call_id: str, channel: str) -> Deferred[None]:
         """The caller's channel changed (a callback dialled them anew): a restarted process
         must follow the new one, not the channel that hung up when the callback was taken."""
@@ -303,22 +329,25 @@ class QueueStore:
         return self._call("call_get", 0.0, [call_id]).addCallback(parse)
 
     def live_figures(self, minutes: Mapping[str, Sequence[int]]
-                     ) -> Deferred[tuple[dict[str, SkillNow], dict[str, str]]]:
+                     ) -> Deferred[tuple[dict[str, SkillNow], dict[str, str], dict[str, str]]]:
         """For each skill of `minutes`: the counters of those minutes (by start, epoch s),
-        how many calls wait and the oldest one's enqueue time (None: nobody waits); and
-        every agent of the site with their status. Read at one moment, on the decisions'
-        batched path: what SiteMetrics makes the live figures of."""
+        how many calls wait and the oldest one's enqueue time (None: nobody waits); every
+        agent of the site with their status; and the agents whose phone is not available,
+        with its state. Read at one moment, on the decisions' batched path: what
+        SiteMetrics makes the live figures of."""
         skills = [checked_name(skill, "skill") for skill in minutes]
 
-        def parse(reply: list[Any]) -> tuple[dict[str, SkillNow], dict[str, str]]:
+        def parse(reply: list[Any]
+                  ) -> tuple[dict[str, SkillNow], dict[str, str], dict[str, str]]:
             figures: dict[str, SkillNow] = {}
-            for skill, (hashes, waiting, oldest) in zip(skills, reply[:-1], strict=True):
+            for skill, (hashes, waiting, oldest) in zip(skills, reply[:-2], strict=True):
                 counted = {start: dict(zip(flat[::2], flat[1::2], strict=True))
                            for start, flat in zip(minutes[skill], hashes, strict=True)}
                 figures[skill] = SkillNow(counted, int(waiting),
                                           None if int(oldest) < 0 else int(oldest) / 1000)
-            agents = reply[-1]
-            return figures, dict(zip(agents[::2], agents[1::2], strict=True))
+            agents, phones = reply[-2], reply[-1]
+            return (figures, dict(zip(agents[::2], agents[1::2], strict=True)),
+                    dict(zip(phones[::2], phones[1::2], strict=True)))
 
         lists = ";".join(",".join(str(start) for start in minutes[skill]) for skill in skills)
         return self._call("live_get", 0.0, [",".join(skills), lists]).addCallback(parse)
@@ -416,6 +445,7 @@ class QueueStore:
             "caller_number": request.caller_number,
             "idpel": request.idpel or "",
             "entered_at": f"{request.entered_at:.3f}",
+            "menu_path": checked_menu_path(request.menu_path),
         }
         for name, value in fields.items():
             packable(value, name)

@@ -6,7 +6,10 @@ dashboard, the tools) and this table cannot drift apart.
 
 One site's ACD, in its pool (hash tag `{<pool>}`: every site of a pool in one slot):
 
-    acd:{<pool>}:<site>:call:<call_id>  hash: the call record (see records.CALL_FIELDS)
+    acd:{<pool>}:<site>:call:<call_id>  hash: the call record (see records.CALL_FIELDS);
+                                       no TTL while live, then, set by the script that
+                                       ends it, AcdSettings.ended_call_ttl_s (the longest
+                                       window that still reads it)
     acd:{<pool>}:<site>:live           set: call ids not yet abandoned or finished
     acd:{<pool>}:<site>:queue:<skill>  zset: waiting call ids, score `queue_score`:
                                        priority * 1e13 + enqueued_ms
@@ -15,10 +18,14 @@ One site's ACD, in its pool (hash tag `{<pool>}`: every site of a pool in one sl
                                        (10 - level) * 1e13 + idle_ms
     acd:{<pool>}:<site>:agent:<id>     hash: state, reason, pending_logout, version, call,
                                        call_site, since, idle_since, endpoint, last_call,
-                                       last_skill, answered_at
+                                       last_skill, answered_at, phone (the phone's state
+                                       as telephony last saw it; none: available)
     acd:{<pool>}:<site>:agent:<id>:skills
                                        hash: skill -> level (1..10), written at login
     acd:{<pool>}:<site>:agents         hash: agent id -> state (agents by state in one read)
+    acd:{<pool>}:<site>:phones         hash: agent id -> phone state, only for agents whose
+                                       phone is not available (busy, unregistered): a
+                                       ready one is out of the ready sets meanwhile
     acd:{<pool>}:<site>:audit          stream, MAXLEN ~ audit_maxlen: every state change
     acd:{<pool>}:<site>:m:<skill>:<start>
                                        hash: counters of the 15-minute interval from <start>
@@ -34,6 +41,14 @@ One site's ACD, in its pool (hash tag `{<pool>}`: every site of a pool in one sl
     acd:{<pool>}:<site>:agent-commands stream, MAXLEN ~ AGENT_COMMANDS_MAXLEN: agent
                                        commands from `pln123 agent` and the dashboard
                                        (acd/agents/commands.py)
+    acd:{<pool>}:<site>:desktop:<id>   hash: the agent desktop's own state of an agent:
+                                       `pause_after` (a reason code to pause with when
+                                       the current call ends: taken by agent_change),
+                                       `at` (pln123/web/desktop_actions.py)
+    acd:{<pool>}:<site>:wrapup:<call_id>
+                                       hash: the wrap-up of a call this site's agent took:
+                                       disposition, note, agent, at, ticket; TTL
+                                       WRAPUP_KEEP_S
 
 Pooling, per site of a pool (acd/pooling):
 
@@ -41,9 +56,10 @@ Pooling, per site of a pool (acd/pooling):
                                        (the site lends nobody), `reserve` or
                                        `reserve:<skill>` = a fixed reserve
     acd:{<pool>}:<site>:loans          zset: calls of other sites this site's agents
-                                       answered, score when; trimmed to NET_KEEP_S
+                                       answered, score when; trimmed to NET_KEEP_S, and
+                                       expires NET_KEEP_S after the last loan
     acd:{<pool>}:<site>:taken          zset: this site's calls other sites' agents
-                                       answered, score when; trimmed to NET_KEEP_S
+                                       answered, score when; the same
     acd:{<pool>}:<site>:idle-at        string: the last time a free agent of the site found
                                        nobody waiting anywhere in the pool (epoch s)
     acd:{<pool>}:<site>:rsl            hash: `r` the auto reserve's service-level part,
@@ -71,7 +87,16 @@ National self-service, under a prefix (`pln` unless a deployment shares its Redi
     <prefix>:{outages}:board           hash: outage id -> JSON notice
     <prefix>:{tickets}:seq             INCR counter; ticket number = 10000000 + counter
     <prefix>:{tickets}:t:<number>      hash: the ticket, kept TICKET_KEEP_S by default
-    <prefix>:{tickets}:stream          stream, MAXLEN ~ TICKET_STREAM_MAXLEN: ticket events
+    <prefix>:{tickets}:stream          stream, MAXLEN ~ TICKET_STREAM_MAXLEN: ticket events;
+                                       consumer group APKT_GROUP is the APKT outbox
+    <prefix>:{tickets}:apkt-dead       stream, MAXLEN ~ APKT_DEAD_MAXLEN: ticket events
+                                       APKT refused for good (acd/selfservice/outbox.py)
+    <prefix>:{tickets}:idpel:<idpel>   zset: ticket numbers, score created_at, trimmed to
+                                       TICKET_LOOKUP_S (acd/selfservice/lookups.py)
+    <prefix>:{tickets}:caller:<digits> zset: the same by the caller's national number
+    <prefix>:{tickets}:apkt-sig:<hex>  string, EX APKT_SIGNATURE_KEEP_S: a webhook
+                                       signature seen (a replay is refused)
+    <prefix>:{tickets}:apkt-event:<id> string, EX APKT_EVENT_KEEP_S: an APKT event applied
 
 Why one hash tag per pool: Redis Cluster runs a script only if every key it touches is in
 one slot; `{national}` puts all the keys of a pool's sites in one slot, so one matching
@@ -82,6 +107,14 @@ key needs no tag (never in a script, one key per command); each self-service boa
 tag so its scripts and MULTI stay atomic.
 
 Scores are exact in a double: 9e13 + 1.8e12 (ms since 1970 until 2027) < 2^53.
+
+What a call leaves behind: nothing without an end. Its record expires after the windows
+that still read it; its place in `live`, its queue, `borrowed`, `lent` and `trunk:` goes as
+it ends; an abandoned caller's kept place expires with the resume window; its counters
+are time buckets (m:, m1:) that expire on their own whatever the number of calls; `loans`
+and `taken` are trimmed and expire; the streams (audit, agent-commands, rings) are capped.
+What lives on: the agents' keys, the lending overrides, the outage board, the ticket
+sequence (benchmarks/redis_memory.py measures it, docs/operations.md "Redis memory").
 """
 
 from __future__ import annotations
@@ -115,6 +148,9 @@ BORROWED = "borrowed"
 TRUNK = "trunk:"
 ALIVE = "alive"
 RINGS = "rings"
+PHONES = "phones"
+DESKTOP = "desktop:"            # after the site prefix: an agent desktop's own state
+WRAPUP = "wrapup:"
 PART = ":"                    # between a key's variable parts (skill and interval start)
 
 STATUS_PREFIX = f"{ROOT}:site-status:"
@@ -131,6 +167,12 @@ RINGS_MAXLEN = 10_000              # ring requests waiting for the home site's p
 AGENT_COMMANDS_MAXLEN = 10_000     # a bounded queue of commands, not an audit log
 TICKET_STREAM_MAXLEN = 1_000_000
 TICKET_KEEP_S = 90 * 24 * 3600
+TICKET_LOOKUP_S = 30 * 24 * 3600   # tickets found by IDPEL or caller number: the last 30 days
+WRAPUP_KEEP_S = 31 * 24 * 3600     # a call's disposition: as long as its interval figures
+APKT_GROUP = "apkt"                # the ticket stream's consumer group sending to APKT
+APKT_DEAD_MAXLEN = 100_000
+APKT_SIGNATURE_KEEP_S = 900        # beyond the webhook's +-300 s timestamp window
+APKT_EVENT_KEEP_S = 7 * 24 * 3600  # APKT's own retries of an event within a week are no-ops
 
 AUTO = "auto"      # a reserve worked out from the lending site's own counters
 
@@ -198,6 +240,7 @@ class SiteKeys:
         self.borrowed = self.prefix + BORROWED
         self.alive = self.prefix + ALIVE
         self.rings = self.prefix + RINGS
+        self.phones = self.prefix + PHONES
         self.idle_at = self.prefix + IDLE_AT
         self.rsl = self.prefix + RSL
         # SCAN MATCH patterns (the tools read a site's keys without knowing its skills)
@@ -235,6 +278,12 @@ class SiteKeys:
     def resume(self, skill: str, digits: str) -> str:
         return f"{self.prefix}{RESUME}{skill}{PART}{digits}"
 
+    def desktop(self, agent_id: str) -> str:
+        return self.prefix + DESKTOP + agent_id
+
+    def wrapup(self, call_id: str) -> str:
+        return self.prefix + WRAPUP + call_id
+
 
 def status_key(site: str) -> str:
     return STATUS_PREFIX + site
@@ -262,10 +311,24 @@ class TicketKeys:
         tagged = f"{checked_prefix(prefix)}:{{tickets}}:"
         self.seq = tagged + "seq"
         self.stream = tagged + "stream"
+        self.apkt_dead = tagged + "apkt-dead"
         self._ticket = tagged + "t:"
+        self._tagged = tagged
 
     def ticket(self, number: str) -> str:
         return self._ticket + number
+
+    def by_idpel(self, idpel: str) -> str:
+        return self._tagged + "idpel:" + idpel
+
+    def by_caller(self, digits: str) -> str:
+        return self._tagged + "caller:" + digits
+
+    def apkt_signature(self, signature_hex: str) -> str:
+        return self._tagged + "apkt-sig:" + signature_hex
+
+    def apkt_event(self, event_id: str) -> str:
+        return self._tagged + "apkt-event:" + event_id
 
 
 def ms(seconds: float) -> int:

@@ -18,13 +18,15 @@ from zoneinfo import ZoneInfo
 
 from twisted.internet.interfaces import IReactorTime
 
-from acd.intake import CallIntake, QueueRequest
-from acd.selfservice.models import Outage, OutageBoard, TicketDesk
+from acd.intake import CallIntake, CallLog, Deflections, IVRPath, QueueRequest
+from acd.selfservice.models import Outage, OutageBoard, Ticket, TicketDesk, TicketLookup
 from ivr.ami.agi import AGIHangup
 from ivr.engine.channel import CallChannel
 from ivr.engine.flows import FlowCall, SelfService
 from ivr.engine.handoff import HANDOFF_BACKOFF, Backoff, PatientHandOff
 from ivr.engine.journal import CallJournal
+from ivr.engine.menupath import menu_path
+from ivr.engine.repeat import RepeatCaller
 from ivr.engine.voice import Voice
 from ivr.settings import Action, AreaCode, Menu, Site, TelephonyConfig
 
@@ -37,9 +39,16 @@ class IVRServices:
     outages: OutageBoard
     tickets: TicketDesk
     handoff_backoff: Backoff = HANDOFF_BACKOFF  # between attempts while the ACD fails
+    call_log: CallLog | None = None  # where the caller's path goes for the call history
+    # A caller's open tickets by their number or IDPEL; None: no repeat-caller status and
+    # the ticket status flow finds tickets by their number only.
+    lookup: TicketLookup | None = None
+    deflections: Deflections | None = None  # where callers answered by a status are counted
 
 
 OUTAGE_LOOKUP_TIMEOUT_S = 1.0
+# How a caller who heard a ticket's status left the IVR for it to count as `deflected`.
+DEFLECTED_OUTCOMES = ("caller_hung_up", "hung_up_by_ivr")
 HOLD_MUSIC_CLASS = "default"
 # The hand-off could not reach the ACD in time: the words the waiting room's maximum wait
 # ends with (sorry, all agents are busy; PLN Mobile), then the IVR hangs up.
@@ -75,6 +84,8 @@ class CallSession:
         self.idpel: str | None = None
         self.outcome = "active"
         self._pressed: str | None = None  # a key pressed during a prompt: the next choice
+        self._heard_ticket: Ticket | None = None  # a ticket's status was read to the caller
+        self._wants_agent = False  # the hand-off began: whatever follows is no deflection
         self.self_service = SelfService(FlowCall(
             call_id=self.call_id,
             site_name=site.name,
@@ -87,7 +98,15 @@ class CallSession:
             outages=self.outages,
             outage_prompts=self.outage_prompts,
             identified=self._identified,
+            lookup=services.lookup,
+            timezone=timezone,
+            ticket_heard=self._ticket_heard,
         ))
+        self.repeat_caller = (
+            RepeatCaller(services.lookup, self.caller_number, config.ivr, self.voice,
+                         self.journal, clock, timezone, self._ticket_heard)
+            if services.lookup is not None and config.ivr.repeat_callers.enabled_at(site.name)
+            else None)
 
     def _area(self) -> AreaCode:
         """The caller's area: the dialplan passes it as AGI argument 1; else the number."""
@@ -102,6 +121,9 @@ class CallSession:
         """A flow confirmed the caller's customer number: the agent will see it."""
         self.idpel = idpel
 
+    def _ticket_heard(self, ticket: Ticket) -> None:
+        self._heard_ticket = ticket
+
     async def run(self) -> str:
         """Serve the caller; returns how the call left the IVR."""
         self.journal.record(
@@ -109,8 +131,11 @@ class CallSession:
             caller_number=self.caller_number,
         )
         try:
+            if self.repeat_caller is not None:
+                self.repeat_caller.start()  # while the greeting plays
             await self._greet()
-            await self._announce_outages()
+            if not await self._answer_repeat_caller():
+                await self._announce_outages()
             await self._navigate()
         except AGIHangup:
             self.outcome = "caller_hung_up"
@@ -118,9 +143,46 @@ class CallSession:
         except Exception as error:  # a caller must never be left in silence
             self.journal.log.exception("ivr_failed", error=str(error))
             await self._rescue()
+        self._count_deflection()
         self.journal.record("call_ended", outcome=self.outcome,
                             seconds=round(self.clock.seconds() - self.entered_at, 3))
+        self._log_path()
         return self.outcome
+
+    def _log_path(self) -> None:
+        if self.services.call_log is None:
+            return
+        ticket = self.journal.first("ticket_created") or {}
+        self.services.call_log.ivr_path(IVRPath(
+            call_id=self.call_id, site=self.site.name, entered_at=self.entered_at,
+            left_at=self.clock.seconds(), outcome=self.outcome,
+            caller_number=self.caller_number, area_code=self.area.code,
+            region=self.area.region, steps=self.journal.steps(),
+            ticket=str(ticket.get("ticket", ""))))
+
+    async def _answer_repeat_caller(self) -> bool:
+        """A caller with an open ticket hears its status (then an agent, again, or the
+        menu; ivr/engine/repeat.py); True if they did, and need no outage notice."""
+        if self.repeat_caller is None:
+            return False
+        result = await self.repeat_caller.run(self._pressed)
+        self._pressed = result.pressed
+        if result.follow_up is not None:
+            await self._finish(result.follow_up)
+        return result.ticket is not None
+
+    def _count_deflection(self) -> None:
+        """Heard a ticket's status, then left without asking for an agent: `deflected`."""
+        ticket = self._heard_ticket
+        if ticket is None or self._wants_agent or self.outcome not in DEFLECTED_OUTCOMES:
+            return
+        skill = self.config.ivr.agent.skill or "general"
+        self.journal.record("deflected", ticket=ticket.number, skill=skill)
+        if self.services.deflections is not None:
+            try:
+                self.services.deflections.deflected(self.call_id, skill)
+            except Exception:  # a count never costs the caller anything
+                self.journal.log.exception("ivr_deflection_not_counted")
 
     async def _rescue(self) -> None:
         if self.channel.ended or self.outcome != "active":
@@ -263,6 +325,7 @@ class CallSession:
         if action.kind != "queue":
             action = self.config.ivr.agent
         skill = action.skill or "general"
+        self._wants_agent = True
         await self.voice.play(["transfer-agent"], barge_in=False)
         # Music first: the ACD may ring an agent and bridge before enqueue even returns.
         await self.channel.execute("EXEC", "StartMusicOnHold", HOLD_MUSIC_CLASS)
@@ -279,6 +342,7 @@ class CallSession:
             idpel=self.idpel,
             entered_at=self.entered_at,
             uniqueid=self.channel.env.get("agi_uniqueid", ""),
+            menu_path=menu_path(self.journal.events),
         )
         patient = PatientHandOff(self.services.intake, self.clock,
                                  self.config.ivr.handoff_timeout_s,

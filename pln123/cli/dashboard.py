@@ -26,6 +26,7 @@ from pln123.cli._reactor import install_asyncio_reactor
 from pln123.config import Config
 from pln123.config.dashboard import parse_listen
 from pln123.web import Dashboard, DashboardSite, build_dashboard
+from pln123.web.history_source import HistorySettings
 from pln123.web.http import WebSite
 
 PROG = "pln123 dashboard"
@@ -50,12 +51,28 @@ def dashboard_resource(config: Config, store: RedisStore, clock: IReactorTime,
         raise ValueError(f"{config.path} has no dashboard: section")
     sites = [DashboardSite(site.name, site.role, {a.code: a.region for a in site.area_codes})
              for site in config.sites.values()]
-    return build_dashboard(
-        sites=sites, skills=config.skills, settings=config.acd,
+    dashboard = build_dashboard(
+        sites=sites, skills=config.skills, settings=config.acd, apkt=config.apkt is not None,
         supervisors=settings.supervisors, wallboard_token=settings.read_wallboard_token(),
         store=store, clock=clock, threads=threads, secure=settings.secure,
         session_lifetime_s=settings.session_lifetime_s, sl_target=settings.sl_target,
-        utc_offset_s=settings.utc_offset_s, trusted_proxies=settings.trusted_proxies)
+        utc_offset_s=settings.utc_offset_s, trusted_proxies=settings.trusted_proxies,
+        desktop=config.desktop, history=history_settings(config))
+    if config.apkt is not None:   # APKT's status webhook: signed, no session (docs/apkt.md)
+        from pln123.apkt import build_webhook
+
+        dashboard.putChild(b"apkt", build_webhook(config.apkt, store, clock))
+    return dashboard
+
+
+def history_settings(config: Config) -> HistorySettings:
+    """The history page's database (the archiver's, `history:`) and recordings folder."""
+    from pln123.history.database import database_url
+
+    history = config.history
+    return HistorySettings(
+        database_url(history.database, history.read_password()), history.utc_offset_s,
+        config.recording.host_directory if config.recording is not None else None)
 
 
 def listen_dashboard(config: Config, store: RedisStore, reactor: Any, host: str,

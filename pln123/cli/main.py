@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from pln123.cli import agent as agent_cli
+from pln123.cli import archive as archive_cli
 from pln123.cli import asterisk as asterisk_cli
 from pln123.cli import config, dialplan, serve
 from pln123.cli import dashboard as dashboard_cli
 from pln123.cli import outage as outage_cli
 from pln123.cli import prompts as prompts_cli
+from pln123.cli import report as report_cli
 from pln123.cli import user as user_cli
 
 TOOL_VERBS = "pln123.commands"  # entry points: register(commands) of a tool's verbs
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard_cli.register(commands)
     user_cli.register(commands)
     asterisk_cli.register(commands)
+    archive_cli.register(commands)
+    report_cli.register(commands)
     for tool in entry_points(group=TOOL_VERBS):
         tool.load()(commands)
     return parser

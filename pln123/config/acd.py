@@ -39,6 +39,7 @@ _TIMINGS: dict[str, tuple[float, float, float]] = {
     "callback_offer_ewt_s": (_DEFAULTS.callback_offer_ewt_s, 0, 7200),
     "callback_retry_s": (_DEFAULTS.callback_retry_s, 10, 3600),
     "abandon_resume_s": (_DEFAULTS.abandon_resume_s, 0, 3600),
+    "ended_call_keep_s": (_DEFAULTS.ended_call_keep_s, 1, 7 * 24 * 3600),
 }
 _COUNTS: dict[str, tuple[int, int, int]] = {
     "callback_attempts": (_DEFAULTS.callback_attempts, 1, 10),
@@ -71,6 +72,7 @@ def parse_acd(top: Reader, sites: list[str], skills: tuple[str, ...],
         callback_attempts=counts["callback_attempts"],
         callback_dial=callback_dial,
         abandon_resume_s=timings["abandon_resume_s"],
+        ended_call_keep_s=timings["ended_call_keep_s"],
         audit_maxlen=counts["audit_maxlen"],
         queues=queues,
         agents=agents,
@@ -113,6 +115,7 @@ def _queues(acd: Reader, skills: tuple[str, ...]) -> dict[str, QueueSettings]:
                 wrapup_s=reader.number("wrapup_s", _QUEUE.wrapup_s, 0, 600),
                 max_wait_s=reader.number("max_wait_s", _QUEUE.max_wait_s, 30, 7200),
                 max_wait_fallback=fallback,
+                record=bool(reader.typed("record", bool, False)),
             )
             reader.finish()
     return {skill: given.get(skill) or QueueSettings(skill) for skill in skills}

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from acd.store.topology import UnsupportedTopology, check_url
-from ivr.prompts.catalogue import FRAGMENT_PREFIXES, REQUIRED_PROMPTS
+from ivr.prompts.catalogue import FRAGMENT_PREFIXES, RECORDING_NOTICE, REQUIRED_PROMPTS
 from pln123.config.acd import parse_acd
+from pln123.config.apkt import parse_apkt
 from pln123.config.asterisk import parse_ami_manager, parse_asterisk
 from pln123.config.dashboard import parse_dashboard
+from pln123.config.desktop import parse_desktop
+from pln123.config.history import parse_history
 from pln123.config.model import (
     FLOWS,
     Action,
@@ -30,6 +33,9 @@ from pln123.config.model import (
     Site,
 )
 from pln123.config.reader import ConfigError, Problem, Reader, join
+from pln123.config.recording import parse_recording
+from pln123.config.repeat_callers import parse_repeat_callers
+from pln123.config.sip import parse_sip
 from pln123.config.trunk import parse_trunk
 from pln123.config.yaml_file import read_yaml
 
@@ -71,17 +77,22 @@ def parse_config(data: Any, path: Path) -> Config:
     sites = _sites(top, path.parent, regions)
     prompts = _prompts(top, languages, languages_ok)
     menus = _menus(top, skills, languages)
-    ivr = _ivr(top, skills, languages)
+    ivr = _ivr(top, skills, languages, tuple(sites))
     redis = _redis(top.child("redis", required=False), path.parent)
     hubs = [name for name, site in sites.items() if site.role == "hub"]
     hub = hubs[0] if len(hubs) == 1 else ""  # two hubs: reported once, by _cross_check
     acd = parse_acd(top, list(sites), skills, hub)
     asterisk = parse_asterisk(top, path.parent)
     dashboard = parse_dashboard(top, path.parent, set(sites))
+    desktop = parse_desktop(top, {agent.id: agent.site for agent in acd.agents})
+    apkt = parse_apkt(top, path.parent)
+    history = parse_history(top, path.parent)
+    recording = parse_recording(top)
     top.finish()
     config = Config(languages=languages, default_language=default_language, sites=sites,
                     skills=skills, ivr=ivr, menus=menus, prompts=prompts, asterisk=asterisk,
-                    path=path, redis=redis, acd=acd, dashboard=dashboard)
+                    path=path, redis=redis, acd=acd, dashboard=dashboard, desktop=desktop,
+                    apkt=apkt, history=history, recording=recording)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.path, p.message)))
@@ -170,9 +181,11 @@ def _sites(top: Reader, base: Path, regions: dict[str, str]) -> dict[str, Site]:
             areas.append(AreaCode(code, regions.get(code, code)))
         if reader.raw("area_codes") == []:
             reader.error("must list at least one area code", "area_codes")
+        sip = (parse_sip(reader.child("sip"), tuple(a.code for a in areas))
+               if reader.has("sip") else None)
         reader.finish()
         sites[name] = Site(name, "hub" if role == "hub" else "site", ami, peer, tuple(areas),
-                           iax2)
+                           iax2, sip)
     if len(hubs) > 1:
         top.error(f"only one site can be the hub, not {', '.join(hubs)}", "sites")
     if len(sites) > 1:
@@ -295,7 +308,8 @@ def _menus(top: Reader, skills: tuple[str, ...], languages: tuple[str, ...]) -> 
     return menus
 
 
-def _ivr(top: Reader, skills: tuple[str, ...], languages: tuple[str, ...]) -> IVRSettings:
+def _ivr(top: Reader, skills: tuple[str, ...], languages: tuple[str, ...],
+         sites: tuple[str, ...] = ()) -> IVRSettings:
     reader = top.child("ivr")
     keys = {k: reader.text(k, d) for k, d in
             (("english_key", "9"), ("back_key", "*"), ("agent_key", "0"))}
@@ -318,6 +332,7 @@ def _ivr(top: Reader, skills: tuple[str, ...], languages: tuple[str, ...]) -> IV
         idpel_retries=idpel.integer("retries", 3, 1, 9),
         handoff_timeout_s=reader.number("handoff_timeout_s", IVRSettings.handoff_timeout_s,
                                         10.0, 3600.0),
+        repeat_callers=parse_repeat_callers(reader, sites),
     )
     idpel.finish()
     reader.finish()
@@ -344,6 +359,12 @@ def _cross_check(config: Config, problems: list[Problem]) -> None:
         problems.append(Problem("ivr.root_menu", f"menu {ivr.root_menu!r} does not exist"))
     for prompt_id in REQUIRED_PROMPTS:
         need_prompt(prompt_id, "prompts")
+    for skill, queue in config.acd.queues.items():
+        if queue.record:   # the caller is told before a word is recorded
+            need_prompt(RECORDING_NOTICE, f"acd.queues.{skill}.record")
+            if config.recording is None:
+                problems.append(Problem(f"acd.queues.{skill}.record",
+                                        "recording needs a recording: section (directory)"))
     reserved = {ivr.back_key: "back_key", ivr.agent_key: "agent_key"}
     for name, menu in config.menus.items():
         base = f"menus.{name}"

@@ -28,7 +28,11 @@ from ivr.settings import (
     TelephonyConfig,
     TrunkAddress,
 )
+from pln123.config.apkt import ApktSettings
 from pln123.config.dashboard import DashboardSettings
+from pln123.config.history import HistorySettings
+from pln123.config.recording import RecordingSettings
+from pln123.web.desktop_settings import DesktopSettings
 
 __all__ = [
     "FLOWS",
@@ -69,6 +73,16 @@ class Config(TelephonyConfig):
     acd: AcdSettings = field(default_factory=AcdSettings)
     # The supervisors' dashboard (`dashboard:`); None: the config has no dashboard.
     dashboard: DashboardSettings | None = None
+    # The agents' desktop (`desktop:`): pause reasons, dispositions, agents' logins; None:
+    # no desktop.
+    desktop: DesktopSettings | None = None
+    # The connector to APKT, PLN's complaint application (`apkt:`); None: not connected.
+    apkt: ApktSettings | None = None
+    # Where `pln123 archive` keeps the call history (`history:`; default: a SQLite file).
+    history: HistorySettings = field(default_factory=HistorySettings)
+    # Where the queues that record (`acd.queues.<skill>.record`) keep their recordings
+    # (`recording:`); None: nothing is recorded.
+    recording: RecordingSettings | None = None
 
     def agent(self, agent_id: str) -> AgentSpec | None:
         """The roster entry with this id (ids are unique across all sites)."""

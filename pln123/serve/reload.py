@@ -26,10 +26,12 @@ RESTART_ONLY: tuple[str, ...] = (
     "redis",                       # the Redis client is built once
     "sites.{site}.ami",            # the AMI link: address, user, secret file, TLS
     "dashboard",                   # the dashboard's listener, accounts and token
+    "apkt",                        # the APKT sender and webhook, built once
     "acd.service_level_s",         # arguments of the queue store's Lua scripts
     "acd.escalation_s",
     "acd.audit_maxlen",
     "acd.abandon_resume_s",        # an argument of the queue store's Lua scripts
+    "acd.ended_call_keep_s",       # so is the TTL of an ended call it makes
     "acd.callback_dial",           # the AMI telephony's dial string
     "acd.pooling.pools",           # which pool's hash tag the site's keys carry
     "acd.pooling.enabled",

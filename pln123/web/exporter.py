@@ -19,6 +19,7 @@ import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from twisted.internet.defer import Deferred
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -28,7 +29,7 @@ from pln123.web.web import Auth, security_headers, write_json
 log = structlog.get_logger("pln123.web.exporter")
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
-STATES = ("ready", "on_call", "wrap_up", "paused", "logged_in")
+STATES = ("ready", "on_call", "wrap_up", "paused", "phone_down", "logged_in")
 RATIOS = (("service_level", "pln123_service_level_ratio",
            "Answered within T / answered; absent with no answered call"),
           ("service_level_2", "pln123_service_level2_ratio",
@@ -50,8 +51,9 @@ COUNTS = (("offered", "pln123_calls_offered", "Calls queued today"),
 class SnapshotCollector(Collector):
     """Yields the families for a list of site views (`ViewReader.site` dicts)."""
 
-    def __init__(self, views: Sequence[dict[str, Any]]):
+    def __init__(self, views: Sequence[dict[str, Any]], apkt: dict[str, Any] | None = None):
         self.views = views
+        self.apkt = apkt   # the APKT outbox's backlog (ViewReader.apkt), if connected
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("pln123_site_up", "1 while the site publishes its status",
@@ -78,6 +80,9 @@ class SnapshotCollector(Collector):
                                        labels=["site"])
         agents = GaugeMetricFamily("pln123_agents", "Agents with the skill, by state",
                                    labels=["site", "skill", "state"])
+        deflected = CounterMetricFamily(
+            "pln123_calls_deflected", "Callers who heard their open ticket's status in the "
+            "IVR and hung up without an agent today", labels=["site"])
         ratios = {key: GaugeMetricFamily(name, text, labels=["site", "skill", "window"])
                   for key, name, text in RATIOS}
         counts = {key: CounterMetricFamily(name, text, labels=["site", "skill"])
@@ -90,6 +95,7 @@ class SnapshotCollector(Collector):
             borrowed.add_metric([site], pooling["borrowed_now"])
             lending.add_metric([site], 1.0 if pooling["lending_on"] else 0.0)
             reserve_sl.add_metric([site], pooling["reserve_sl"])
+            deflected.add_metric([site], view["today"]["deflected"])
             for skill in view["skills"]:
                 labels = [site, skill["skill"]]
                 waiting.add_metric(labels, skill["waiting"])
@@ -104,12 +110,27 @@ class SnapshotCollector(Collector):
                 for key, counter in counts.items():
                     counter.add_metric(labels, skill["today"][key])
         yield from (up, lent, borrowed, lending, reserve_sl, waiting, longest, ewt, agents,
-                    *ratios.values(), *counts.values())
+                    *ratios.values(), *counts.values(), deflected)
+        if self.apkt is not None:
+            yield from apkt_families(self.apkt)
 
 
-def render_metrics(views: Sequence[dict[str, Any]]) -> bytes:
+def apkt_families(backlog: dict[str, Any]) -> Iterator[Metric]:
+    """The APKT outbox: tickets and updates APKT has not accepted yet, and since when."""
+    yield GaugeMetricFamily("pln123_apkt_backlog_entries",
+                            "Ticket events not yet accepted by APKT", value=backlog["backlog"])
+    yield GaugeMetricFamily("pln123_apkt_backlog_oldest_seconds",
+                            "Age of the oldest ticket event not yet accepted by APKT (0: none)",
+                            value=backlog["oldest_age_s"] or 0.0)
+    yield GaugeMetricFamily("pln123_apkt_dead_letters",
+                            "Ticket events APKT refused for good (kept for an operator)",
+                            value=backlog["dead_letters"])
+
+
+def render_metrics(views: Sequence[dict[str, Any]], apkt: dict[str, Any] | None = None
+                   ) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(views))
+    registry.register(SnapshotCollector(views, apkt))
     return generate_latest(registry)
 
 
@@ -122,22 +143,30 @@ class MetricsResource(Resource):
         self.auth = auth
 
     def render_GET(self, request: Request) -> object:
-        if self.auth.principal(request) is None:
+        principal = self.auth.principal(request)
+        if principal is None:
             write_json(request, 401, {"error": "send the wallboard token as a bearer token"},
                        {b"WWW-Authenticate": b'Bearer realm="pln123"'})
             return NOT_DONE_YET
+        if principal.role.kind == "agent":   # the agent desktop's sessions see their own
+            write_json(request, 403, {"error": "an agent's session reaches the agent "
+                                               "desktop only"})
+            return NOT_DONE_YET
 
-        def done(views: list[dict[str, Any]]) -> None:
+        def done(figures: tuple[list[dict[str, Any]], dict[str, Any] | None]) -> None:
             if request.finished or getattr(request, "_disconnected", False):
                 return
             security_headers(request)
             request.setHeader(b"Content-Type", CONTENT_TYPE)
-            request.write(render_metrics(views))
+            request.write(render_metrics(*figures))
             request.finish()
 
         def failed(failure: Any) -> None:
             log.error("metrics_scrape_failed", error=str(failure.value))
             write_json(request, 503, {"error": "the shared store is unavailable"})
 
-        self.views.all_sites().addCallbacks(done, failed)
+        async def read() -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+            return await self.views.all_sites(), await self.views.apkt()
+
+        Deferred.fromCoroutine(read()).addCallbacks(done, failed)
         return NOT_DONE_YET

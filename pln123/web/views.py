@@ -26,12 +26,14 @@ from typing import Any
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 
+from acd.agents.phones import unreachable
 from acd.agents.state import AgentStatus
 from acd.pooling.lending import Lending, LendingBoard
 from acd.pooling.status import SiteStatus, StatusBoard
 from acd.queues.metrics import DEFAULT_AHT_S, Counters, LiveView, SiteMetrics, aht, ewt
 from acd.selfservice.models import Outage
 from acd.selfservice.outages import RedisOutageBoard
+from acd.selfservice.outbox import TicketOutbox
 from acd.settings import AcdSettings
 from acd.store.keys import INTERVAL_S, SiteKeys, queue_entry
 from acd.store.redis import Client, RedisStore, text
@@ -50,14 +52,18 @@ class DashboardSite:
     area_codes: Mapping[str, str] = field(default_factory=dict)  # code -> region
 
 
-def agent_groups(states: Mapping[AgentStatus, int]) -> dict[str, int]:
-    """Agents by what a supervisor asks: ready, on a call (ringing counts), wrap-up, paused."""
+def agent_groups(states: Mapping[AgentStatus, int], phone_down: int = 0) -> dict[str, int]:
+    """Agents by what a supervisor asks: ready, on a call (ringing counts), wrap-up, paused,
+    and ready but offered nothing because their phone is unregistered or busy (`states`
+    counts those apart: not as ready)."""
     return {
         "ready": states.get(AgentStatus.READY, 0),
         "on_call": states.get(AgentStatus.ON_CALL, 0) + states.get(AgentStatus.RESERVED, 0),
         "wrap_up": states.get(AgentStatus.WRAP_UP, 0),
         "paused": states.get(AgentStatus.PAUSED, 0),
-        "logged_in": sum(n for s, n in states.items() if s is not AgentStatus.LOGGED_OUT),
+        "phone_down": phone_down,
+        "logged_in": phone_down + sum(n for s, n in states.items()
+                                      if s is not AgentStatus.LOGGED_OUT),
     }
 
 
@@ -99,8 +105,10 @@ class TodayCounters:
 class ViewReader:
     def __init__(self, store: RedisStore, sites: Sequence[DashboardSite],
                  skills: Sequence[str], settings: AcdSettings, clock: IReactorTime, *,
-                 sl_target: float = 0.8, utc_offset_s: float = 7 * 3600):
+                 sl_target: float = 0.8, utc_offset_s: float = 7 * 3600,
+                 outbox: TicketOutbox | None = None):
         self.store = store
+        self.outbox = outbox   # the APKT outbox, when the connector is configured
         self.sites = {site.name: site for site in sites}
         self.skills = tuple(skills)
         self.settings = settings
@@ -138,7 +146,18 @@ class ViewReader:
             Deferred.fromCoroutine(self._tile(name, statuses.get(name), outages, now))
             for name in self.sites])
         return {"generated_at": round(now, 3), "service_level_s": self.settings.service_level_s,
-                "sl_target": self.sl_target, "sites": [tile for tile, _ in tiles]}
+                "sl_target": self.sl_target, "sites": [tile for tile, _ in tiles],
+                "apkt": await self._apkt(now)}
+
+    def apkt(self) -> Deferred[dict[str, Any] | None]:
+        """The APKT outbox's backlog (None: no connector, or it never ran)."""
+        return Deferred.fromCoroutine(self._apkt(self.clock.seconds()))
+
+    async def _apkt(self, now: float) -> dict[str, Any] | None:
+        if self.outbox is None:
+            return None
+        backlog = await self.outbox.backlog(now)
+        return None if backlog is None else backlog.as_json()
 
     async def _site(self, name: str) -> dict[str, Any]:
         if name not in self.sites:
@@ -163,16 +182,20 @@ class ViewReader:
         lives: list[LiveView] = list(await gatherResults(
             [self.metrics[name].live(skill, now) for skill in self.skills]))
 
-        async def read(client: Client) -> tuple[list[Counters], dict[str, str]]:
+        async def read(client: Client
+                       ) -> tuple[list[Counters], dict[str, str], dict[str, str]]:
             todays = [await self.today.read(client, keys, skill, now) for skill in self.skills]
             raw = await client.hgetall(keys.agents)
-            return todays, {text(k): text(v) for k, v in raw.items()}
+            phones = await client.hgetall(keys.phones)
+            return (todays, {text(k): text(v) for k, v in raw.items()},
+                    {text(k): text(v) for k, v in phones.items()})
 
-        todays, states = await self.store.run(read)
+        todays, states, phones = await self.store.run(read)
+        down = unreachable(states, phones)
         lending = await self.lending.read(name)
         live_total = sum((view.counters for view in lives), Counters())
         today_total = sum(todays, Counters())
-        by_state = Tally(AgentStatus(s) for s in states.values())
+        by_state = Tally(AgentStatus(s) for a, s in states.items() if a not in down)
         live_figures = figures(live_total)
         site_outages = [o for o in outages if set(o.area_codes) & set(site.area_codes)]
         tile: dict[str, Any] = {
@@ -182,7 +205,7 @@ class ViewReader:
             "ami_up": status.ami_up if status is not None else None,
             "waiting": sum(view.waiting for view in lives),
             "longest_wait_s": round(max((v.longest_waiting_s for v in lives), default=0.0), 3),
-            "agents": agent_groups(by_state),
+            "agents": agent_groups(by_state, len(down)),
             "live": live_figures,
             "today": figures(today_total),
             "sl_colour": sl_colour(live_figures["service_level"], self.sl_target),
@@ -227,7 +250,7 @@ class ViewReader:
             "skill": view.skill,
             "waiting": view.waiting,
             "longest_wait_s": round(view.longest_waiting_s, 3),
-            "agents": agent_groups(view.agents),
+            "agents": agent_groups(view.agents, view.phone_down),
             "serving": view.serving,
             "ewt_s": finite(ewt(view.waiting + 1, view.serving,
                                 aht(view.counters) or DEFAULT_AHT_S)),
@@ -281,6 +304,7 @@ class ViewReader:
                 "state": state, "reason": values.get("reason", "") if state == "paused" else "",
                 "pending_logout": values.get("pending_logout") == "1",
                 "call": values.get("call", ""),
+                "phone": values.get("phone") or "available",
                 "time_in_state_s": round(max(0.0, now - since), 3) if since else None,
             })
         return calls, agents

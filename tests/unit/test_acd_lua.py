@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LUA_SOURCES = sorted((ROOT / "acd").rglob("*.lua"))
 KEY_PARTS = ("CALL", "LIVE", "QUEUE", "READY", "TIER", "AGENT", "SKILLS", "AGENTS", "AUDIT",
              "INTERVAL", "MINUTE", "PART", "LENDING", "LOANS", "TAKEN", "IDLE_AT", "RSL",
-             "LENT", "BORROWED", "TRUNK", "ALIVE", "RINGS", "RESUME", "AUTO")
+             "LENT", "BORROWED", "TRUNK", "ALIVE", "RINGS", "RESUME", "PHONES", "AUTO",
+             "DESKTOP")
 NUMBERS = ("INTERVAL_S", "MINUTE_S", "INTERVAL_KEEP_S", "MINUTE_KEEP_S", "SCORE_SCALE",
            "TOP_LEVEL", "LIVE_WINDOW_S", "NET_KEEP_S", "RINGS_MAXLEN")
 

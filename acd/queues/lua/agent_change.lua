@@ -9,7 +9,8 @@
 -- agent's handle time and state their site's.
 -- Replies: {'conflict', state, version} if the version moved on (nothing changed);
 -- {'stale', state, version} if the agent does not hold that call; else
--- {{'ready', version} | {'state', state, version} | reservation, offer reply or {}}.
+-- {{'ready', version} | {'state', state, version[, reason if paused after the call on
+-- the desktop's request]} | reservation, offer reply or {}}.
 -- A target of 'ready' is agent_ready: the agent takes the best waiting call if any.
 -- requeue (the agent did not answer) and trunk_failed (the remote agent's trunk call
 -- failed: the agent goes back to ready keeping their place, the call is not offered to
@@ -27,6 +28,21 @@ if version ~= A[11] then return {'conflict', old, version} end
 local event, target, reason, pending = A[12], A[13], A[14], A[15]
 local action, call_id = A[16], A[17]
 if action ~= '' and a[3] ~= call_id then return {'stale', old, version} end
+-- "pause after this call", asked from the agent's desktop (its key at the agent's site):
+-- carried out here, as the call (or its ring) lets the agent go, so no call can reach them
+-- first, whichever process follows the call; the request is taken in any case
+local asked = ''
+if event == 'call_end' or event == 'caller_gone_while_ringing' or event == 'trunk_failed'
+   or event == 'ring_no_answer' then
+  local dk = ap .. DESKTOP .. agent
+  local wanted = redis.call('HGET', dk, 'pause_after')
+  if wanted then
+    redis.call('HDEL', dk, 'pause_after', 'at')
+    if target == 'wrap_up' or target == 'ready' then
+      target, reason, asked = 'paused', wanted, wanted
+    end
+  end
+end
 local csite = (a[7] and a[7] ~= '') and a[7] or asite
 local cp = SP(csite)
 if A[19] ~= '' then redis.call('HSET', ak, 'endpoint', A[19]) end
@@ -57,8 +73,13 @@ if action == 'answer' then
     redis.call('ZADD', cp .. TAKEN, NOW, call_id)
     redis.call('ZREMRANGEBYSCORE', ap .. LOANS, '-inf', fmt(NOW - NET_KEEP_S))
     redis.call('ZREMRANGEBYSCORE', cp .. TAKEN, '-inf', fmt(NOW - NET_KEEP_S))
+    -- nothing older counts: a site that stops lending loses the sets with their members
+    redis.call('EXPIRE', ap .. LOANS, NET_KEEP_S)
+    redis.call('EXPIRE', cp .. TAKEN, NET_KEEP_S)
   end
-  audit(cp, csite, 'answered', call_id, agent, c[1], 'connected', {'agent_site', asite})
+  audit(cp, csite, 'answered', call_id, agent, c[1], 'connected',
+        {'agent_site', asite, 'wait_ms', string.format('%.0f', dur(wait)),
+         'in_sl', wait <= SL_T and '1' or '0'})
 elseif action == 'finish' then
   call_skill = end_call(cp, csite, call_id, 'finished')
 elseif action == 'abandon' then
@@ -88,6 +109,7 @@ elseif action == 'callback_retry' or action == 'callback_fail' then
     redis.call('HSET', ck, 'state', 'finished', 'ended_at', NOWS, 'outcome',
                'callback_failed', 'agent', '', 'agent_site', '')
     redis.call('SREM', cp .. LIVE, call_id)
+    retire(ck)
     metric(cp, call_skill, {'callback_failed', 1})
     audit(cp, csite, 'callback_failed', call_id, agent, call_skill, 'finished',
           {'tries', tries})
@@ -126,6 +148,7 @@ else
   local v = set_agent(asite, agent, target, reason, pending, holds, holds_site, event,
                       call_id, call_skill)
   result = {'state', target, tostring(v)}
+  if asked ~= '' then result[4] = asked end  -- paused on request: the reason
 end
 return {result, offered}
 end

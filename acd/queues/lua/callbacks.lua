@@ -9,7 +9,7 @@ local c = redis.call('HMGET', ck, 'state', 'skill')
 if c[1] ~= 'queued' then return {c[1] or 'unknown'} end
 redis.call('HSET', ck, 'callback', A[10], 'callback_tries', '0')
 metric(P, c[2], {'callback_accepted', 1})
-audit(P, SITE, 'callback_accepted', call_id, '', c[2], 'queued')
+audit(P, SITE, 'callback_accepted', call_id, '', c[2], 'queued', {'callback', A[10]})
 return {'marked'}
 end
 
@@ -24,8 +24,11 @@ end
 
 -- callback_channel. A[9] = call id, A[10] = the caller's channel now: a callback dialled
 -- them anew, and a restarted process must follow that channel, not the one that hung up
--- when the callback was taken. Reply 1.
+-- when the callback was taken. Only a call still known: a late write must not bring back
+-- an expired record, without its TTL. Reply 1 (0: the call is gone).
 local function callback_channel()
-redis.call('HSET', P .. CALL .. A[9], 'channel', A[10])
+local ck = P .. CALL .. A[9]
+if redis.call('EXISTS', ck) == 0 then return 0 end
+redis.call('HSET', ck, 'channel', A[10])
 return 1
 end

@@ -8,7 +8,7 @@ local AGENT, SKILLS, AGENTS, AUDIT = ${AGENT}, ${SKILLS}, ${AGENTS}, ${AUDIT}
 local INTERVAL, MINUTE, PART = ${INTERVAL}, ${MINUTE}, ${PART}
 local LENDING, LOANS, TAKEN, IDLE_AT, RSL = ${LENDING}, ${LOANS}, ${TAKEN}, ${IDLE_AT}, ${RSL}
 local LENT, BORROWED, TRUNK, ALIVE, RINGS = ${LENT}, ${BORROWED}, ${TRUNK}, ${ALIVE}, ${RINGS}
-local RESUME = ${RESUME}
+local RESUME, PHONES, DESKTOP = ${RESUME}, ${PHONES}, ${DESKTOP}
 local INTERVAL_S, MINUTE_S = ${INTERVAL_S}, ${MINUTE_S}
 local INTERVAL_KEEP_S, MINUTE_KEEP_S = ${INTERVAL_KEEP_S}, ${MINUTE_KEEP_S}
 local LIVE_WINDOW_S, NET_KEEP_S, RINGS_MAXLEN = ${LIVE_WINDOW_S}, ${NET_KEEP_S}, ${RINGS_MAXLEN}
@@ -19,10 +19,12 @@ local SCORE_SCALE, TOP_LEVEL, AUTO = ${SCORE_SCALE}, ${TOP_LEVEL}, ${AUTO}
 -- that runs the operation, SITE the site an operation works for (ORIGIN's, unless it
 -- offers another site's call again) and P its key prefix, MAXLEN the audit stream's approximate
 -- MAXLEN, SL_T the service level T (s), ESC the escalation time (s), RESUME_S the
--- abandon-resume window (s; 0: off), NOWS and NOW the
+-- abandon-resume window (s; 0: off), ENDED_S how long an ended call's record lives (s;
+-- the longest window that still reads it, acd.settings.AcdSettings.ended_call_ttl_s), NOWS
+-- and NOW the
 -- injected clock's now (epoch s, ms precision) as text and as a number, POOL the pool's
 -- rules (parse_pool below).
-local A, PP, P, ORIGIN, SITE, MAXLEN, SL_T, ESC, RESUME_S, NOWS, NOW, POOL
+local A, PP, P, ORIGIN, SITE, MAXLEN, SL_T, ESC, RESUME_S, ENDED_S, NOWS, NOW, POOL
 
 local function SP(site) return PP .. site .. PART end
 local function ms(t) return string.format('%.0f', math.floor(t * 1000 + 0.5)) end
@@ -145,7 +147,7 @@ local function set_agent(asite, agent, state, reason, pending, call, call_site, 
              'call', call, 'call_site', call_site, 'since', NOWS)
   local v = redis.call('HINCRBY', k, 'version', 1)
   redis.call('HSET', ap .. AGENTS, agent, state)
-  audit(ap, asite, event, call_id, agent, skill, state, {'reason', reason})
+  audit(ap, asite, event, call_id, agent, skill, state, {'reason', reason, 'subject', 'agent'})
   return v
 end
 
@@ -289,6 +291,14 @@ end
 -- net-loans window starts there).
 local function agent_ready(asite, agent, skills, idle, event, call_id, skill)
   local ap = SP(asite)
+  local phone = redis.call('HGET', ap .. AGENT .. agent, 'phone')
+  if phone and phone ~= 'available' then
+    -- ready, but their phone cannot take a call (unregistered, or busy with another):
+    -- out of the ready sets until it can (phone_change puts them back in their place)
+    local v = set_agent(asite, agent, 'ready', '', '0', '', '', event, call_id, skill)
+    redis.call('HSET', ap .. AGENT .. agent, 'idle_since', fmt(idle))
+    return {'ready', tostring(v)}
+  end
   local best, best_score, best_skill
   for i = 1, #skills, 2 do
     local head = redis.call('ZRANGE', ap .. QUEUE .. skills[i], 0, 0, 'WITHSCORES')
@@ -339,17 +349,30 @@ local function unlend(asite, agent, csite, call_id)
   end
 end
 
+-- An ended call (out of `live`, its queue and the pooling sets) is never written again:
+-- its record expires after ENDED_S, in the script that ends it. Every path that ends a
+-- call calls this (end_call, remove_call's max_wait and surge, agent_change's
+-- callback_fail).
+local function retire(ck)
+  redis.call('PEXPIRE', ck, math.max(1000, math.floor(ENDED_S * 1000 + 0.5)))
+end
+
 local function end_call(cp, csite, call_id, state, metric_name, in_sl_name)
   local ck = cp .. CALL .. call_id
   local c = redis.call('HMGET', ck, 'skill', 'enqueued_at', 'agent', 'agent_site')
   redis.call('HSET', ck, 'state', state, 'ended_at', NOWS)
   redis.call('SREM', cp .. LIVE, call_id)
+  retire(ck)
   unlend(c[4] or '', c[3] or '', csite, call_id)
+  local extra = {'agent_site', c[4] or ''}
   if metric_name then
     local wait = NOW - tonumber(c[2])
     metric(cp, c[1], {metric_name, 1, in_sl_name, wait <= SL_T and 1 or 0},
            'longest_wait_ms', dur(wait))
+    -- what the counters were given, so the call history adds up to the same figures
+    extra = {'agent_site', c[4] or '', 'wait_ms', string.format('%.0f', dur(wait)),
+             'in_sl', wait <= SL_T and '1' or '0'}
   end
-  audit(cp, csite, state, call_id, c[3], c[1], state)
+  audit(cp, csite, state, call_id, c[3], c[1], state, extra)
   return c[1]
 end

@@ -7,7 +7,8 @@
 -- Packed arguments: every value joined by the unit separator \31 (values never contain
 -- it, nor \30; acd/queues/store.py checks), split into A: [1] the pool's key prefix, [2] the site
 -- of the process, [3] audit stream MAXLEN (approximate), [4] service level T (s),
--- [5] escalation time (s), [6] the abandon-resume window (s; 0: off), [7] now (epoch s,
+-- [5] escalation time (s), [6] the abandon-resume window (s; 0: off) and how long an
+-- ended call's record lives (s), comma-separated, [7] now (epoch s,
 -- ms precision, from the injected clock), [8] the pool's rules (parse_pool in
 -- common.lua). An operation's own arguments start at A[9] (see the comment above each
 -- operation).
@@ -21,7 +22,7 @@ local OPS = {offer_call = offer_call, agent_change = agent_change,
              agent_get = agent_get, noop = noop,
              call_get = call_get, live_get = live_get,
              reserve_tick = reserve_tick, lend_spare = lend_spare,
-             release_lent = release_lent}
+             release_lent = release_lent, phone_change = phone_change}
 local replies = {}
 for operation in string.gmatch(ARGV[1] .. '\30', '([^\30]*)\30') do
   local at = string.find(operation, '\31', 1, true)
@@ -32,7 +33,9 @@ for operation in string.gmatch(ARGV[1] .. '\30', '([^\30]*)\30') do
   end
   PP, ORIGIN, MAXLEN = A[1], A[2], A[3]
   SITE, P = ORIGIN, PP .. ORIGIN .. PART
-  SL_T, ESC, RESUME_S = tonumber(A[4]), tonumber(A[5]), tonumber(A[6])
+  SL_T, ESC = tonumber(A[4]), tonumber(A[5])
+  local windows = split(A[6], ',')
+  RESUME_S, ENDED_S = tonumber(windows[1]), tonumber(windows[2])
   NOWS = A[7]
   NOW = tonumber(NOWS)
   parse_pool(A[8])

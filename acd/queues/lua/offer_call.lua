@@ -37,6 +37,13 @@ if key then
   end
 end
 metric(P, skill, {'offered', 1})
-audit(P, SITE, 'offered', call_id, '', skill, 'new', {'resumed_from', resumed})
+-- the caller as the call history keeps them (the call hash itself expires)
+local d = redis.call('HMGET', ck, 'enqueued_at', 'entered_at', 'priority', 'region',
+                     'area_code', 'language', 'uniqueid', 'idpel')
+audit(P, SITE, 'offered', call_id, '', skill, 'new',
+      {'resumed_from', resumed, 'caller_number', c[2] or '', 'enqueued_at', d[1] or '',
+       'entered_at', d[2] or '', 'priority', d[3] or '', 'region', d[4] or '',
+       'area_code', d[5] or '', 'language', d[6] or '', 'uniqueid', d[7] or '',
+       'idpel', d[8] or ''})
 return offer(call_id)
 end

@@ -27,7 +27,8 @@ end
 -- material of the live figures (acd/queues/metrics.py), read at one moment on the
 -- decisions' batched path. Reply: per skill {{minute hash, flat, ...} in the order asked,
 -- the calls waiting, the oldest waiting call's enqueue time (epoch ms; -1: none)}, then
--- the site's agents' states, flat.
+-- the site's agents' states, flat, then the site's phones that are not available (agent
+-- id -> phone state), flat.
 local function live_get()
   local lists, reply = {}, {}
   for part in string.gmatch(A[10] .. ';', '([^;]*);') do lists[#lists + 1] = part end
@@ -45,6 +46,7 @@ local function live_get()
     reply[#reply + 1] = {minutes, #entries / 2, string.format('%.0f', oldest)}
   end
   reply[#reply + 1] = redis.call('HGETALL', P .. AGENTS)
+  reply[#reply + 1] = redis.call('HGETALL', P .. PHONES)
   return reply
 end
 

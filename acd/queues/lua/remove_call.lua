@@ -20,6 +20,7 @@ if why == 'max_wait' or why == 'surge' then
   local wait = NOW - tonumber(c[3])
   redis.call('HSET', ck, 'state', 'finished', 'ended_at', NOWS, 'outcome', why)
   redis.call('SREM', P .. LIVE, call_id)
+  retire(ck)
   metric(P, c[2], {why, 1}, 'longest_wait_ms', dur(wait))
   audit(P, SITE, why, call_id, '', c[2], 'finished',
         {'fallback', A[11] or '', 'waited', fmt(wait)})

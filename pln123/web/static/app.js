@@ -3,7 +3,7 @@
 // caller names and numbers are the callers' own words.
 "use strict";
 
-const state = { session: null, source: null, site: "", data: null };
+const state = { session: null, source: null, site: "", data: null, reasons: [] };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -27,6 +27,12 @@ function duration(seconds) {
   const h = Math.floor(m / 60);
   const mm = String(m % 60).padStart(h ? 2 : 1, "0");
   return (h ? h + ":" : "") + mm + ":" + String(s % 60).padStart(2, "0");
+}
+
+// A pause reason's name from the admin config (desktop.pause_reasons), else its code.
+function reasonName(code) {
+  const found = state.reasons.find((r) => r.code === code);
+  return found ? (I18N.lang === "en" ? (found.en || found.id) : found.id) : code;
 }
 
 function percent(ratio) {
@@ -58,8 +64,8 @@ async function api(path, options) {
 // -- overview --------------------------------------------------------------------------
 
 function lentFigures(p) {
-  return [figure("lent now / today", p.lent_now + " / " + p.lent_today, "lent"),
-    figure("borrowed now / today", p.borrowed_now + " / " + p.borrowed_today, "borrowed")];
+  return [figure(t("fig.lent"), p.lent_now + " / " + p.lent_today, "lent"),
+    figure(t("fig.borrowed"), p.borrowed_now + " / " + p.borrowed_today, "borrowed")];
 }
 
 function tile(site) {
@@ -67,25 +73,27 @@ function tile(site) {
   const cls = "tile " + (down ? "down" : site.sl_colour);
   const a = site.agents;
   const p = site.pooling;
-  const off = p.lending_on ? null : el("span", { class: "badge lending-off" }, "lending off");
+  const off = p.lending_on ? null : el("span", { class: "badge lending-off" }, t("word.lending_off"));
   const node = el("a", { class: cls, href: "#site=" + encodeURIComponent(site.site), "data-site": site.site },
     el("h2", {}, site.site, el("span", { class: "badges" },
-      el("span", { class: "badge" + (down ? " down" : "") }, down ? "down" : "up"), off ? " " : null, off)),
+      el("span", { class: "badge" + (down ? " down" : "") }, down ? t("word.down") : t("word.up")), off ? " " : null, off)),
     el("div", { class: "big" },
-      figure("waiting", site.waiting),
-      figure("longest wait", duration(site.longest_wait_s))),
+      figure(t("fig.waiting"), site.waiting),
+      figure(t("fig.longest_wait"), duration(site.longest_wait_s))),
     el("div", { class: "small" },
-      figure("ready", a.ready), figure("on call", a.on_call),
-      figure("wrap-up", a.wrap_up), figure("paused", a.paused)),
+      figure(t("fig.ready"), a.ready), figure(t("fig.on_call"), a.on_call),
+      figure(t("fig.wrap_up"), a.wrap_up), figure(t("fig.paused"), a.paused),
+      a.phone_down ? figure(t("fig.phone_down"), a.phone_down, "phone-down") : null),
     el("div", { class: "small" },
-      figure("SL 15 min", percent(site.live.service_level), "sl-" + site.sl_colour),
-      figure("SL today", percent(site.today.service_level)),
-      figure("aband. 15 min", percent(site.live.abandon_rate)),
-      figure("aband. today", percent(site.today.abandon_rate))),
+      figure(t("fig.sl_15"), percent(site.live.service_level), "sl-" + site.sl_colour),
+      figure(t("fig.sl_today"), percent(site.today.service_level)),
+      figure(t("fig.abandon_15"), percent(site.live.abandon_rate)),
+      figure(t("fig.abandon_today"), percent(site.today.abandon_rate))),
     el("div", { class: "small" },
       ...lentFigures(p),
-      figure("outages", site.outages),
-      figure("answered today", site.today.answered)));
+      figure(t("fig.outages"), site.outages),
+      figure(t("fig.answered_today"), site.today.answered),
+      figure("deflected 15 min / today", site.live.deflected + " / " + site.today.deflected, "deflected")));
   return node;
 }
 
@@ -99,14 +107,14 @@ function renderOverview(data) {
 function renderSite(data) {
   document.getElementById("site-name").textContent = data.site;
   const badge = document.getElementById("site-state");
-  badge.textContent = data.up ? "up" : "down";
+  badge.textContent = data.up ? t("word.up") : t("word.down");
   badge.className = "badge" + (data.up ? "" : " down");
   document.getElementById("site-summary").replaceChildren(
-    figure("waiting", data.waiting), figure("longest wait", duration(data.longest_wait_s)),
-    figure("SL 15 min", percent(data.live.service_level), "sl-" + data.sl_colour),
-    figure("abandon 15 min", percent(data.live.abandon_rate)),
+    figure(t("fig.waiting"), data.waiting), figure(t("fig.longest_wait"), duration(data.longest_wait_s)),
+    figure(t("fig.sl_15"), percent(data.live.service_level), "sl-" + data.sl_colour),
+    figure(t("col.abandon_15"), percent(data.live.abandon_rate)),
     ...lentFigures(data.pooling),
-    figure("lending", data.pooling.lending_on ? "on" : "off", "lending"));
+    figure(t("fig.lending"), data.pooling.lending_on ? t("word.on") : t("word.off"), "lending"));
 
   document.querySelector("#skills tbody").replaceChildren(...data.skills.map((s) => el("tr", { "data-skill": s.skill },
     el("td", {}, s.skill), el("td", { class: "waiting" }, s.waiting), el("td", {}, duration(s.longest_wait_s)),
@@ -120,20 +128,21 @@ function renderSite(data) {
   document.querySelector("#calls tbody").replaceChildren(...data.calls.map((c) => el("tr", { "data-call": c.call_id },
     el("td", {}, c.position), el("td", {}, c.skill), el("td", { class: "caller" }, c.caller_number),
     el("td", {}, c.area_code), el("td", {}, c.region), el("td", { class: "wait" }, duration(c.wait_s)),
-    el("td", {}, c.priority), el("td", {}, c.callback ? "yes" : "no"))));
+    el("td", {}, c.priority), el("td", {}, c.callback ? t("word.yes") : t("word.no")))));
 
   const mayAct = state.session && !state.session.read_only && state.session.may_act_on.includes(data.site);
   document.querySelector("#agents tbody").replaceChildren(...data.agents.map((a) => {
     const buttons = [];
     if (mayAct && a.state !== "logged_out") {
-      if (a.state === "paused") buttons.push(el("button", { class: "unpause", type: "button", onclick: () => agentAction(a.id, "unpause") }, "unpause"));
-      else buttons.push(el("button", { class: "pause", type: "button", onclick: () => agentAction(a.id, "pause") }, "pause"));
-      buttons.push(el("button", { class: "logout", type: "button", onclick: () => agentAction(a.id, "logout") }, "log out"));
+      if (a.state === "paused") buttons.push(el("button", { class: "unpause", type: "button", onclick: () => agentAction(a.id, "unpause") }, t("action.unpause")));
+      else buttons.push(el("button", { class: "pause", type: "button", onclick: () => agentAction(a.id, "pause") }, t("action.pause")));
+      buttons.push(el("button", { class: "logout", type: "button", onclick: () => agentAction(a.id, "logout") }, t("action.logout")));
     }
-    const label = a.state + (a.reason ? " (" + a.reason + ")" : "") + (a.pending_logout ? " → logout" : "");
+    const phone = a.phone && a.phone !== "available" ? " · phone " + a.phone : "";
+    const label = t("state." + a.state) + (a.reason ? " (" + reasonName(a.reason) + ")" : "") + (a.pending_logout ? " → logout" : "") + phone;
     return el("tr", { "data-agent": a.id },
       el("td", {}, a.id), el("td", {}, a.name),
-      el("td", { class: "state state-" + a.state }, label),
+      el("td", { class: "state state-" + a.state + (phone ? " phone-down" : "") }, label),
       el("td", {}, a.time_in_state_s === null ? "–" : duration(a.time_in_state_s)),
       el("td", {}, Object.keys(a.skills).join(", ")),
       el("td", { class: "supervisor-only" }, ...buttons));
@@ -142,7 +151,7 @@ function renderSite(data) {
   renderLending(data);
   document.getElementById("outages").replaceChildren(...data.outage_notices.map((o) => el("li", { "data-outage": o.id },
     o.area_codes.join(", ") + ": " + o.message + " ",
-    mayAct ? el("button", { type: "button", onclick: () => clearOutage(o.id) }, "clear") : null)));
+    mayAct ? el("button", { type: "button", onclick: () => clearOutage(o.id) }, t("action.clear")) : null)));
 }
 
 // The reserve a skill's row shows: a supervisor's override, else the config's (auto or a number).
@@ -155,7 +164,7 @@ function renderLending(data) {
   form.hidden = !(state.session && state.session.may_change_lending);
   if (form.hidden) return;
   const p = data.pooling;
-  document.getElementById("lending-state").textContent = p.lending_on ? "on" : "off";
+  document.getElementById("lending-state").textContent = p.lending_on ? t("word.on") : t("word.off");
   const button = document.getElementById("lending-switch");
   button.textContent = p.lending_on ? "switch lending off" : "switch lending on";
   button.dataset.on = p.lending_on ? "1" : "0";
@@ -195,7 +204,7 @@ function show() {
   state.site = match ? decodeURIComponent(match[1]) : "";
   document.getElementById("overview").hidden = !!state.site;
   document.getElementById("site").hidden = !state.site;
-  document.getElementById("where").textContent = state.site ? "› " + state.site : "› nasional / national";
+  document.getElementById("where").textContent = "› " + (state.site || t("dash.national"));
   if (state.source) state.source.close();
   const live = document.getElementById("live");
   live.classList.remove("on");
@@ -213,9 +222,11 @@ function show() {
 }
 
 async function start() {
+  await i18nReady;
   state.session = await api("/api/session");
+  state.reasons = (await api("/api/desktop/labels").catch(() => ({}))).pause_reasons || [];
   document.body.classList.toggle("wallboard", state.session.read_only);
-  document.getElementById("who").textContent = state.session.read_only ? "wallboard" : state.session.name + " (" + state.session.role + ")";
+  document.getElementById("who").textContent = state.session.read_only ? t("dash.wallboard") : state.session.name + " (" + state.session.role + ")";
   document.getElementById("logout-button").addEventListener("click", async () => {
     await api("/api/logout", { method: "POST", body: {} }).catch(() => null);
     window.location.assign("/login");
