@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import Clock
 
 from acd.distributor import Distributor
@@ -52,9 +52,10 @@ from acd.intake import QueueRequest
 from acd.queues.store import QueueStore
 from acd.settings import AcdSettings, AgentSpec, QueueSettings
 from acd.store.redis import RedisStore
-from acd.telephony import Callback, Connection, RingOutcome
+from acd.telephony import Connection, RingOutcome
 from benchmarks.call_life import CallLife, run_call_life
 from benchmarks.on_redis import run_on_redis
+from benchmarks.telephony import QuietCallers
 
 SITE = "palembang"
 SKILLS = ("billing", "outage", "newconn", "general")
@@ -103,7 +104,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 @dataclass
-class RingingTelephony:
+class RingingTelephony(QuietCallers):
     """Rings forever; the benchmark makes callers hang up. Signals each new reservation."""
 
     rings: dict[str, tuple[str, Deferred[RingOutcome]]] = field(default_factory=dict)
@@ -117,9 +118,6 @@ class RingingTelephony:
             waiter.callback(connection.call_id)
         return d
 
-    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
-        return succeed(RingOutcome.NO_ANSWER)   # the benchmark never restarts a process
-
     def next_ring(self, agent_id: str) -> Deferred[str]:
         d: Deferred[str] = Deferred()
         self.waiters[agent_id] = d
@@ -131,24 +129,6 @@ class RingingTelephony:
 
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
         return Deferred()
-
-    def announce(self, caller_channel: str, position: int, ewt_s: float | None,
-                 language: str) -> Deferred[None]:
-        return succeed(None)
-
-    def farewell(self, caller_channel: str, prompts: Sequence[str], language: str,
-                 digits: str = "") -> Deferred[None]:
-        return succeed(None)
-
-    def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
-        return succeed(None)
-
-    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
-        return self.connect(connection).addCallback(Callback)
-
-    def caller_alive(self, caller_channel: str) -> Deferred[bool]:
-        return succeed(True)
-
 
 def roster(agents: int, rng: random.Random) -> tuple[AgentSpec, ...]:
     return tuple(AgentSpec(str(1000 + i), f"Agent {i}", SITE, f"PJSIP/{1000 + i}",

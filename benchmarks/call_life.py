@@ -59,8 +59,9 @@ from acd.queues.scripts import ScriptRunner
 from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
 from acd.site import build_acd
 from acd.store.keys import SiteKeys
-from acd.telephony import Callback, Connection, RingOutcome
+from acd.telephony import Connection, RingOutcome
 from benchmarks.on_redis import run_on_redis
+from benchmarks.telephony import QuietCallers
 from tools.simulation.engine import QuiescentStore
 
 SITE = "palembang"
@@ -145,7 +146,7 @@ class TracingRunner(ScriptRunner):
 
 
 @dataclass
-class ScriptedTelephony:
+class ScriptedTelephony(QuietCallers):
     """The agent answers and the caller hangs up when the benchmark says so."""
 
     rings: list[Deferred[RingOutcome]] = field(default_factory=list)
@@ -157,9 +158,6 @@ class ScriptedTelephony:
         self.rings.append(d)
         return d
 
-    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
-        return succeed(RingOutcome.NO_ANSWER)
-
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
         d: Deferred[None] = Deferred()
         self.ends.setdefault(call_id, []).append(d)
@@ -169,19 +167,6 @@ class ScriptedTelephony:
                  language: str) -> Deferred[None]:
         self.announcements += 1
         return succeed(None)
-
-    def farewell(self, caller_channel: str, prompts: Sequence[str], language: str,
-                 digits: str = "") -> Deferred[None]:
-        return succeed(None)
-
-    def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
-        return succeed(None)   # declined: the caller waits on
-
-    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
-        return self.connect(connection).addCallback(Callback)
-
-    def caller_alive(self, caller_channel: str) -> Deferred[bool]:
-        return succeed(True)
 
     def answer(self) -> None:
         ring = self.rings.pop()

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock, deferLater
 
@@ -51,8 +51,9 @@ from acd.settings import AcdSettings, AgentSpec, PoolingSettings, QueueSettings
 from acd.site import AcdSite, build_acd
 from acd.store.keys import MINUTE_S, SiteKeys
 from acd.store.redis import Client
-from acd.telephony import Callback, Connection, RingOutcome
+from acd.telephony import Connection, RingOutcome
 from benchmarks.on_redis import run_on_redis
+from benchmarks.telephony import QuietCallers
 from tools.simulation.engine import QuiescentStore
 
 SITE = "palembang"
@@ -130,7 +131,7 @@ class MemoryRun:
 
 
 @dataclass
-class ScriptedPhones:
+class ScriptedPhones(QuietCallers):
     """Agents answer and callers hang up when the benchmark says so."""
 
     rings: dict[str, Deferred[RingOutcome]] = field(default_factory=dict)
@@ -141,30 +142,10 @@ class ScriptedPhones:
         self.rings[connection.call_id] = d
         return d
 
-    def resume_ring(self, connection: Connection) -> Deferred[RingOutcome]:
-        return succeed(RingOutcome.NO_ANSWER)
-
     def when_call_ends(self, call_id: str, caller_channel: str) -> Deferred[None]:
         d: Deferred[None] = Deferred()
         self.ends.setdefault(call_id, []).append(d)
         return d
-
-    def announce(self, caller_channel: str, position: int, ewt_s: float | None,
-                 language: str) -> Deferred[None]:
-        return succeed(None)
-
-    def farewell(self, caller_channel: str, prompts: Sequence[str], language: str,
-                 digits: str = "") -> Deferred[None]:
-        return succeed(None)
-
-    def offer_callback(self, caller_channel: str, language: str) -> Deferred[str | None]:
-        return succeed(None)   # declined: the caller waits on
-
-    def connect_callback(self, connection: Connection, number: str) -> Deferred[Callback]:
-        return self.connect(connection).addCallback(Callback)
-
-    def caller_alive(self, caller_channel: str) -> Deferred[bool]:
-        return succeed(True)
 
     def ring(self, call_id: str, outcome: RingOutcome) -> None:
         self.rings.pop(call_id).callback(outcome)

@@ -64,16 +64,8 @@ def agent_line(agent_id: str, password_hash: str) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    if args.role == "agent":
-        return _add_agent(args)
     try:
-        if not SUPERVISOR_NAME.match(args.name):
-            raise ValueError(f"{args.name!r} is not a supervisor name ([a-z][a-z0-9._-]*)")
-        role = Role.parse(args.role)
-        password = read_password(args)
-        if len(password) < 8:
-            raise ValueError("the password must have at least 8 characters")
-        line = config_line(args.name, role, hash_password(password))
+        line = _agent_line(args) if args.role == "agent" else _supervisor_line(args)
     except (OSError, IndexError) as error:
         print(f"{PROG}: cannot read the password file: {error}", file=sys.stderr)
         return 2
@@ -84,19 +76,21 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_agent(args: argparse.Namespace) -> int:
-    try:
-        if not AGENT_ID.match(args.name):
-            raise ValueError(f"{args.name!r} is not an agent id (3 to 8 digits, as in agents:)")
-        password = read_password(args)
-        if len(password) < 8:
-            raise ValueError("the password must have at least 8 characters")
-        line = agent_line(args.name, hash_password(password))
-    except (OSError, IndexError) as error:
-        print(f"{PROG}: cannot read the password file: {error}", file=sys.stderr)
-        return 2
-    except ValueError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
-    print(line)
-    return 0
+def _supervisor_line(args: argparse.Namespace) -> str:
+    if not SUPERVISOR_NAME.match(args.name):
+        raise ValueError(f"{args.name!r} is not a supervisor name ([a-z][a-z0-9._-]*)")
+    role = Role.parse(args.role)
+    return config_line(args.name, role, hash_password(_new_password(args)))
+
+
+def _agent_line(args: argparse.Namespace) -> str:
+    if not AGENT_ID.match(args.name):
+        raise ValueError(f"{args.name!r} is not an agent id (3 to 8 digits, as in agents:)")
+    return agent_line(args.name, hash_password(_new_password(args)))
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    password = read_password(args)
+    if len(password) < 8:
+        raise ValueError("the password must have at least 8 characters")
+    return password

@@ -34,8 +34,7 @@ from pln123.history.schema import calls, events
 from pln123.web.http import WebSite
 from tests.doubles.config import shipped_data
 from tests.e2e.serve_harness import REPO, ServeProcess, write_config
-from tests.fixtures.availability import skip_or_fail
-from tests.fixtures.postgres import PostgresError, PostgresServer, start_postgres
+from tests.fixtures.postgres import PostgresServer, postgres_for_test
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.ami import connect
 from tests.harness.dashboard import Client
@@ -53,14 +52,8 @@ GIVE_UP = {5, 9, 12, 14, 16, 17, 18, 19}   # these hang up 12 s after asking for
 
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
-    try:
-        server = start_postgres()
-    except PostgresError as error:
-        skip_or_fail(str(error))
-    try:
+    with postgres_for_test() as server:
         yield server
-    finally:
-        server.stop()
 
 
 class ArchiveProcess:

@@ -14,22 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.availability import skip_or_fail
-from tests.fixtures.postgres import PostgresError, PostgresServer, start_postgres
+from tests.fixtures.postgres import PostgresServer, postgres_for_test
 
 _numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    try:
-        server = start_postgres()
-    except PostgresError as error:
-        skip_or_fail(str(error))
-    try:
+    with postgres_for_test() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
