@@ -27,7 +27,7 @@ OTHER = "other"
 CALL_EVENTS = frozenset({
     "ivr", "offered", "queued", "pooled", "answered", "trunk_failed", "lease_expired",
     "abandoned", "finished", "max_wait", "surge", "callback_accepted", "callback_retry",
-    "callback_failed", "recording",
+    "callback_failed", "recording", "desktop_disposition", "desktop_ticket_created",
 })
 # The call's end: no later event changes its outcome.
 ENDED = frozenset({"abandoned", "max_wait", "surge", "callback_failed"})
@@ -149,6 +149,10 @@ def fold(row: Mapping[str, Any] | None, event: Event) -> dict[str, Any]:
                    wait_s=_float(detail.get("waited"), None))
     elif name == "recording":   # a recorded conversation's file (pln123/recordings)
         out["recording_path"] = detail.get("recording") or out["recording_path"]
+    elif name == "desktop_disposition":   # the agent's wrap-up (pln123/web/desktop_actions)
+        out["disposition"] = detail.get("disposition", out["disposition"])
+    elif name == "desktop_ticket_created":
+        out["ticket"] = out["ticket"] or detail.get("ticket", "")
     elif name == "callback_accepted":
         out["callback"] = detail.get("callback", out["callback"])
     elif name in ("callback_retry", "callback_failed"):

@@ -118,3 +118,22 @@ def test_the_ivr_path_completes_the_row_or_makes_one() -> None:
     assert (self_service["outcome"], self_service["ticket"], self_service["ended_at"],
             self_service["offered_at"]) == ("ivr_hung_up_by_ivr", "10000042", T0 + 60, None)
     assert parse_entry("palembang", "1-0", path).detail["steps"].startswith("0.000 call")
+
+
+def test_the_agents_wrap_up_completes_the_row() -> None:
+    """The desktop's disposition and the ticket the agent filed for the call (audited in
+    the agent's site's stream, which need not be the caller's) land on the call's row."""
+    desk = {"site": "medan", "agent": "2001", "call": "c1"}
+    row = folded(
+        entry("offered", state="new", caller_number="0711555"),
+        entry("answered", at=T0 + 10, agent="2001", agent_site="medan", wait_ms="10000",
+              in_sl="1", state="connected"),
+        entry("finished", at=T0 + 70, agent="2001", agent_site="medan", state="finished"),
+        {**desk, "event": "desktop_disposition", "disposition": "resolved",
+         "at": f"{T0 + 75:.3f}"},
+        {**desk, "event": "desktop_ticket_created", "ticket": "7711000123",
+         "at": f"{T0 + 80:.3f}"},
+    )
+    assert (row["site"], row["outcome"], row["disposition"], row["ticket"], row["agent"]) == (
+        "palembang", "answered", "resolved", "7711000123", "2001")
+    assert row["updated_at"] == T0 + 80
