@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -325,6 +325,15 @@ class AGISession:
 
     def stream_file(self, name: str, escape_digits: str = "") -> Deferred[AGIResult]:
         return self.execute("STREAM FILE", name, escape_digits)
+
+    def playback(self, names: Sequence[str]) -> Deferred[AGIResult]:
+        """Every file in one `EXEC Playback a&b&c`: no digit interrupts it; one command's
+        timeout per file."""
+        for name in names:
+            if not name or "&" in name or "," in name:
+                raise ValueError(f"not a sound file name for Playback: {name!r}")
+        return self.execute("EXEC", "Playback", "&".join(names),
+                            timeout=len(names) * self.router.command_timeout)
 
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> Deferred[AGIResult]:
         return self.execute("GET DATA", prompt, timeout_ms, max_digits,

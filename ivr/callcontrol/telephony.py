@@ -524,9 +524,11 @@ class AMITelephony:
         if ewt_s is not None:
             minutes = max(1, -(-int(ewt_s) // 60))  # rounded up: never promise less
             prompts += ["queue-wait", *say_number(min(minutes, 999), language), "queue-minutes"]
+        # One Playback of every prompt, not a STREAM FILE each: the caller cannot interrupt
+        # either way, and one AGI command instead of up to nine is most of what a waiting
+        # caller costs pln123 (each command is an action, a response and an event).
         try:
-            for prompt in prompts:
-                await session.stream_file(f"pln123/{prompt}", "")
+            await session.playback([f"pln123/{prompt}" for prompt in prompts])
             await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
         except AGIError:
             return  # the caller left meanwhile: nothing to tell

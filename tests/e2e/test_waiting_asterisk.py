@@ -1,6 +1,7 @@
 """What a waiting caller hears, on the sandbox Asterisk: `announce` and `farewell` over the
 caller's AsyncAGI session really play (Asterisk reports each command, AGIExecEnd, and each
-STREAM FILE's end position, AsyncAGIExec) and `farewell` ends the call."""
+STREAM FILE's end position, AsyncAGIExec; Playback's PLAYBACKSTATUS) and `farewell` ends
+the call."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
         await poll(lambda: bool(sessions), 10, "the caller in AsyncAGI")
         session = sessions[0]
         await within(telephony.announce(session.channel, 3, 120.0, "id"), 30, "announce")
+        status = await service.send_action("Getvar", {"Channel": session.channel,
+                                                      "Variable": "PLAYBACKSTATUS"})
+        assert status.get("Value") == "SUCCESS"   # every file of the announcement played
         await within(telephony.farewell(session.channel, ["goodbye", "pln-mobile"], "id", "12"),
                      30, "farewell")
         await within(session.when_ended(), 5, "the caller hung up")
@@ -50,15 +54,16 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
                    "the HANGUP command's AGIExecEnd")
         heard = [m.get("Command") for m in commands if m.get("Channel") == session.channel]
         assert heard == [
-            *stream("queue-position", *say_number(3, "id"), "queue-wait",
-                    *say_number(2, "id"), "queue-minutes"),
+            'EXEC "Playback" "{}"'.format("&".join(
+                f"pln123/{p}" for p in ("queue-position", *say_number(3, "id"), "queue-wait",
+                                        *say_number(2, "id"), "queue-minutes"))),
             'EXEC "StartMusicOnHold" "default"',
             *stream("goodbye", "pln-mobile", *say_digits("12", "id")),
             "HANGUP",
         ]
         assert all(m.get("ResultCode") == "200" for m in commands)
         played = [r for ch, r in results if ch == session.channel and "endpos=" in r]
-        assert len(played) == 9     # every STREAM FILE played something
+        assert len(played) == 4     # every STREAM FILE of the farewell played something
         assert all(int(r.split("endpos=")[1].split()[0]) > 0 for r in played), played
     finally:
         router.close()

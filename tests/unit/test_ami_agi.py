@@ -191,6 +191,18 @@ def test_session_created_from_async_agi_start(h: Harness) -> None:
     assert h.router.sessions[CHANNEL] is session
 
 
+def test_playback_is_one_command_for_every_file(h: Harness) -> None:
+    session = h.start()
+    session.playback(["pln123/queue-position", "pln123/digits/3", "pln123/queue-minutes"])
+    [action] = h.sent()
+    assert action["Command"] == (
+        'EXEC "Playback" "pln123/queue-position&pln123/digits/3&pln123/queue-minutes"')
+    for bad in (["a&b"], ["a,skip"], [""]):
+        with pytest.raises(ValueError):
+            session.playback(bad)
+    assert h.sent() == []   # nothing sent for a bad name
+
+
 def test_command_correlated_by_command_id(h: Harness) -> None:
     session = h.start()
     first = session.stream_file("pln123/welcome", "0123456789*#")
