@@ -145,4 +145,22 @@ async def admin(site: Instance) -> AMIService:
     return await connect(site, user="sandbox-admin", events="system")
 
 
-__all__ = ["RunningIVR", "admin", "reactor", "start_ivr"]
+async def prompts_played(site: Instance) -> tuple[AMIService, dict[str, list[str]]]:
+    """A sandbox-admin connection recording, per channel, the file of every STREAM FILE and
+    GET DATA Asterisk runs (AGIExecStart is not sent to pln123's own AMI user)."""
+    from tests.harness.ami import connect
+
+    observer = await connect(site, user="sandbox-admin", events="agi")
+    played: dict[str, list[str]] = {}
+
+    def agi_exec(event: Any) -> None:
+        command = event.get("Command") or ""
+        if command.startswith(("STREAM FILE", "GET DATA")):
+            played.setdefault(event.get("Channel") or "", []).append(
+                command.split()[2].strip('"'))
+
+    observer.dispatcher.subscribe("AGIExecStart", agi_exec)
+    return observer, played
+
+
+__all__ = ["RunningIVR", "admin", "prompts_played", "reactor", "start_ivr"]

@@ -25,9 +25,8 @@ from acd.store.redis import RedisStore
 from pln123.cli.dashboard import listen_dashboard
 from pln123.config import load_config
 from tests.doubles.config import SHIPPED, shipped_data, write
-from tests.e2e.ivr_harness import RunningIVR, start_ivr
+from tests.e2e.ivr_harness import RunningIVR, prompts_played, start_ivr
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.ami import connect
 from tests.harness.apkt import StandIn, start_standin
 from tests.harness.reactor import poll, reactor
 from tools.sandbox import Instance
@@ -96,17 +95,8 @@ async def test_a_signed_status_webhook_changes_the_next_call_a_forged_or_replaye
     await web_store.start()
     web = listen_dashboard(config, web_store, reactor, "127.0.0.1", port)
     hook = f"http://127.0.0.1:{port}/apkt/webhook"
-    # What the IVR plays, as Asterisk runs it (AGIExecStart is not sent to pln123's user).
-    observer = await connect(asterisk_site, user="sandbox-admin", events="agi")
-    played: dict[str, list[str]] = {}
-
-    def agi_exec(event: Any) -> None:
-        command = event.get("Command") or ""
-        if command.startswith(("STREAM FILE", "GET DATA")):
-            played.setdefault(event.get("Channel") or "", []).append(
-                command.split()[2].strip('"'))
-
-    observer.dispatcher.subscribe("AGIExecStart", agi_exec)
+    # What the IVR plays, as Asterisk runs it.
+    observer, played = await prompts_played(asterisk_site)
     try:
         number = ivr.new_number()
         ticket = await ivr.tickets.create(IDPEL, "0711", "padam", number, "palembang",

@@ -6,16 +6,14 @@ and is counted `deflected` in the site's counters."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_twisted
 
 from acd.store.keys import INTERVAL_S, SiteKeys
 from pln123.config import load_config
-from tests.e2e.ivr_harness import start_ivr
+from tests.e2e.ivr_harness import prompts_played, start_ivr
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.ami import connect
 from tests.harness.reactor import poll, reactor
 from tools.sandbox import Instance
 
@@ -31,17 +29,8 @@ async def test_a_repeat_caller_hears_the_status_then_an_agent_or_hangs_up_deflec
         asterisk_site: Instance, fresh_redis: RedisServer) -> None:
     config = load_config(CONFIG)
     ivr = await start_ivr(config, asterisk_site, fresh_redis.url, repeat_callers=True)
-    # What the IVR plays, as Asterisk runs it (AGIExecStart is not sent to pln123's user).
-    observer = await connect(asterisk_site, user="sandbox-admin", events="agi")
-    played: dict[str, list[str]] = {}
-
-    def agi_exec(event: Any) -> None:
-        command = event.get("Command") or ""
-        if command.startswith(("STREAM FILE", "GET DATA")):
-            played.setdefault(event.get("Channel") or "", []).append(
-                command.split()[2].strip('"'))
-
-    observer.dispatcher.subscribe("AGIExecStart", agi_exec)
+    # What the IVR plays, as Asterisk runs it.
+    observer, played = await prompts_played(asterisk_site)
     try:
         wants_agent, satisfied = ivr.new_number(), ivr.new_number()
         for number in (wants_agent, satisfied):

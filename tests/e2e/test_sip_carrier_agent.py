@@ -23,6 +23,7 @@ from acd.agents.state import AgentStatus
 from acd.settings import QueueSettings
 from acd.store.redis import RedisStore
 from ivr.ami import AMIService
+from ivr.asterisk.pjsip import read_agent_secrets
 from pln123.config import Config, load_config
 from pln123.site import AMITarget, CallCentre, build_site
 from tests.doubles.config import shipped_data, write_config
@@ -71,10 +72,7 @@ def sip_site(sandbox_root: SandboxSession, tmp_path_factory: pytest.TempPathFact
 def agent_secret(config: Config, agent_id: str) -> str:
     path = config.asterisk.agent_secrets_path("palembang")
     assert path is not None
-    for line in path.read_text().splitlines():
-        if line.startswith(f"{agent_id}:"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"no secret for {agent_id}")
+    return read_agent_secrets(path)[agent_id]
 
 
 class Centre:
