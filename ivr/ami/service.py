@@ -44,7 +44,7 @@ class AMICredentials:
     username: str
     secret: str = field(repr=False)  # never in a repr, so never in a log line
     md5: bool = False
-    events: str = "call,agi,user,dtmf,system"
+    events: str = "call,agi,user,system"
 
 
 class _AMIFactory(Factory):

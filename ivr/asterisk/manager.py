@@ -52,8 +52,6 @@ EVENTS: dict[str, str] = {
     "Rename": "call",                # a masqueraded AGI channel keeps its session
     "OriginateResponse": "call",     # Async Originate's outcome (agent answered or not)
     "UserEvent": "user",             # agents' feature codes, lent agents' rings
-    "DTMFBegin": "dtmf",             # the login mask asks for dtmf: digits outside AGI
-    "DTMFEnd": "dtmf",
     "DeviceStateChange": "call",     # an agent's phone unregistered, busy, available
     "ContactStatus": "system",       # ... a PJSIP phone's registration removed or back
 }

@@ -42,7 +42,7 @@ def test_every_event_pln123_subscribes_to_passes_the_filter() -> None:
 
 
 def test_classes_are_the_least_that_cover_the_tables() -> None:
-    assert READ_CLASSES == ("agi", "call", "dtmf", "system", "user")  # system: ContactStatus
+    assert READ_CLASSES == ("agi", "call", "system", "user")  # system: ContactStatus
     assert WRITE_CLASSES == ("agi", "call", "originate", "reporting", "system")
     for forbidden in ("command", "config", "all"):
         assert forbidden not in READ_CLASSES + WRITE_CLASSES
@@ -57,7 +57,7 @@ def test_manager_conf_for_every_site(config: Config) -> None:
     for site in config.sites:
         text = render_manager(config, site)["manager.conf"]
         user = text.split("[pln123]", 1)[1]
-        assert "\nread = agi,call,dtmf,system,user\n" in user
+        assert "\nread = agi,call,system,user\n" in user
         assert "\nwrite = agi,call,originate,reporting,system\n" in user
         assert "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n" in user
         assert "writetimeout = 1000" in user
