@@ -36,7 +36,7 @@ from acd.agents.phones import PhoneWatch
 from acd.audit import AuditLog
 from acd.queues.deflections import RedisDeflections
 from acd.selfservice.lookups import RedisTicketLookup
-from acd.selfservice.outages import RedisOutageBoard
+from acd.selfservice.outages import CALLER_READ_REUSE_S, RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.site import AcdSite, build_acd
 from acd.store.keys import SiteKeys
@@ -215,7 +215,7 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     telephony = AMITelephony(link, sessions, reactor, callback_dial=config.acd.callback_dial,
                              trunks=trunk_peers(config, site_name), recorder=recorder)
 
-    outages = RedisOutageBoard(store, reactor)
+    outages = RedisOutageBoard(store, reactor, reuse_s=CALLER_READ_REUSE_S)
     tickets = RedisTicketDesk(store, reactor)
     acd = build_acd(site_name, config.acd, config.skills, store, telephony, reactor,
                     tickets=tickets, telephony_up=lambda: link.protocol is not None)

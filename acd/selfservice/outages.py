@@ -17,6 +17,13 @@ hundred entries, an area index is the change to make here, behind the same inter
 The `{outages}` hash tag keeps both keys in one Cluster slot, so posting (INCR + HSET in one
 script, acd/selfservice/lua/post_outage.lua) stays atomic on every topology.
 
+Callers share reads: the IVR's board (`reuse_s`, `CALLER_READ_REUSE_S` in production) answers
+every caller within a second of one HGETALL from that read, and callers arriving while it
+is on the wire wait for it rather than send their own. At a surge's hundreds of callers a
+second that is one round trip a second instead of one per caller; the price is that a
+notice posted from another process reaches callers up to a second later. A notice posted or
+cleared through the same board is seen by the next caller.
+
 A notice is shown until it is cleared: `restore_at` is the estimate supervisors gave, not an
 expiry. A crew that is late does not make the outage go away, and silently dropping the
 notice would send the whole surge to the agents. Whether to read out an estimate that has
@@ -29,8 +36,9 @@ import json
 from typing import Any
 
 import structlog
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from acd.selfservice import validation
 from acd.selfservice.models import Outage
@@ -43,6 +51,9 @@ log = structlog.get_logger("acd.selfservice.outages")
 
 FORMAT_VERSION = 1
 
+# How long the IVR's callers share one read of the board (the module's docstring).
+CALLER_READ_REUSE_S = 1.0
+
 _POST_SCRIPT = source("acd.selfservice", "post_outage.lua")
 
 
@@ -50,10 +61,13 @@ class RedisOutageBoard:
     """`OutageBoard` over Redis; times come from `clock`, never the wall clock."""
 
     def __init__(self, store: RedisStore, clock: IReactorTime, *,
-                 prefix: str = SELF_SERVICE_PREFIX):
+                 prefix: str = SELF_SERVICE_PREFIX, reuse_s: float = 0.0):
         self.store = store
         self.clock = clock
         self.keys = OutageKeys(prefix)
+        self.reuse_s = reuse_s
+        self._kept: tuple[float, list[Outage]] | None = None   # (read at, board)
+        self._waiting: list[Deferred[list[Outage]]] | None = None  # a read on the wire
 
     def post(
         self,
@@ -87,6 +101,7 @@ class RedisOutageBoard:
         async def post(client: Client) -> Outage:
             script = client.register_script(_POST_SCRIPT)
             outage_id = str(await script(keys=[self.keys.seq, self.keys.board], args=[body]))
+            self._forget()
             log.info("outage_posted", outage_id=outage_id, area_codes=list(codes),
                      restore_at=restore, created_by=author)
             return Outage(outage_id, codes, text, restore, now, author)
@@ -104,20 +119,50 @@ class RedisOutageBoard:
         return d
 
     def all(self) -> Deferred[list[Outage]]:
-        """Every notice on the board, oldest first."""
+        """Every notice on the board, oldest first (shared within `reuse_s`)."""
+        if self.reuse_s <= 0:
+            return self.store.run(self._read)
+        now = self.clock.seconds()
+        if self._kept is not None and 0 <= now - self._kept[0] < self.reuse_s:
+            return succeed(list(self._kept[1]))
+        waiter: Deferred[list[Outage]] = Deferred()
+        if self._waiting is not None:
+            self._waiting.append(waiter)
+            return waiter
+        self._waiting = waiting = [waiter]
 
-        async def read(client: Client) -> list[Outage]:
-            entries = await client.hgetall(self.keys.board)
-            outages = [o for key, raw in entries.items() if (o := _decode(text(key), text(raw)))]
-            return sorted(outages, key=lambda o: (o.created_at, _sequence(o.id)))
+        def read(outages: list[Outage]) -> None:
+            if self._waiting is waiting:   # not forgotten by a post or clear meanwhile
+                self._kept = (now, outages)
+                self._waiting = None
+            for each in waiting:
+                each.callback(list(outages))
 
-        return self.store.run(read)
+        def failed(failure: Failure) -> None:
+            if self._waiting is waiting:
+                self._waiting = None
+            for each in waiting:
+                each.errback(failure)
+
+        self.store.run(self._read).addCallbacks(read, failed)
+        return waiter
+
+    async def _read(self, client: Client) -> list[Outage]:
+        entries = await client.hgetall(self.keys.board)
+        outages = [o for key, raw in entries.items() if (o := _decode(text(key), text(raw)))]
+        return sorted(outages, key=lambda o: (o.created_at, _sequence(o.id)))
+
+    def _forget(self) -> None:
+        """The board changed here: the next caller reads it afresh."""
+        self._kept = None
+        self._waiting = None
 
     def clear(self, outage_id: str) -> Deferred[bool]:
         """Remove a notice; False when there was none with that id."""
 
         async def clear(client: Client) -> bool:
             removed = int(await client.hdel(self.keys.board, outage_id)) == 1
+            self._forget()
             if removed:
                 log.info("outage_cleared", outage_id=outage_id)
             return removed

@@ -26,7 +26,7 @@ from twisted.internet.defer import gatherResults
 from twisted.internet.task import Clock, deferLater
 
 from acd.selfservice.models import Outage, Ticket
-from acd.selfservice.outages import RedisOutageBoard
+from acd.selfservice.outages import CALLER_READ_REUSE_S, RedisOutageBoard
 from acd.selfservice.tickets import RedisTicketDesk
 from acd.store import RedisStore, RedisStoreService, RetryPolicy, StoreNotStarted
 from tests.fixtures.redis_server import RedisServer, start_redis
@@ -223,6 +223,37 @@ async def test_outage_ids_are_unique_across_boards(store: RedisStore,
         )
         assert len({o.id for o in posted}) == 20
         assert len(await boards[0].all()) == 20
+    finally:
+        await other_store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_ivrs_callers_share_one_read_of_the_board(store: RedisStore,
+                                                            redis_topology: RedisTarget) -> None:
+    """Callers within `reuse_s` of a read, or while it is on the wire, get its board; a
+    notice posted elsewhere is heard once `reuse_s` has passed, one posted or cleared
+    through the IVR's own board by the very next caller."""
+    clock = virtual_clock()
+    ivr_board = RedisOutageBoard(store, clock, reuse_s=CALLER_READ_REUSE_S)
+    other_store = RedisStore(redis_topology.url)
+    await other_store.start()
+    try:
+        elsewhere = RedisOutageBoard(other_store, clock)   # the CLI, the dashboard
+        first = await elsewhere.post(("0711",), "Gangguan gardu induk Keramasan", None)
+        before = store.traffic.snapshot()
+        together = await gatherResults([ivr_board.outages_for("0711") for _ in range(20)])
+        assert together == [[first]] * 20
+        clock.advance(CALLER_READ_REUSE_S / 2)
+        second = await elsewhere.post(("0711",), "Pemeliharaan jaringan", None)
+        assert await ivr_board.outages_for("0711") == [first]   # the shared read
+        if store.traffic.counting:
+            assert store.traffic.round_trips - before[0] == 1
+        clock.advance(CALLER_READ_REUSE_S / 2)
+        assert await ivr_board.outages_for("0711") == [first, second]
+        assert await ivr_board.clear(first.id) is True
+        assert await ivr_board.outages_for("0711") == [second]
+        third = await ivr_board.post(("0711",), "Padam meluas", None)
+        assert await ivr_board.outages_for("0711") == [second, third]
     finally:
         await other_store.close()
 
