@@ -19,6 +19,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelMan
 from redis.backoff import NoBackoff
 
 from acd.store.retry import LoggingRetry
+from acd.store.writes import quick_writes
 
 
 class FailoverAwareConnection(SentinelManagedConnection):
@@ -77,7 +78,8 @@ def sentinel_client(
         socket_timeout=command_timeout_s,
         decode_responses=True,
     )
-    client: Redis = manager.master_for(service, connection_class=FailoverAwareConnection,
+    client: Redis = manager.master_for(service,
+                                       connection_class=quick_writes(FailoverAwareConnection),
                                        max_connections=max_connections)
     return client
 

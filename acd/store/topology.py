@@ -35,6 +35,7 @@ from redis.asyncio.cluster import ClusterNode
 from acd.store.cluster import ClusterRetry, RetryingRedisCluster
 from acd.store.retry import LoggingRetry
 from acd.store.sentinel import close_sentinels, sentinel_client
+from acd.store.writes import quick_writes
 
 # Concurrent commands per process (a connection each); more wait for a free connection.
 MAX_CONNECTIONS = 256
@@ -194,6 +195,7 @@ def create_client(
     # at 300 concurrent calls (docs/benchmarks.md).
     pool = BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS,
                                            timeout=command_timeout_s, retry=retry, **common)
+    pool.connection_class = quick_writes(pool.connection_class)
     return Redis(connection_pool=pool, retry=retry)
 
 
