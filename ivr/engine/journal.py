@@ -2,7 +2,10 @@
 
 Each step is a log line (JSON in production) with `call_id`, `site` and `area_code`
 bound, so support can follow one caller from the greeting to the hand-off; the same events
-are kept on the session for tests and for the dashboard's recent-calls view.
+are kept on the session for tests and for the dashboard's recent-calls view. At the
+production level (info) a call logs two lines, its start and its end, the end with every
+step in `path` (as the call's audit entry and the history keep them); each step on its own
+is a debug line: six log lines per caller were a visible part of what a call costs.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from twisted.internet.interfaces import IReactorTime
 
 # The fields that name what a step concerned, in the history's step labels.
 _NAMED = ("menu", "key", "flow", "ticket", "language", "skill")
+FIRST_STEP = "call_started"
+LAST_STEP = "call_ended"
 
 
 class CallJournal:
@@ -29,7 +34,12 @@ class CallJournal:
     def record(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))
         self.times.append(self.clock.seconds())
-        self.log.info(f"ivr_{event}", **fields)
+        if event == LAST_STEP:
+            self.log.info(f"ivr_{event}", path=self.path(), **fields)
+        elif event == FIRST_STEP:
+            self.log.info(f"ivr_{event}", **fields)
+        else:
+            self.log.debug(f"ivr_{event}", **fields)
 
     def at(self, event: str) -> float | None:
         """When `event` first happened, by the injected clock."""
@@ -43,6 +53,10 @@ class CallJournal:
 
     def first(self, event: str) -> dict[str, Any] | None:
         return next((fields for name, fields in self.events if name == event), None)
+
+    def path(self) -> str:
+        """Every step's label in order, comma-separated (the log's `path`)."""
+        return ",".join(step for _when, step in self.steps())
 
     def steps(self) -> tuple[tuple[float, str], ...]:
         """(when, step) for the call history: each event's name with what it concerned

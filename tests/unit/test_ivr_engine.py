@@ -352,6 +352,36 @@ def test_every_event_is_bound_to_one_call_id(world: World) -> None:
     assert ivr_lines[-2]["event"] == "ivr_handed_off"
 
 
+def test_at_the_production_level_a_call_logs_its_start_and_its_end_with_the_path(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import json
+    import sys
+
+    import structlog
+
+    from pln123.logs import configure_logging
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    saved = structlog.get_config()
+    configure_logging("info")
+    try:
+        _channel, session, _ = world.call(Press("3"), Press("2"))
+    finally:
+        structlog.configure(**saved)
+    ivr_lines = [line for line in map(json.loads, out.getvalue().splitlines())
+                 if line["event"].startswith("ivr_call_")]
+    assert [line["event"] for line in ivr_lines] == ["ivr_call_started", "ivr_call_ended"]
+    assert {line["call_id"] for line in ivr_lines} == {session.call_id}
+    path = ivr_lines[-1]["path"].split(",")
+    assert path[0] == "call_started" and path[1].startswith("greeting_played")
+    assert any(step.startswith("handed_off") for step in path) and path[-1] == "call_ended"
+    assert not any(line["event"].startswith("ivr_")
+                   and line["event"] not in ("ivr_call_started", "ivr_call_ended")
+                   for line in map(json.loads, out.getvalue().splitlines()))
+
+
 def test_hangup_during_the_greeting(world: World) -> None:
     channel, _session, outcome = world.call(HangUp(at_prompt=True))
     assert outcome == "caller_hung_up"
