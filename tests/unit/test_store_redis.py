@@ -31,6 +31,7 @@ from acd.store import (
 )
 from acd.store.cluster import ClusterRetry
 from acd.store.sentinel import FailoverAwareConnection
+from acd.store.writes import QuickWrites
 
 T = TypeVar("T")
 
@@ -71,6 +72,7 @@ def test_single_server_urls_build_a_redis_client() -> None:
         kwargs = client.connection_pool.connection_kwargs
         assert kwargs["password"] == "pw" and kwargs["retry"] is retry
         assert kwargs["decode_responses"] is True
+        assert issubclass(client.connection_pool.connection_class, QuickWrites)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +136,8 @@ def test_a_sentinel_url_builds_a_primary_client_behind_the_sentinels(auth: bool)
     assert isinstance(client, Redis)
     pool = client.connection_pool
     assert isinstance(pool, SentinelConnectionPool) and pool.service_name == "pln"
-    assert pool.connection_class is FailoverAwareConnection
+    assert issubclass(pool.connection_class, FailoverAwareConnection)
+    assert issubclass(pool.connection_class, QuickWrites)
     kwargs = pool.connection_kwargs
     assert kwargs["password"] == "pw" and kwargs["retry"] is retry and kwargs["db"] == 2
     sentinels = pool.sentinel_manager.sentinels
