@@ -2,8 +2,8 @@
 
 Why: with `socket_timeout` set (pln123 always sets it: a Redis that stops answering must
 fail a command, not hang a caller), redis-py wraps every write in `asyncio.wait_for`,
-which on Python 3.11 is a Task, a timer and their callbacks per command: about 45 us of
-CPU per round trip on the benchmark machine, a third of the round trip's Python
+which on Python 3.11 is a Task, a timer and their callbacks per command: 25-45 us of CPU
+per round trip on the benchmark machine, a quarter to a third of the round trip's Python
 (docs/benchmarks.md). A write can only wait when the transport is paused, its buffer above
 the high-water mark (64 KiB) because Redis stopped reading; otherwise the bytes go to the
 socket or the buffer and `drain()` returns at once. So a command of at most

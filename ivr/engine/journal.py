@@ -5,7 +5,7 @@ bound, so support can follow one caller from the greeting to the hand-off; the s
 are kept on the session for tests and for the dashboard's recent-calls view. At the
 production level (info) a call logs two lines, its start and its end, the end with every
 step in `path` (as the call's audit entry and the history keep them); each step on its own
-is a debug line: six log lines per caller were a visible part of what a call costs.
+is a debug line (six more lines per caller cost about what a Redis round trip does).
 """
 
 from __future__ import annotations
