@@ -29,12 +29,12 @@ from pln123.site import AMITarget, build_site
 from pln123.web import DashboardSite, Role, Supervisor, build_dashboard, hash_password
 from pln123.web.desktop_settings import AgentAccount, DesktopSettings, Label
 from pln123.web.http import WebSite
+from tests.doubles.config import SHIPPED as CONFIG
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.reactor import reactor
 from tools.sandbox import Instance
 
 T = TypeVar("T")
-CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 IDPEL = "512345678901"
 CALLER = "081299887766"
 PASSWORD = "agent-1001-pass"

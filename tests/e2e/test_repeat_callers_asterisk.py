@@ -5,13 +5,12 @@ and is counted `deflected` in the site's counters."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import pytest_twisted
 
 from acd.store.keys import INTERVAL_S, SiteKeys
 from pln123.config import load_config
+from tests.doubles.config import SHIPPED as CONFIG
 from tests.e2e.ivr_harness import prompts_played, start_ivr
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.reactor import poll, reactor
@@ -19,7 +18,6 @@ from tools.sandbox import Instance
 
 pytestmark = pytest.mark.asterisk
 
-CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 IDPEL = "512345678901"
 STATUS = ("pln123/ticket-yours", "pln123/ticket-status-dispatched", "pln123/ticket-at-time")
 

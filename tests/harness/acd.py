@@ -12,7 +12,7 @@ from acd.distributor import Distributor
 from acd.queues.store import QueueStore
 from acd.settings import AcdSettings
 from acd.store.redis import RedisStore
-from tests.doubles.acd import SITE
+from tests.doubles.acd import SITE, request
 from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
 
@@ -36,6 +36,37 @@ async def start_acd(server: RedisServer | str, acd_settings: AcdSettings,
                               **kwargs)  # type: ignore[arg-type]
     return Acd(store, queues, distributor)
 
+
+
+async def one_interval_by_the_book(d: Distributor, clock: Clock,
+                                   phone: FakeTelephony) -> None:
+    """One interval whose figures are worked out by hand (agents 1001 and 1002, only 1001
+    logged in): c1 answered after 5 s, c3 and c2 abandoned after 10 s and 30 s, c4
+    answered after 40 s; ends at T0+80 with 1001 talking to c4."""
+    await d.login("1001")
+    await d.enqueue(request("c1"))                    # T0: rings 1001 at once
+    clock.advance(1)
+    await d.enqueue(request("c2"))                    # T0+1: queued
+    clock.advance(1)
+    await d.enqueue(request("c3"))                    # T0+2: queued
+    await d.settle()
+    clock.advance(3)
+    phone.answer("c1")                                # T0+5: wait 5 s, within T
+    await d.settle()
+    clock.advance(7)
+    assert await d.abandon("c3")                      # T0+12: abandoned after 10 s
+    clock.advance(19)
+    assert await d.abandon("c2")                      # T0+31: abandoned after 30 s
+    clock.advance(9)
+    await d.enqueue(request("c4"))                    # T0+40: queued, 1001 talks
+    clock.advance(25)
+    phone.hang_up("c1")                               # T0+65: wrap-up 10 s
+    await d.settle()
+    clock.advance(10)                                 # T0+75: ready, takes c4
+    await d.settle()
+    clock.advance(5)
+    phone.answer("c4")                                # T0+80: wait 40 s
+    await d.settle()
 
 @pytest_twisted.async_yield_fixture
 async def redis_store(fresh_redis: RedisServer) -> AsyncIterator[RedisStore]:

@@ -23,8 +23,8 @@ from pln123.config import ConfigError, load_config, parse_config
 from pln123.web.accounts import Role, Supervisor, verify
 from pln123.web.desktop import AGENT_ROLE
 from pln123.web.i18n import LANGUAGES, catalogue
+from tests.doubles.config import SHIPPED
 
-SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
 STATIC = Path(__file__).resolve().parents[2] / "pln123" / "web" / "static"
 _DATA: dict[str, Any] = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
 # The pages and scripts that speak through the catalogue.

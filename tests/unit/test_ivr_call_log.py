@@ -3,7 +3,6 @@ the agent, after self-service, or hung up in the menus."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from acd.intake import IVRPath
 from ivr.engine.engine import IVREngine
 from ivr.engine.session import IVRServices
 from pln123.config import Config, load_config
+from tests.doubles.config import SHIPPED as CONFIG
 from tests.doubles.ivr import (
     HangUp,
     MemoryIntake,
@@ -24,7 +24,6 @@ from tests.doubles.ivr import (
     Step,
 )
 
-CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 T0 = 1_800_000_000
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,7 @@ from ivr.engine.ticket_news import ticket_news_prompts
 from ivr.prompts.numbers import say_digits, say_time
 from ivr.settings import RepeatCallers
 from pln123.config import Config, load_config
+from tests.doubles.config import SHIPPED as CONFIG
 from tests.doubles.ivr import (
     Barge,
     HangUp,
@@ -36,7 +36,6 @@ from tests.doubles.ivr import (
     Step,
 )
 
-CONFIG = Path(__file__).parents[2] / "deploy" / "config" / "pln.yaml"
 WIB = ZoneInfo("Asia/Jakarta")
 NOW = 1_800_000_000.0          # 2027-01-15 15:00 WIB
 CALLER = "081122334455"

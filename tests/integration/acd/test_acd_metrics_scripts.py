@@ -23,7 +23,7 @@ from acd.store.keys import SiteKeys
 from tests.doubles.acd import SITE, T0, agent, request, settings, virtual_clock
 from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.acd import start_acd
+from tests.harness.acd import one_interval_by_the_book, start_acd
 
 
 @pytest_twisted.ensureDeferred
@@ -32,30 +32,7 @@ async def test_the_scripts_count_one_interval_by_the_book(fresh_redis: RedisServ
     config = settings(agent("1001"), agent("1002"))
     acd = await start_acd(fresh_redis, config, phone, clock)
     d = acd.distributor
-    await d.login("1001")
-    await d.enqueue(request("c1"))                    # T0: rings 1001 at once
-    clock.advance(1)
-    await d.enqueue(request("c2"))                    # T0+1: queued
-    clock.advance(1)
-    await d.enqueue(request("c3"))                    # T0+2: queued
-    await d.settle()
-    clock.advance(3)
-    phone.answer("c1")                                # T0+5: wait 5 s, within T
-    await d.settle()
-    clock.advance(7)
-    assert await d.abandon("c3")                      # T0+12: abandoned after 10 s
-    clock.advance(19)
-    assert await d.abandon("c2")                      # T0+31: abandoned after 30 s
-    clock.advance(9)
-    await d.enqueue(request("c4"))                    # T0+40: queued, 1001 talks
-    clock.advance(25)
-    phone.hang_up("c1")                               # T0+65: wrap-up 10 s
-    await d.settle()
-    clock.advance(10)                                 # T0+75: ready, takes c4
-    await d.settle()
-    clock.advance(5)
-    phone.answer("c4")                                # T0+80: wait 40 s
-    await d.settle()
+    await one_interval_by_the_book(d, clock, phone)
 
     metrics = SiteMetrics(acd.store, SITE, config)
     counters = await metrics.interval("billing", T0 + 100)

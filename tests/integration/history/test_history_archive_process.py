@@ -17,10 +17,10 @@ from acd.store.keys import SiteKeys
 from pln123.history import GROUP
 from pln123.history.database import open_engine
 from pln123.history.schema import calls, events
+from tests.doubles.config import SHIPPED as CONFIG
 from tests.fixtures.redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parents[3]
-CONFIG = REPO / "deploy" / "config" / "pln.yaml"
 SITE = "palembang"
 KEY = SiteKeys(SITE, "national").audit   # the shipped config pools every site in `national`
 T0 = 1_735_801_200.0

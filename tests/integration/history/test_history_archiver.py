@@ -22,10 +22,10 @@ from pln123.history.reports import Window, agent_report, call_report, counters_o
 from pln123.history.reports import interval_hashes as rebuild
 from pln123.history.schema import calls, events
 from pln123.history.writer import HistoryWriter
-from tests.doubles.acd import SITE, T0, agent, request, settings, virtual_clock
+from tests.doubles.acd import SITE, T0, agent, settings, virtual_clock
 from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.acd import start_acd
+from tests.harness.acd import one_interval_by_the_book, start_acd
 from tests.harness.reactor import reactor
 
 STREAM = Stream(SITE, SITE, SiteKeys(SITE, SITE).audit)
@@ -67,30 +67,7 @@ async def test_the_history_adds_up_to_the_acds_counters(fresh_redis: RedisServer
     config = settings(agent("1001"), agent("1002"))
     acd = await start_acd(fresh_redis, config, phone, clock)
     d = acd.distributor
-    await d.login("1001")
-    await d.enqueue(request("c1"))                    # T0: rings 1001 at once
-    clock.advance(1)
-    await d.enqueue(request("c2"))                    # T0+1: queued
-    clock.advance(1)
-    await d.enqueue(request("c3"))                    # T0+2: queued
-    await d.settle()
-    clock.advance(3)
-    phone.answer("c1")                                # T0+5: wait 5 s, within T
-    await d.settle()
-    clock.advance(7)
-    assert await d.abandon("c3")                      # T0+12: abandoned after 10 s
-    clock.advance(19)
-    assert await d.abandon("c2")                      # T0+31: abandoned after 30 s
-    clock.advance(9)
-    await d.enqueue(request("c4"))                    # T0+40: queued, 1001 talks
-    clock.advance(25)
-    phone.hang_up("c1")                               # T0+65: wrap-up 10 s
-    await d.settle()
-    clock.advance(10)                                 # T0+75: ready, takes c4
-    await d.settle()
-    clock.advance(5)
-    phone.answer("c4")                                # T0+80: wait 40 s
-    await d.settle()
+    await one_interval_by_the_book(d, clock, phone)
     clock.advance(20)
     phone.hang_up("c4")                               # T0+100
     await d.settle()

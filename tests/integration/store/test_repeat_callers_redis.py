@@ -6,7 +6,6 @@ they call from (in whichever form their network sends it) and by IDPEL through
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from acd.store.keys import SiteKeys
 from ivr.engine.engine import IVREngine
 from ivr.engine.session import CallSession, IVRServices
 from pln123.config import Config, load_config
+from tests.doubles.config import SHIPPED as CONFIG
 from tests.doubles.ivr import (
     HangUp,
     MemoryIntake,
@@ -35,7 +35,6 @@ from tests.harness.reactor import poll
 
 pytestmark = pytest.mark.redis
 
-CONFIG = Path(__file__).parents[3] / "deploy" / "config" / "pln.yaml"
 T0 = 1_735_801_200.0  # 2025-01-02 14:00 WIB
 IDPEL = "512345678901"
 
