@@ -239,22 +239,36 @@ def _callers(options: LoadOptions, areas: Mapping[str, str], prefix: str, dial_o
     return numbers, time.monotonic() - started
 
 
+class CpuMeter:
+    """CPU seconds (user + system, /proc/<pid>/stat) each site's serve process and its
+    Asterisk spent since the meter was made."""
+
+    def __init__(self, stack: Stack, sites: list[str]):
+        self.serves = {site: stack.serves[site].pid for site in sites}
+        self.asterisks = {site: stack.instances[site].pid or 0 for site in sites}
+        self._serve0 = {site: cpu_seconds(pid) for site, pid in self.serves.items()}
+        self._asterisk0 = {site: cpu_seconds(pid) for site, pid in self.asterisks.items()}
+
+    def spent(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(serve processes, Asterisks) by site."""
+        return ({site: cpu_seconds(pid) - self._serve0[site]
+                 for site, pid in self.serves.items()},
+                {site: cpu_seconds(pid) - self._asterisk0[site]
+                 for site, pid in self.asterisks.items()})
+
+
 def _drive(stack: Stack, config: Config, options: LoadOptions,
            observers: dict[str, Observer], say: Say) -> LoadReport:
     sites = list(options.sites)
     areas = {site: config.sites[site].primary_area.code for site in sites}
-    serve_pids = {site: stack.serves[site].pid for site in sites}
-    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
-    cpu0 = {site: cpu_seconds(pid) for site, pid in serve_pids.items()}
-    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
+    meter = CpuMeter(stack, sites)
     for observer in observers.values():
         observer.reset_count()
     numbers, seconds = _callers(
         options, areas, "0813", stack.call,
         lambda: sum(observer.live() for observer in observers.values()),
         lambda: _check(stack, observers), say)
-    cpu = {site: cpu_seconds(pid) - cpu0[site] for site, pid in serve_pids.items()}
-    ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
+    cpu, ast = meter.spent()
     seen = [observer.snapshot() for observer in observers.values()]
     ivr_took = set().union(*(s.agi_started for s in seen))
     records = records_by_number(stack.client, [stack.keys(site) for site in sites])
@@ -287,10 +301,7 @@ def _drive_sip(stack: Stack, config: Config, options: LoadOptions,
                say: Say) -> LoadReport:
     """The same phases with SIPp callers (tools.loadtest.sip_callers)."""
     sites = list(options.sites)
-    serve_pids = {site: stack.serves[site].pid for site in sites}
-    asterisk_pids = {site: stack.instances[site].pid or 0 for site in sites}
-    cpu0 = {site: cpu_seconds(pid) for site, pid in serve_pids.items()}
-    ast0 = {site: cpu_seconds(pid) for site, pid in asterisk_pids.items()}
+    meter = CpuMeter(stack, sites)
     for observer in observers.values():
         observer.reset_count()
 
@@ -354,8 +365,7 @@ def _drive_sip(stack: Stack, config: Config, options: LoadOptions,
     finally:
         for load in loads.values():
             load.stop()
-    cpu = {site: cpu_seconds(pid) - cpu0[site] for site, pid in serve_pids.items()}
-    ast = {site: cpu_seconds(pid) - ast0[site] for site, pid in asterisk_pids.items()}
+    cpu, ast = meter.spent()
     return _sip_report(stack, options, observers, list(loads.values()), seconds, cpu, ast)
 
 
