@@ -8,6 +8,7 @@ runs a sender per process, the dashboard's web server mounts the webhook.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -32,8 +33,7 @@ def build_sender(settings: ApktSettings, store: RedisStore, reactor: Any,
         TicketOutbox(store, consumer),
         AgentPoster(reactor, settings.url, settings.read_token(), timeout_s=settings.timeout_s),
         reactor,
-        backoff=Backoff(retry.initial_s, retry.factor, retry.max_s,
-                        retry.unknown_ticket_attempts),
+        backoff=Backoff(**asdict(retry)),
         batch=settings.concurrency, claim_idle_s=settings.claim_idle_s,
         backfill_s=settings.backfill_s)
 

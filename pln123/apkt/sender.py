@@ -30,6 +30,7 @@ from twisted.internet.task import deferLater
 from acd.selfservice.outbox import OutboxEntry, TicketOutbox
 from pln123.apkt.contract import Delivery, delivery_for
 from pln123.apkt.http import Poster
+from pln123.config.apkt import ApktRetry
 
 log = structlog.get_logger("pln123.apkt.sender")
 
@@ -41,13 +42,9 @@ Verdict = Literal["ok", "retry", "dead"]
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Waits between attempts: initial_s, then times factor, at most max_s."""
-
-    initial_s: float = 1.0
-    factor: float = 2.0
-    max_s: float = 300.0
-    unknown_ticket_attempts: int = 20
+class Backoff(ApktRetry):
+    """Waits between attempts: initial_s, then times factor, at most max_s (the config's
+    `apkt.retry`, whose defaults are these)."""
 
     def delay(self, attempt: int) -> float:
         """The wait after failed attempt number `attempt` (1 = the first)."""
