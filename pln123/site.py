@@ -53,6 +53,7 @@ from ivr.callcontrol.recording import Recorder
 from ivr.callcontrol.resync import AsyncAGIResync
 from ivr.callcontrol.telephony import AMITelephony
 from ivr.engine.engine import DEFAULT_TIMEZONE, IVREngine
+from ivr.engine.hold import HoldMusic
 from ivr.engine.session import IVRServices
 from pln123.apkt import build_sender
 from pln123.apkt.sender import ApktSender
@@ -212,8 +213,10 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
             store, site_keys, config.acd.audit_maxlen, reactor))
         sweep = RecordingSweep(config.recording.host_directory, config.recording.keep_s,
                                reactor)
+    hold = HoldMusic()  # prompts then music: one GOSUB once Asterisk showed the subroutine
     telephony = AMITelephony(link, sessions, reactor, callback_dial=config.acd.callback_dial,
-                             trunks=trunk_peers(config, site_name), recorder=recorder)
+                             trunks=trunk_peers(config, site_name), recorder=recorder,
+                             hold=hold)
 
     outages = RedisOutageBoard(store, reactor, reuse_s=CALLER_READ_REUSE_S)
     tickets = RedisTicketDesk(store, reactor)
@@ -224,7 +227,8 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     engine = IVREngine(config, site_name,
                        IVRServices(acd.distributor, outages, tickets, call_log=call_log,
                                    lookup=RedisTicketLookup(store, reactor),
-                                   deflections=RedisDeflections(store, site_keys, reactor)),
+                                   deflections=RedisDeflections(store, site_keys, reactor),
+                                   hold=hold),
                        reactor, timezone)
     reception = Reception(site_name, engine.on_session, acd.distributor)
     router = AsyncAGIRouter(link, link.dispatcher, reactor, reception.take, sessions=sessions)
@@ -233,9 +237,11 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     directory = AgentDirectory(link, lambda: {agent: roster.phone(agent) or ""
                                               for agent in roster.known()})
     # After every login: the heartbeat at once (callers dialling right after a restart stay
-    # here), this site's agents' phones for the trunk (other sites ring them through it),
-    # then the callers Asterisk kept in AsyncAGI while we were away.
+    # here), whether the dialplan has the hold subroutine, this site's agents' phones for
+    # the trunk (other sites ring them through it), then the callers Asterisk kept in
+    # AsyncAGI while we were away.
     link.add_resync_hook(lambda _protocol: heartbeat.beat())
+    link.add_resync_hook(hold.resync)
     link.add_resync_hook(directory)
     # The agents' phones' states read again (an agent whose phone went while we were away
     # is offered no caller), then followed by their events.

@@ -201,6 +201,11 @@ class AGISession:
         self._timeouts = DeadlineTimer(router.clock, self._expire)  # one for every command
 
     @property
+    def command_timeout(self) -> float:
+        """How long one AGI command may take before it fails with AGITimeout."""
+        return self.router.command_timeout
+
+    @property
     def extension(self) -> str:
         return self.env.get("agi_extension", "")
 
@@ -333,7 +338,7 @@ class AGISession:
             if not name or "&" in name or "," in name:
                 raise ValueError(f"not a sound file name for Playback: {name!r}")
         return self.execute("EXEC", "Playback", "&".join(names),
-                            timeout=len(names) * self.router.command_timeout)
+                            timeout=len(names) * self.command_timeout)
 
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> Deferred[AGIResult]:
         return self.execute("GET DATA", prompt, timeout_ms, max_digits,

@@ -36,6 +36,7 @@ ACTIONS: dict[str, str | None] = {
     "MixMonitor": "system",          # recording an agent's conversation (recorded queues)
     "CoreShowChannels": "reporting",  # resync after a reconnect
     "CoreStatus": "reporting",       # ... and whether Asterisk restarted (its start time)
+    "ShowDialPlan": "reporting",     # ... and whether the dialplan has the hold subroutine
     "DBPut": "system",               # the heartbeat and the agents' phones in AstDB
     "DBDel": "system",               # ... the heartbeat on a clean stop, agents who left
     "DBDelTree": "system",           # ... the agents' phones a previous process left

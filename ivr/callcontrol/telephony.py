@@ -66,6 +66,7 @@ from ivr.ami.service import AMIService
 from ivr.callcontrol.recording import Recorder, RecordingRefused, mixmonitor_action, recording_file
 from ivr.dialplan.errors import DialplanError
 from ivr.dialplan.names import PEER, lent_agent_extension
+from ivr.engine.hold import HoldMusic
 from ivr.prompts.numbers import say_digits, say_number
 
 log = structlog.get_logger("ivr.callcontrol")
@@ -74,7 +75,6 @@ log = structlog.get_logger("ivr.callcontrol")
 AGENT_LEG_APPLICATION = "Wait"
 AGENT_LEG_MAX_S = 4 * 3600
 ORIGINATE_GRACE_S = 15.0  # beyond the ring timeout, for Asterisk to report the outcome
-MUSIC_CLASS = "default"
 CALLBACK_DIGIT_MS = 5000   # after the offer prompt, how long to wait for "1"
 CALLBACK_CALLER_ID = "PLN123 <123>"
 CALLER_NAME = "PLN123"  # the agent's display when the call has no label
@@ -162,8 +162,12 @@ class _Leg:
 class AMITelephony:
     def __init__(self, ami: AMIService, sessions: Mapping[str, AGISession],
                  clock: IReactorTime, *, callback_dial: str,
-                 trunks: Mapping[str, str] | None = None, recorder: Recorder | None = None):
+                 trunks: Mapping[str, str] | None = None, recorder: Recorder | None = None,
+                 hold: HoldMusic | None = None):
         self.ami = ami
+        # Prompts then the music (announcements, the recording notice): the site's one
+        # HoldMusic, which knows whether Asterisk has the hold subroutine.
+        self.hold = hold if hold is not None else HoldMusic()
         self.recorder = recorder
         # The recording notices played or playing, by call id: the bridge waits for its own.
         self._notices: OrderedDict[str, Deferred[None]] = OrderedDict()
@@ -395,8 +399,7 @@ class AMITelephony:
 
     async def _play_notice(self, session: AGISession, prompt: str) -> None:
         try:
-            await session.stream_file(f"pln123/{prompt}", "")
-            await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
+            await self.hold.play(session, [f"pln123/{prompt}"])
         except AGIError:
             pass  # the caller left, or the bridge took the channel: nothing to tell
 
@@ -524,12 +527,12 @@ class AMITelephony:
         if ewt_s is not None:
             minutes = max(1, -(-int(ewt_s) // 60))  # rounded up: never promise less
             prompts += ["queue-wait", *say_number(min(minutes, 999), language), "queue-minutes"]
-        # One Playback of every prompt, not a STREAM FILE each: the caller cannot interrupt
-        # either way, and one AGI command instead of up to nine is most of what a waiting
-        # caller costs pln123 (each command is an action, a response and an event).
+        # Every prompt and the music in one AGI command where the dialplan allows (else
+        # two), not a STREAM FILE each: the caller cannot interrupt either way, and each
+        # command is an action, a response and an event, most of what a waiting caller
+        # costs pln123.
         try:
-            await session.playback([f"pln123/{prompt}" for prompt in prompts])
-            await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
+            await self.hold.play(session, [f"pln123/{prompt}" for prompt in prompts])
         except AGIError:
             return  # the caller left meanwhile: nothing to tell
 
@@ -575,7 +578,7 @@ class AMITelephony:
         try:
             answer = await session.get_data("pln123/callback-offer", CALLBACK_DIGIT_MS, 1)
             if answer.digits != "1":
-                await session.execute("EXEC", "StartMusicOnHold", MUSIC_CLASS)
+                await session.execute("EXEC", "StartMusicOnHold", self.hold.music_class)
                 return None
         except AGIError:
             return None

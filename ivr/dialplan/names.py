@@ -18,6 +18,9 @@ IVR_CONTEXT = "pln123-ivr"  # the one AsyncAGI hand-off: Gosub(pln123-ivr,s,1(<a
 AGENT_CONNECT_CONTEXT = "pln123-agent-connect"
 TRUNK_IN_CONTEXT = "pln123-trunk-in"  # where the other sites' IAX2 calls land (iax.conf user)
 AGENT_FEATURE_CONTEXT = "pln123-agent-feature"  # the Gosub behind every agent feature code
+# Prompts, then the hold music, as one AsyncAGI GOSUB: GOSUB pln123-hold s 1 "<files>,<class>"
+HOLD_CONTEXT = "pln123-hold"
+HOLD_MUSIC_CLASS = "default"  # the music class a queued caller hears (musiconhold.conf)
 LOCAL_NUMBER = "123"  # what a caller dials on the local trunk of their own area
 
 # -- AsyncAGI ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from ivr.dialplan.names import (
     AREA_CODE_VARIABLE,
     HEARTBEAT_FAMILY,
     HEARTBEAT_KEY,
+    HOLD_CONTEXT,
     HUB_IVR_PREFIX,
     IVR_CONTEXT,
     LANGUAGE,
@@ -94,6 +95,7 @@ def render_site(config: TelephonyConfig, site_name: str) -> str:
         *(_local(name, code, region) for code, region in areas),
         ivr_context(config, site, language),
         heartbeat_context(config),
+        _hold(),
         _agent_features(name),
         _agent_feature(),
         trunk_in_context(site),
@@ -141,6 +143,12 @@ def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
          f"Returns {FRESH} or {STALE} in GOSUB_RETVAL: pln123 writes epoch seconds to AstDB "
          f"{HEARTBEAT_FAMILY}/{HEARTBEAT_KEY} (AMI DBPut) about every second; missing or "
          f"{stale} (asterisk.heartbeat_stale_s) is {STALE}."),
+        (HOLD_CONTEXT,
+         "What a caller hears when pln123 hands them to the queue and at each position "
+         "announcement: Playback of ARG1 (sound files joined by &), then "
+         "StartMusicOnHold(ARG2), then back to pln123's AGI. pln123 enters it with the AGI "
+         "command GOSUB, one command instead of two, once it has seen this context in "
+         "Asterisk's dialplan (ShowDialPlan after each AMI login)."),
         (agent_features_context(site.name),
          "Feature codes for this site's agents' phones: include it in the context their "
          f"endpoints use. {_codes()}. Each runs {AGENT_FEATURE_CONTEXT} with the action and "
@@ -223,6 +231,17 @@ def _codes() -> str:
         f"{code}<reason> pause (reason: 1 to {REASON_DIGITS} digits)" if action == "pause"
         else f"{code} {words.get(action, action)}"
         for action, code in FEATURE_CODES.items())
+
+
+def _hold() -> list[str]:
+    return [
+        "; Prompts, then the hold music: one AsyncAGI GOSUB. ARG1 = sound files joined by &,",
+        "; ARG2 = music class.",
+        f"[{HOLD_CONTEXT}]",
+        "exten => s,1,Playback(${ARG1})",
+        " same => n,StartMusicOnHold(${ARG2})",
+        " same => n,Return()",
+    ]
 
 
 def _agent_features(site: str) -> list[str]:

@@ -6,6 +6,7 @@ fake, so every menu branch is tested with a Clock and no Asterisk.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
@@ -18,7 +19,12 @@ class CallChannel(Protocol):
     env: dict[str, str]
     ended: bool
 
+    @property
+    def command_timeout(self) -> float: ...
+
     def stream_file(self, name: str, escape_digits: str = "") -> Deferred[AGIResult]: ...
+
+    def playback(self, names: Sequence[str]) -> Deferred[AGIResult]: ...
 
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> Deferred[AGIResult]: ...
 

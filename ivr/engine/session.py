@@ -12,7 +12,7 @@ caller is ever left on music that nothing in Redis knows about.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,10 +24,11 @@ from ivr.ami.agi import AGIHangup
 from ivr.engine.channel import CallChannel
 from ivr.engine.flows import FlowCall, SelfService
 from ivr.engine.handoff import HANDOFF_BACKOFF, Backoff, PatientHandOff
+from ivr.engine.hold import HoldMusic
 from ivr.engine.journal import CallJournal
 from ivr.engine.menupath import menu_path
 from ivr.engine.repeat import RepeatCaller
-from ivr.engine.voice import Voice
+from ivr.engine.voice import Voice, prompt_file
 from ivr.settings import Action, AreaCode, Menu, Site, TelephonyConfig
 
 
@@ -44,12 +45,14 @@ class IVRServices:
     # the ticket status flow finds tickets by their number only.
     lookup: TicketLookup | None = None
     deflections: Deflections | None = None  # where callers answered by a status are counted
+    # The hand-off's prompt and the music; the site's one HoldMusic knows whether Asterisk
+    # has the hold subroutine (the default, never told, plays them as two commands).
+    hold: HoldMusic = field(default_factory=HoldMusic)
 
 
 OUTAGE_LOOKUP_TIMEOUT_S = 1.0
 # How a caller who heard a ticket's status left the IVR for it to count as `deflected`.
 DEFLECTED_OUTCOMES = ("caller_hung_up", "hung_up_by_ivr")
-HOLD_MUSIC_CLASS = "default"
 # The hand-off could not reach the ACD in time: the words the waiting room's maximum wait
 # ends with (sorry, all agents are busy; PLN Mobile), then the IVR hangs up.
 APOLOGY_PROMPTS = ("queue-apology", "pln-mobile")
@@ -326,9 +329,8 @@ class CallSession:
             action = self.config.ivr.agent
         skill = action.skill or "general"
         self._wants_agent = True
-        await self.voice.play(["transfer-agent"], barge_in=False)
         # Music first: the ACD may ring an agent and bridge before enqueue even returns.
-        await self.channel.execute("EXEC", "StartMusicOnHold", HOLD_MUSIC_CLASS)
+        await self.services.hold.play(self.channel, [prompt_file("transfer-agent")])
         request = QueueRequest(
             call_id=self.call_id,
             site=self.site.name,

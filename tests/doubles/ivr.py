@@ -4,6 +4,7 @@ which the end-to-end tests use for real)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ class ScriptedChannel:
     channel: str = "Local/0711123@pln123-inbound-palembang-00000001;2"
     ended: bool = False
     commands: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    command_timeout: float = 30.0
 
     def _next(self, listening: bool) -> Step | None:
         step = self.script[0] if self.script else None
@@ -97,6 +99,15 @@ class ScriptedChannel:
                 self.script.insert(0, TypeAhead(rest))  # the rest goes to the next question
             return self._result(f"200 result={ord(first)} endpos=800\n")
         return self._result("200 result=0 endpos=16000\n")
+
+    def playback(self, names: Sequence[str]) -> Deferred[AGIResult]:
+        """EXEC Playback of every file: no key stops it; a hang-up at a prompt does."""
+        if self.ended:
+            return self._hung_up()
+        self.commands.append(("EXEC", ("Playback", "&".join(names))))
+        if isinstance(self._next(False), HangUp):
+            return self._hung_up()
+        return self._result("200 result=0\n")
 
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> Deferred[AGIResult]:
         if self.ended:
@@ -150,8 +161,15 @@ class ScriptedChannel:
 
     def played(self) -> list[str]:
         """Every prompt file the caller heard (or started to hear), in order."""
-        return [str(args[0]) for name, args in self.commands
-                if name in ("STREAM FILE", "GET DATA")]
+        heard: list[str] = []
+        for name, args in self.commands:
+            if name in ("STREAM FILE", "GET DATA"):
+                heard.append(str(args[0]))
+            elif name == "EXEC" and args[:1] == ("Playback",):
+                heard += str(args[1]).split("&")
+            elif name == "GOSUB":   # the hold subroutine: ARG1 is the files
+                heard += str(args[3]).split(",")[0].split("&")
+        return heard
 
 
 class MemoryIntake:

@@ -22,6 +22,7 @@ from ivr.dialplan import (
     render_site,
 )
 from ivr.dialplan.multisite import HEARTBEAT_CONTEXT
+from ivr.dialplan.names import HOLD_CONTEXT
 from pln123.config import AreaCode, Config, load_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "pln.yaml"
@@ -56,7 +57,7 @@ def test_palembang_has_every_context(config: Config) -> None:
         "pln123-inbound-palembang",
         *(f"pln123-local-{code}" for code in
           ("0711", "0712", "0713", "0721", "0725", "0741", "0761", "0765")),
-        IVR_CONTEXT, HEARTBEAT_CONTEXT, "pln123-agent-features-palembang",
+        IVR_CONTEXT, HEARTBEAT_CONTEXT, HOLD_CONTEXT, "pln123-agent-features-palembang",
         AGENT_FEATURE_CONTEXT, TRUNK_IN_CONTEXT,
     ]
 
@@ -96,6 +97,16 @@ def test_one_async_agi_hand_off(config: Config) -> None:
         found = contexts(render_site(config, site))
         agi = {name: sum("AGI(" in line for line in body) for name, body in found.items()}
         assert {name: n for name, n in agi.items() if n} == {IVR_CONTEXT: 1}, site
+
+
+def test_the_hold_subroutine_plays_then_starts_the_music(config: Config) -> None:
+    # What HoldMusic's GOSUB relies on, at every site: ARG1 the files, ARG2 the class.
+    for site in config.sites:
+        assert contexts(render_site(config, site))[HOLD_CONTEXT] == [
+            "exten => s,1,Playback(${ARG1})",
+            " same => n,StartMusicOnHold(${ARG2})",
+            " same => n,Return()",
+        ], site
 
 
 def test_the_default_language_comes_from_the_config(config: Config) -> None:

@@ -1,0 +1,93 @@
+"""Prompts, then the hold music: what a caller hears when handed to the queue, at each
+position announcement and before a recorded conversation.
+
+Done as two AGI commands (`EXEC Playback`, `EXEC StartMusicOnHold`) it costs pln123 two
+actions, two responses and two AsyncAGIExec events, the largest share of what a waiting
+caller costs it. The rendered dialplan's hold subroutine does both in one `GOSUB`. But an
+AsyncAGI `GOSUB` into a context Asterisk does not have ends the caller's AGI, so pln123
+uses it only once Asterisk has shown the context (`ShowDialPlan`, after every AMI login):
+a dialplan not rendered again since an upgrade keeps the two commands, and says so in the
+log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import structlog
+from twisted.internet.defer import Deferred
+
+from ivr.ami.agi import AGIResult
+from ivr.ami.errors import AMIError
+from ivr.ami.protocol import ListResult
+from ivr.dialplan.names import HOLD_CONTEXT, HOLD_MUSIC_CLASS
+
+log = structlog.get_logger("ivr.hold")
+
+HOLD_EXTENSION, HOLD_PRIORITY = "s", 1
+
+
+class HoldChannel(Protocol):
+    """The AGI verbs the hold music needs (ivr.ami.agi.AGISession has them)."""
+
+    channel: str
+
+    @property
+    def command_timeout(self) -> float: ...  # one command's; n files may take n times that
+
+    def playback(self, names: Sequence[str]) -> Deferred[AGIResult]: ...
+
+    def execute(
+        self, command: str, *args: str | int, timeout: float | None = None
+    ) -> Deferred[AGIResult]: ...
+
+
+class DialplanReader(Protocol):
+    def send_list_action(self, action: str, fields: dict[str, str] | None = None,
+                         timeout: float | None = None) -> Deferred[ListResult]: ...
+
+
+class HoldMusic:
+    """Plays sound files, then starts the hold music, on a caller's AGI channel."""
+
+    def __init__(self, music_class: str = HOLD_MUSIC_CLASS):
+        self.music_class = music_class
+        self.subroutine = False  # Asterisk showed HOLD_CONTEXT at the last login
+
+    def play(self, channel: HoldChannel, files: Sequence[str]) -> Deferred[AGIResult]:
+        """`files` (names Playback takes, no `&` or `,`), then the music: one GOSUB when
+        the dialplan has the subroutine, else Playback and StartMusicOnHold. Fails like
+        the AGI commands do (AGIHangup when the caller left)."""
+        if not files:
+            raise ValueError("no sound file to play before the hold music")
+        for name in files:
+            if not name or "&" in name or "," in name:
+                raise ValueError(f"not a sound file name for Playback: {name!r}")
+        if self.subroutine:
+            return channel.execute("GOSUB", HOLD_CONTEXT, HOLD_EXTENSION, HOLD_PRIORITY,
+                                   f"{'&'.join(files)},{self.music_class}",
+                                   timeout=len(files) * channel.command_timeout)
+        return Deferred.fromCoroutine(self._two_commands(channel, files))
+
+    async def _two_commands(self, channel: HoldChannel, files: Sequence[str]) -> AGIResult:
+        await channel.playback(files)
+        return await channel.execute("EXEC", "StartMusicOnHold", self.music_class)
+
+    def resync(self, ami: DialplanReader) -> Deferred[None]:
+        """An AMI resync hook: is the hold subroutine in Asterisk's dialplan (again)?"""
+        return Deferred.fromCoroutine(self._check(ami))
+
+    async def _check(self, ami: DialplanReader) -> None:
+        try:
+            listed = await ami.send_list_action("ShowDialPlan", {
+                "Context": HOLD_CONTEXT, "Extension": HOLD_EXTENSION})
+            found = bool(listed.events)
+            error = "" if found else "no priorities listed"
+        except AMIError as failure:  # "Did not find context", or no answer: assume the worst
+            found, error = False, str(failure)
+        if not found:
+            log.warning("hold_subroutine_missing", context=HOLD_CONTEXT, error=error,
+                        hint="render the dialplan again (pln123 dialplan render) and "
+                             "reload it: until then every hold costs two AGI commands")
+        self.subroutine = found
