@@ -70,6 +70,10 @@ T = TypeVar("T")
 # about to start here (a ring request from another site's agent is on its way).
 RESERVATION_GRACE_S = 5.0
 Observer = Callable[[str, str, Transition], None]  # (agent's site, agent id, transition)
+# What every answered call does to its agent: logged at debug (the call's own lines say it),
+# unlike an agent's own commands and a ring that failed.
+ROUTINE_EVENTS = frozenset({AgentEvent.RESERVE, AgentEvent.ANSWER, AgentEvent.CALL_END,
+                            AgentEvent.WRAPUP_DONE})
 
 
 class Distributor:
@@ -131,7 +135,7 @@ class Distributor:
             offer = await self._db(self.queues.offer(request, self._now()))
             self._follow_offer(offer)
             position = offer.position if isinstance(offer, Queued) else 0
-            self._log.info("call_offered", call_id=request.call_id, skill=request.skill,
+            self._log.debug("call_offered", call_id=request.call_id, skill=request.skill,
                            outcome=type(offer).__name__.lower(), position=position)
             if isinstance(offer, Queued) and self.watcher is not None:
                 self.watcher.queued(request, position, placed=offer)
@@ -470,9 +474,10 @@ class Distributor:
 
     def _applied(self, agent_id: str, agent_site: str, before: AgentState,
                  event: AgentEvent, after: AgentState, result: Changed, call_id: str) -> None:
-        self._log.info("agent_changed", agent_id=agent_id, call_id=call_id or None,
-                       agent_site=agent_site, agent_event=str(event), before=str(before),
-                       after=str(result.status))
+        log_change = self._log.debug if event in ROUTINE_EVENTS else self._log.info
+        log_change("agent_changed", agent_id=agent_id, call_id=call_id or None,
+                   agent_site=agent_site, agent_event=str(event), before=str(before),
+                   after=str(result.status))
         if self._observer is not None:
             self._observer(agent_site, agent_id, Transition(before, event, after))
             if (result.status is AgentStatus.PAUSED and after.status is not AgentStatus.PAUSED

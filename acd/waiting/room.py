@@ -256,7 +256,7 @@ class WaitingRoom:
             return  # left while the tick decided
         watch.playing = True
         watch.ticks += 1
-        self._log.info("waiting_announced", call_id=watch.call_id, position=position,
+        self._log.debug("waiting_announced", call_id=watch.call_id, position=position,
                        ewt_s=None if math.isinf(expected) else round(expected, 1),
                        announced_s=told)
         try:

@@ -412,7 +412,7 @@ class AsyncAGIRouter:
             return
         env = parse_agi_env(event.get("Env", "") or "")
         session = self.adopt(channel, event.get("Uniqueid", "") or "", env)
-        log.info("agi_session_started", channel=channel, extension=session.extension)
+        log.debug("agi_session_started", channel=channel, extension=session.extension)
         self.on_session(session)
 
     def _exec(self, event: Message) -> None:
@@ -428,7 +428,7 @@ class AsyncAGIRouter:
         session = self.sessions.pop(channel, None)
         if session is not None:
             reason = "hangup" if event.event == "Hangup" else "left AGI"
-            log.info("agi_session_ended", channel=channel, reason=reason)
+            log.debug("agi_session_ended", channel=channel, reason=reason)
             session._end(reason)
 
     def _rename(self, event: Message) -> None:

@@ -320,7 +320,7 @@ class AMITelephony:
             self._unwatch(c.caller_channel, caller_gone)
             bound.warning("acd_ring_failed", error=str(error), dial=dial)
             return unanswered(c, NOT_PLACED)
-        bound.info("acd_ringing_agent", endpoint=dial, agent_site=c.agent_site or None)
+        bound.debug("acd_ringing_agent", endpoint=dial, agent_site=c.agent_site or None)
         self._tell_recorded(c)
         return await self._follow_ring(
             c, agent_leg, answered, caller_gone,

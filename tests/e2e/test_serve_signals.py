@@ -245,8 +245,11 @@ async def test_sigterm_drains_and_the_next_serve_answers_the_waiting_callers_in_
     store = RedisStore(fresh_redis.url)
     await store.start()
     queues = QueueStore(store, "palembang", config.acd)
-    admin = await connect(asterisk_site, user="sandbox-admin", events="call")
+    admin = await connect(asterisk_site, user="sandbox-admin", events="call,agi")
     bridges = Bridges(admin)
+    announced: list[str] = []   # AGI commands that played a position announcement
+    admin.dispatcher.subscribe("AGIExecEnd", lambda m: announced.extend(
+        [m.get("Command") or ""] if "queue-position" in (m.get("Command") or "") else []))
     hub_joined = "pln-jakarta" in (asterisk_site.path / "etc" / TRUNK_FILE).read_text()
     try:
         serve.start()
@@ -259,12 +262,12 @@ async def test_sigterm_drains_and_the_next_serve_answers_the_waiting_callers_in_
             return len(order) == 5
 
         await poll_async(five_wait, 40, "5 callers queued")
-        await poll(lambda: bool(named(serve.log_text(), "waiting_announced")), 20,
-                   "announcements running")
+        await poll(lambda: bool(announced), 20, "announcements running")
         serve.signal(signal.SIGTERM)
         assert serve.wait(30) == 0
         text = serve.log_text()
         assert named(text, "serve_draining") and named(text, "serve_stopped")
+        assert not named(text, "hold_subroutine_missing")   # the announcements: one GOSUB
         # Nobody abandoned: the five are still queued, in order, their channels alive.
         assert await queued_channels(queues) == order
         listed = await admin.send_list_action("CoreShowChannels")

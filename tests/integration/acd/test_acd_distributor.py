@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import pytest_twisted
+from structlog.testing import capture_logs
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import Clock
 
@@ -102,17 +103,22 @@ async def test_answer_talk_wrap_up_then_ready_takes_the_next_call(
     acd = await start_acd(fresh_redis, settings(agent("1001")), phone, clock,
                           observer=lambda _s, a, t: seen.append((a, t.event, t.after.status)))
     d = acd.distributor
-    await d.login("1001")
-    await d.enqueue(request("c1"))
-    await d.enqueue(request("c2"))
-    await d.settle()
-    clock.advance(4)
-    phone.answer("c1")
-    await d.settle()
-    assert (await acd.queues.agent("1001")).state.status is AgentStatus.ON_CALL
-    clock.advance(60)
-    phone.hang_up("c1")
-    await d.settle()
+    with capture_logs() as logs:
+        await d.login("1001")
+        await d.enqueue(request("c1"))
+        await d.enqueue(request("c2"))
+        await d.settle()
+        clock.advance(4)
+        phone.answer("c1")
+        await d.settle()
+        assert (await acd.queues.agent("1001")).state.status is AgentStatus.ON_CALL
+        clock.advance(60)
+        phone.hang_up("c1")
+        await d.settle()
+    # An agent's own command is an info line; what every answered call does, debug.
+    levels = {e["agent_event"]: e["log_level"] for e in logs if e["event"] == "agent_changed"}
+    assert levels.pop("login") == "info"
+    assert set(levels.values()) == {"debug"}
     assert (await acd.queues.agent("1001")).state.status is AgentStatus.WRAP_UP
     call = await acd.queues.call("c1")
     assert call is not None and call.state is CallState.FINISHED
