@@ -4,11 +4,18 @@ Why a stream and a group: what a stream carries (an agent command, a ring reques
 written while no process of the site runs, and several processes of a site may read at
 once; the group hands each entry to one of them, and an entry written meanwhile waits for
 the next reader. `handle` failing is logged and the entry is acknowledged anyway: one bad
-entry must not stop the rest. Reads block for BLOCK_MS, so `stop` returns within that.
+entry must not stop the rest.
+
+A read blocks up to BLOCK_MS: the longer, the fewer empty reads an idle site makes (each
+is a round trip and a wake-up of the process), but it must stay well below the client's
+command timeout (5 s by default), which would fail it. `stop` does not wait for it: it
+cancels a read in progress (redis-py drops that connection) and waits only for an entry
+being handled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -22,7 +29,7 @@ from acd.store.redis import Client, RedisStore, text
 log = structlog.get_logger("acd.store.stream")
 
 GROUP = "pln123"
-BLOCK_MS = 1000
+BLOCK_MS = 3000
 
 Handler = Callable[[Mapping[str, str]], Awaitable[object]]
 
@@ -37,24 +44,31 @@ class StreamConsumer:
         self.handled = 0
         self._running = False
         self._done: Deferred[None] | None = None
+        self._reading: Deferred[list[tuple[str, dict[str, str]]]] | None = None
 
     def start(self) -> None:
         self._running = True
         self._done = Deferred.fromCoroutine(self._loop())
 
     def stop(self) -> Deferred[None]:
-        """Stops after the current read (at most BLOCK_MS)."""
+        """Stops now if waiting for entries, else once the entry in hand is handled."""
         self._running = False
+        if self._reading is not None:
+            self._reading.cancel()
         return self._done if self._done is not None else succeed(None)
 
     async def _loop(self) -> None:
         await self._ensure_group()
         while self._running:
+            self._reading = self.store.run(self._read)
             try:
-                batch = await self.store.run(self._read)
-            except Exception as error:  # noqa: BLE001 - Redis down: retry after the block
-                log.warning(f"{self.what}_read_failed", error=str(error))
+                batch = await self._reading
+            except (Exception, asyncio.CancelledError) as error:  # noqa: BLE001 - Redis down
+                if self._running:
+                    log.warning(f"{self.what}_read_failed", error=str(error))
                 continue
+            finally:
+                self._reading = None
             for entry_id, fields in batch:
                 await self._handle(entry_id, fields)
 

@@ -11,8 +11,9 @@ from twisted.internet.task import deferLater
 from acd.agents.commands import agent_commands
 from acd.store.keys import SiteKeys
 from acd.store.redis import RedisStore
+from acd.store.stream import BLOCK_MS
 from tests.fixtures.redis_server import RedisServer
-from tests.harness.reactor import poll, reactor
+from tests.harness.reactor import poll, reactor, within
 
 
 class Recorder:
@@ -83,4 +84,33 @@ async def test_commands_are_applied_once_in_order(fresh_redis: RedisServer) -> N
     finally:
         await first.stop()
         await second.stop()
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_cancels_a_blocked_read_and_the_store_goes_on(fresh_redis: RedisServer
+                                                                 ) -> None:
+    store = RedisStore(fresh_redis.url)
+    await store.start()
+    keys = SiteKeys("palembang", "national")
+    recorder = Recorder()
+    consumer = agent_commands(store, keys, recorder)
+    consumer.start()
+    try:
+        await deferLater(reactor, 0.3, lambda: None)   # its read is blocked in Redis now
+        started = reactor.seconds()
+        await within(consumer.stop(), BLOCK_MS / 1000, "the stop")
+        assert reactor.seconds() - started < 1.0      # no wait for the block to run out
+
+        # The cancelled read cost only its own connection: the next reader reads.
+        async def xadd(client: Any) -> None:
+            await client.xadd(keys.agent_commands, {"agent": "1001", "action": "login",
+                                                    "reason": "", "source": "cli"})
+
+        await store.run(xadd)
+        consumer = agent_commands(store, keys, recorder)
+        consumer.start()
+        await poll(lambda: recorder.calls == [("login", "1001")], 10, "the login")
+    finally:
+        await consumer.stop()
         await store.close()
