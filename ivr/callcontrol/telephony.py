@@ -527,12 +527,13 @@ class AMITelephony:
         if ewt_s is not None:
             minutes = max(1, -(-int(ewt_s) // 60))  # rounded up: never promise less
             prompts += ["queue-wait", *say_number(min(minutes, 999), language), "queue-minutes"]
-        # Every prompt and the music in one AGI command where the dialplan allows (else
-        # two), not a STREAM FILE each: the caller cannot interrupt either way, and each
-        # command is an action, a response and an event, most of what a waiting caller
-        # costs pln123.
+        # One Playback of every prompt, not a STREAM FILE each: the caller cannot interrupt
+        # either way, and each command is an action, a response and an event, most of what
+        # a waiting caller costs pln123. Not the hold subroutine: an agent may answer and
+        # the caller be bridged while it plays (ivr/engine/hold.py).
         try:
-            await self.hold.play(session, [f"pln123/{prompt}" for prompt in prompts])
+            await self.hold.play(session, [f"pln123/{prompt}" for prompt in prompts],
+                                 may_be_bridged=True)
         except AGIError:
             return  # the caller left meanwhile: nothing to tell
 

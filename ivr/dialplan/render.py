@@ -144,8 +144,8 @@ def _header(config: TelephonyConfig, site: Site, areas: list[tuple[str, str]],
          f"{HEARTBEAT_FAMILY}/{HEARTBEAT_KEY} (AMI DBPut) about every second; missing or "
          f"{stale} (asterisk.heartbeat_stale_s) is {STALE}."),
         (HOLD_CONTEXT,
-         "What a caller hears when pln123 hands them to the queue and at each position "
-         "announcement: Playback of ARG1 (sound files joined by &), then "
+         "What a caller hears when pln123 hands them to the queue (and before a recorded "
+         "conversation): Playback of ARG1 (sound files joined by &), then "
          "StartMusicOnHold(ARG2), then back to pln123's AGI. pln123 enters it with the AGI "
          "command GOSUB, one command instead of two, once it has seen this context in "
          "Asterisk's dialplan (ShowDialPlan after each AMI login)."),

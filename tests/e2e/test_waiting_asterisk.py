@@ -75,8 +75,10 @@ async def test_announce_and_farewell_play_then_hang_up(asterisk_site: Instance) 
 
 @pytest_twisted.ensureDeferred
 async def test_the_hold_subroutine_plays_then_starts_the_music(asterisk_site: Instance) -> None:
-    """After the login check, an announcement is one GOSUB into the rendered hold context:
-    Asterisk plays every file, starts the music on hold and returns to the caller's AGI."""
+    """After the login check, prompts then music (the hand-off's) are one GOSUB into the
+    rendered hold context: Asterisk plays the files, starts the music on hold and returns
+    to the caller's AGI. A position announcement, which a bridge may interrupt, stays two
+    commands."""
     service = await connect(asterisk_site)
     sessions: list[AGISession] = []
     router = AsyncAGIRouter(service, service.dispatcher, clock(), sessions.append)
@@ -95,20 +97,25 @@ async def test_the_hold_subroutine_plays_then_starts_the_music(asterisk_site: In
         await originate_caller(service, "0711301", variables={"HOLD": "30"})
         await poll(lambda: bool(sessions), 10, "the caller in AsyncAGI")
         session = sessions[0]
-        await within(telephony.announce(session.channel, 3, None, "id"), 30, "announce")
-        files = [f"pln123/{p}" for p in ("queue-position", *say_number(3, "id"))]
+        await within(hold.play(session, ["pln123/transfer-agent"]), 30, "the hold GOSUB")
         await poll(lambda: any(m.get("Channel") == session.channel for m in music), 5,
                    "MusicOnHoldStart on the caller's channel")
         status = await service.send_action("Getvar", {"Channel": session.channel,
                                                       "Variable": "PLAYBACKSTATUS"})
-        assert status.get("Value") == "SUCCESS"   # every file of the announcement played
-        # Back in AGI after the subroutine: the next command runs.
-        await within(session.hangup(), 10, "HANGUP after the GOSUB")
+        assert status.get("Value") == "SUCCESS"   # the prompt played
+        # Back in AGI after the subroutine: the next commands run.
+        await within(telephony.announce(session.channel, 3, None, "id"), 30, "announce")
+        await within(session.hangup(), 10, "HANGUP")
         await poll(lambda: any(m.get("Command") == "HANGUP" for m in commands), 5,
                    "the HANGUP command's AGIExecEnd")
         heard = [m for m in commands if m.get("Channel") == session.channel]
+        announcement = "&".join(f"pln123/{p}" for p in ("queue-position", *say_number(3, "id")))
         assert [m.get("Command") for m in heard] == [
-            f'GOSUB "{HOLD_CONTEXT}" "s" "1" "{"&".join(files)},default"', "HANGUP"]
+            f'GOSUB "{HOLD_CONTEXT}" "s" "1" "pln123/transfer-agent,default"',
+            f'EXEC "Playback" "{announcement}"',
+            'EXEC "StartMusicOnHold" "default"',
+            "HANGUP",
+        ]
         assert all(m.get("ResultCode") == "200" for m in heard)
     finally:
         router.close()

@@ -69,6 +69,16 @@ def test_one_gosub_once_the_dialplan_has_the_subroutine() -> None:
     ]
 
 
+def test_a_caller_who_may_be_bridged_meanwhile_gets_two_commands_anyway() -> None:
+    # A bridge pulling the channel out of a running subroutine is what Asterisk handles
+    # worst: the position announcements keep Playback and StartMusicOnHold.
+    hold = HoldMusic()
+    hold.resync(Dialplan(listed("1")))
+    channel = ScriptedChannel([])
+    hold.play(channel, FILES, may_be_bridged=True)
+    assert [args[0] for _, args in channel.commands] == ["Playback", "StartMusicOnHold"]
+
+
 @pytest.mark.parametrize("answer", [missing(), AMITimeout("ShowDialPlan: no answer in 10s"),
                                     listed()])
 def test_a_dialplan_without_it_keeps_two_commands_and_says_why(
