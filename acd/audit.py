@@ -14,6 +14,7 @@ import structlog
 from twisted.python.failure import Failure
 
 from acd.intake import IVRPath
+from acd.queues.store import QueueStore
 from acd.store.keys import SiteKeys
 from acd.store.redis import Client, RedisStore
 
@@ -36,22 +37,37 @@ def ivr_entry(path: IVRPath) -> dict[str, str]:
 
 
 class AuditLog:
-    """`acd.intake.CallLog` on the site's audit stream."""
+    """`acd.intake.CallLog` on the site's audit stream.
 
-    def __init__(self, store: RedisStore, keys: SiteKeys, maxlen: int):
+    With the site's QueueStore the entry travels in the ACD's next batch of decisions (the
+    caller handed to the queue has just set off the room's first look at the queue, so it
+    usually shares that round trip); an entry whose values cannot be packed (a control
+    character in a caller's number) is appended on its own, as it is without one.
+    """
+
+    def __init__(self, store: RedisStore, keys: SiteKeys, maxlen: int,
+                 queues: QueueStore | None = None):
         self.store = store
         self.keys = keys
         self.maxlen = maxlen
+        self.queues = queues
 
     def ivr_path(self, path: IVRPath) -> None:
         entry = ivr_entry(path)
 
-        async def append(client: Client) -> None:
-            await client.xadd(self.keys.audit, entry,  # type: ignore[arg-type]
-                              maxlen=self.maxlen, approximate=True)
-
         def failed(failure: Failure) -> None:
             log.warning("ivr_path_not_audited", call_id=path.call_id,
                         error=failure.getErrorMessage())
+
+        if self.queues is not None:
+            try:
+                self.queues.append_audit(entry, path.left_at).addErrback(failed)
+                return
+            except ValueError:
+                pass
+
+        async def append(client: Client) -> None:
+            await client.xadd(self.keys.audit, entry,  # type: ignore[arg-type]
+                              maxlen=self.maxlen, approximate=True)
 
         self.store.run(append).addErrback(failed)

@@ -223,7 +223,7 @@ def build_site(config: Config, site_name: str, store: RedisStore, reactor: IReac
     acd = build_acd(site_name, config.acd, config.skills, store, telephony, reactor,
                     tickets=tickets, telephony_up=lambda: link.protocol is not None)
 
-    call_log = AuditLog(store, site_keys, config.acd.audit_maxlen)
+    call_log = AuditLog(store, site_keys, config.acd.audit_maxlen, queues=acd.queues)
     engine = IVREngine(config, site_name,
                        IVRServices(acd.distributor, outages, tickets, call_log=call_log,
                                    lookup=RedisTicketLookup(store, reactor),

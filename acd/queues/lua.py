@@ -37,12 +37,12 @@ from acd.store import keys
 from acd.store.lua import LuaValue, render, source
 
 PARTS = ("common.lua", "offer_call.lua", "agent_change.lua", "remove_call.lua",
-         "callbacks.lua", "reads.lua", "pooling.lua", "phones.lua", "dispatch.lua")
+         "callbacks.lua", "reads.lua", "pooling.lua", "phones.lua", "audit.lua", "dispatch.lua")
 
 OPERATIONS = ("offer_call", "agent_change", "remove_call", "callback_mark", "callback_requeue",
               "callback_channel",
               "agent_get", "call_get", "live_get", "noop", "reserve_tick", "lend_spare",
-              "release_lent", "phone_change")
+              "release_lent", "phone_change", "audit_append")
 
 
 def layout() -> dict[str, LuaValue]:

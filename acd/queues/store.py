@@ -188,6 +188,14 @@ class QueueStore:
         d = self._call("agent_change", now, args)
         return d.addCallback(parse_change)
 
+    def append_audit(self, entry: Mapping[str, str], now: float) -> Deferred[Any]:
+        """audit_append: `entry` onto the site's audit stream, in the next batch of
+        decisions (one round trip shared with them). ValueError, before anything is sent,
+        for a field or value that cannot be packed."""
+        fields = [packable(part, "audit entry")
+                  for name, value in entry.items() for part in (name, value)]
+        return self._call("audit_append", now, fields)
+
     def remove_call(self, call_id: str, now: float, *, max_wait_fallback: str = "",
                     why: str = "max_wait") -> Deferred[bool]:
         """Take a queued call out of its queue (True); False if it was not queued.

@@ -22,7 +22,8 @@ local OPS = {offer_call = offer_call, agent_change = agent_change,
              agent_get = agent_get, noop = noop,
              call_get = call_get, live_get = live_get,
              reserve_tick = reserve_tick, lend_spare = lend_spare,
-             release_lent = release_lent, phone_change = phone_change}
+             release_lent = release_lent, phone_change = phone_change,
+             audit_append = audit_append}
 local replies = {}
 for operation in string.gmatch(ARGV[1] .. '\30', '([^\30]*)\30') do
   local at = string.find(operation, '\31', 1, true)
