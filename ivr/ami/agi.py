@@ -334,9 +334,7 @@ class AGISession:
     def playback(self, names: Sequence[str]) -> Deferred[AGIResult]:
         """Every file in one `EXEC Playback a&b&c`: no digit interrupts it; one command's
         timeout per file."""
-        for name in names:
-            if not name or "&" in name or "," in name:
-                raise ValueError(f"not a sound file name for Playback: {name!r}")
+        check_playback_files(names)
         return self.execute("EXEC", "Playback", "&".join(names),
                             timeout=len(names) * self.command_timeout)
 
@@ -346,6 +344,16 @@ class AGISession:
 
     def set_variable(self, name: str, value: str) -> Deferred[AGIResult]:
         return self.execute("SET VARIABLE", name, value)
+
+
+def check_playback_files(names: Sequence[str]) -> None:
+    """ValueError unless `names` is one or more files Playback takes as one argument
+    (joined by `&`; a `,` would start its options)."""
+    if not names:
+        raise ValueError("no sound file to play")
+    for name in names:
+        if not name or "&" in name or "," in name:
+            raise ValueError(f"not a sound file name for Playback: {name!r}")
 
 
 def _failed(error: Exception) -> Deferred[AGIResult]:

@@ -26,7 +26,7 @@ from typing import Protocol
 import structlog
 from twisted.internet.defer import Deferred
 
-from ivr.ami.agi import AGIResult
+from ivr.ami.agi import AGIResult, check_playback_files
 from ivr.ami.errors import AMIError
 from ivr.ami.protocol import ListResult
 from ivr.dialplan.names import HOLD_CONTEXT, HOLD_MUSIC_CLASS
@@ -69,11 +69,7 @@ class HoldMusic:
         the dialplan has the subroutine and nothing may bridge the caller meanwhile
         (`may_be_bridged`: they wait in a queue), else Playback and StartMusicOnHold.
         Fails like the AGI commands do (AGIHangup when the caller left)."""
-        if not files:
-            raise ValueError("no sound file to play before the hold music")
-        for name in files:
-            if not name or "&" in name or "," in name:
-                raise ValueError(f"not a sound file name for Playback: {name!r}")
+        check_playback_files(files)
         if self.subroutine and not may_be_bridged:
             return channel.execute("GOSUB", HOLD_CONTEXT, HOLD_EXTENSION, HOLD_PRIORITY,
                                    f"{'&'.join(files)},{self.music_class}",

@@ -113,7 +113,7 @@ def test_a_file_name_that_would_split_the_arguments_is_refused(name: str) -> Non
     hold = HoldMusic()
     with pytest.raises(ValueError, match="sound file"):
         hold.play(ScriptedChannel([]), [name])
-    with pytest.raises(ValueError, match="no sound file"):
+    with pytest.raises(ValueError, match="no sound file to play"):
         hold.play(ScriptedChannel([]), [])
 
 
