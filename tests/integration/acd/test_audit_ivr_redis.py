@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest_twisted
+from twisted.internet.task import deferLater
 
 from acd.audit import AuditLog, ivr_entry
 from acd.intake import IVRPath
 from acd.store.keys import SiteKeys
+from acd.store.redis import RedisStore
 from tests.doubles.acd import SITE, request, settings, virtual_clock
 from tests.doubles.telephony import FakeTelephony
 from tests.fixtures.redis_server import RedisServer
 from tests.harness.acd import start_acd
-from tests.harness.reactor import poll
+from tests.harness.reactor import reactor
 
 T0 = 1_735_801_200.0
 
@@ -23,6 +25,18 @@ def path(call_id: str, caller_number: str) -> IVRPath:
     return IVRPath(call_id=call_id, site=SITE, entered_at=T0, left_at=T0 + 12.5,
                    outcome="queued", caller_number=caller_number, area_code="0711",
                    region="Palembang", steps=((T0, "call_started"), (T0 + 9, "handed_off")))
+
+
+async def audit_entries(store: RedisStore, keys: SiteKeys, within_s: float = 5.0
+                        ) -> list[dict[str, str]]:
+    """The site's audit stream, once it has anything in it (or [] after `within_s`)."""
+    async def read(client: Any) -> list[dict[str, str]]:
+        return [fields for _id, fields in await client.xrange(keys.audit)]
+
+    deadline = reactor.seconds() + within_s
+    while not (found := await store.run(read)) and reactor.seconds() < deadline:
+        await deferLater(reactor, 0.05, lambda: None)
+    return found
 
 
 @pytest_twisted.ensureDeferred
@@ -41,21 +55,9 @@ async def test_the_entry_shares_the_round_trip_of_the_decision_made_with_it(
         # One batch (loading the script first if this Redis has not seen it yet), no XADD
         # round trip of its own.
         assert trace and set(trace) <= {("EVALSHA",), ("SCRIPT LOAD",)}, trace
-        await acd.distributor.settle()
-
-        async def entries(client: Any) -> list[dict[str, str]]:
-            return [fields for _id, fields in await client.xrange(keys.audit)]
-
-        found: list[dict[str, str]] = []
-
-        async def logged() -> bool:
-            found[:] = [e for e in await acd.store.run(entries) if e["event"] == "ivr"]
-            return bool(found)
-
-        await poll_until(logged)
-        assert found == [ivr_entry(path("c1", "0711555"))]
-        offered = [e for e in await acd.store.run(entries) if e["event"] != "ivr"]
-        assert offered and offered[0]["call"] == "c1"
+        entries = await audit_entries(acd.store, keys)
+        assert [e for e in entries if e["event"] == "ivr"] == [ivr_entry(path("c1", "0711555"))]
+        assert [e["call"] for e in entries if e["event"] != "ivr"][:1] == ["c1"]  # the offer
     finally:
         await acd.store.close()
 
@@ -65,35 +67,9 @@ async def test_a_value_that_cannot_be_packed_is_appended_on_its_own(
         fresh_redis: RedisServer) -> None:
     acd = await start_acd(fresh_redis, settings(), FakeTelephony(), virtual_clock())
     keys = SiteKeys(SITE, acd.queues.keys.pool)
-    log = AuditLog(acd.store, keys, 1000, queues=acd.queues)
     odd = "0711\x1f555"   # a caller id with the packing's unit separator in it
     try:
-        log.ivr_path(path("c2", odd))
-
-        async def entries(client: Any) -> list[dict[str, str]]:
-            return [fields for _id, fields in await client.xrange(keys.audit)]
-
-        found: list[dict[str, str]] = []
-
-        async def logged() -> bool:
-            found[:] = await acd.store.run(entries)
-            return bool(found)
-
-        await poll_until(logged)
-        assert found == [ivr_entry(path("c2", odd))]
+        AuditLog(acd.store, keys, 1000, queues=acd.queues).ivr_path(path("c2", odd))
+        assert await audit_entries(acd.store, keys) == [ivr_entry(path("c2", odd))]
     finally:
         await acd.store.close()
-
-
-async def poll_until(check: Any) -> None:
-    done: list[bool] = [False]
-
-    async def once() -> None:
-        done[0] = await check()
-
-    for _ in range(100):
-        await once()
-        if done[0]:
-            return
-        await poll(lambda: True, 0.05, "a moment")
-    raise AssertionError("the audit entry never appeared")
