@@ -30,25 +30,11 @@ from ivr.ami.agi import AGIResult, check_playback_files
 from ivr.ami.errors import AMIError
 from ivr.ami.protocol import ListResult
 from ivr.dialplan.names import HOLD_CONTEXT, HOLD_MUSIC_CLASS
+from ivr.engine.channel import CallChannel
 
 log = structlog.get_logger("ivr.hold")
 
 HOLD_EXTENSION, HOLD_PRIORITY = "s", 1
-
-
-class HoldChannel(Protocol):
-    """The AGI verbs the hold music needs (ivr.ami.agi.AGISession has them)."""
-
-    channel: str
-
-    @property
-    def command_timeout(self) -> float: ...  # one command's; n files may take n times that
-
-    def playback(self, names: Sequence[str]) -> Deferred[AGIResult]: ...
-
-    def execute(
-        self, command: str, *args: str | int, timeout: float | None = None
-    ) -> Deferred[AGIResult]: ...
 
 
 class DialplanReader(Protocol):
@@ -63,7 +49,7 @@ class HoldMusic:
         self.music_class = music_class
         self.subroutine = False  # Asterisk showed HOLD_CONTEXT at the last login
 
-    def play(self, channel: HoldChannel, files: Sequence[str], *,
+    def play(self, channel: CallChannel, files: Sequence[str], *,
              may_be_bridged: bool = False) -> Deferred[AGIResult]:
         """`files` (names Playback takes, no `&` or `,`), then the music: one GOSUB when
         the dialplan has the subroutine and nothing may bridge the caller meanwhile
@@ -76,7 +62,7 @@ class HoldMusic:
                                    timeout=len(files) * channel.command_timeout)
         return Deferred.fromCoroutine(self._two_commands(channel, files))
 
-    async def _two_commands(self, channel: HoldChannel, files: Sequence[str]) -> AGIResult:
+    async def _two_commands(self, channel: CallChannel, files: Sequence[str]) -> AGIResult:
         await channel.playback(files)
         return await channel.execute("EXEC", "StartMusicOnHold", self.music_class)
 
