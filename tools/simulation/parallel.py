@@ -5,7 +5,9 @@ and runs that never interact (each has its own site names in Redis) can go side 
 the policies of one run (`simulate_parallel`), or the seeds of a study (seeds.py). Each
 process builds the same arrivals from its seed (common random numbers hold), runs its
 worlds on its own reactor and hands back their `Outcome`s (picklable). Processes are
-started with `spawn`: a fresh interpreter, never a fork of a running event loop.
+started with `spawn`: a fresh interpreter, never a fork of a running event loop; and each
+runs one task (`max_tasks_per_child=1`): a reactor is installed and run once per process,
+so a worker that finished one run must not be handed the next.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def simulate_parallel(scenario: Scenario, url: str, *, policies: Sequence[str] =
     """Like `run.simulate`, one process per policy; blocks until all are done."""
     started = time.monotonic()
     tag = tag or secrets.token_hex(2)
-    with ProcessPoolExecutor(max_workers=len(policies), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=len(policies), mp_context=get_context("spawn"),
+                             max_tasks_per_child=1) as pool:
         futures = {p: pool.submit(run_child, scenario, url, (p,), tag, time_step_s,
                                   f"{scenario.name}/{p}" if progress else None, reserve)
                    for p in policies}

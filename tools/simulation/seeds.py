@@ -53,7 +53,8 @@ def run_seeds(scenario: Scenario, url: str, seeds: Sequence[int], *, time_step_s
     (default: one per core); `done(seed, result)` as each finishes."""
     workers = max(1, min(len(seeds), jobs or os.cpu_count() or 1))
     results: dict[int, RunResult] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             max_tasks_per_child=1) as pool:   # one reactor per process
         futures = {
             pool.submit(run_child, replace(scenario, seed=seed), url, POLICIES,
                         secrets.token_hex(2), time_step_s,

@@ -137,3 +137,19 @@ def test_a_duplicate_key_names_its_line(tmp_path: Path) -> None:
     done = _simulate("--scenario", str(scenario))
     assert done.returncode == 2
     assert "duplicate key 'seed' (first at line 4)" in done.stderr
+
+
+def test_more_seeds_than_processes_each_get_a_fresh_process(fresh_redis) -> None:
+    # One process for three seeds: each seed needs a process of its own (a reactor is
+    # installed once per process), so the pool must not hand a finished worker the next.
+    from dataclasses import replace
+
+    import yaml
+
+    from tools.simulation.scenario import parse_scenario
+    from tools.simulation.seeds import run_seeds
+
+    scenario = replace(parse_scenario(yaml.safe_load(SCENARIO)), duration_h=0.25)
+    results = run_seeds(scenario, fresh_redis.url, [40, 41, 42], time_step_s=0.0, jobs=1,
+                        progress=False)
+    assert sorted(results) == [40, 41, 42]
