@@ -180,7 +180,10 @@ async def test_twenty_calls_archived_once_and_reported_as_the_acd_counted(
             archiver.start()
 
         def all_ended() -> bool:
-            entries = [e["event"] for _, e in client.xrange(keys.audit)]
+            # This test's callers only: a caller another test left in the shared sandbox
+            # may enter AsyncAGI when this serve connects, and add an `ivr` entry.
+            entries = [e["event"] for _, e in client.xrange(keys.audit)
+                       if e["event"] != "ivr" or e.get("caller_number", "").startswith("08110004")]
             return (entries.count("ivr") == CALLERS and entries.count("offered") == CALLERS - 1
                     and client.scard(keys.live) == 0)
 
