@@ -14,9 +14,10 @@ how long one batch keeps Redis busy (~0.1-0.2 ms per operation).
 The script is called by SHA, the SHA1 of the text Redis runs (the .lua sources with the key
 layout written in, lua.py): what `SCRIPT LOAD` of that text answers. After a Redis restart
 or failover the server's script cache is empty: a batch that got NOSCRIPT did not run, so
-the script is loaded and the batch sent again. EVALSHA goes through `execute_command`
-because redis-py's Cluster client refuses its `evalsha` method in pipelines; a single
-command needs no pipeline at all.
+the script is loaded and the batch sent again. EVALSHA is a plain command (redis-py's
+Cluster client refuses its `evalsha` method in pipelines; a single command needs no
+pipeline at all), written to connections the runner keeps out of the pool between batches
+(acd/store/pinned.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from acd.queues.lua import OPERATIONS, SCRIPT
+from acd.store.pinned import PinnedConnections
 from acd.store.redis import Client, RedisStore
 
 UNIT = "\x1f"    # the ASCII unit separator: between an operation's name and arguments
@@ -62,6 +64,7 @@ class ScriptRunner:
         self._pending: list[_Call] = []
         self._in_flight = 0
         self._due = False    # a send is arranged for the loop's next turn
+        self._connections = PinnedConnections()  # one per batch in flight, kept between
         self.batches = 0  # round trips made (for the benchmark and tests)
 
     def call(self, operation: str, packed: str) -> Deferred[Any]:
@@ -89,13 +92,12 @@ class ScriptRunner:
         d.addCallbacks(self._deliver, self._fail, callbackArgs=(batch,), errbackArgs=(batch,))
 
     async def _execute(self, client: Client, packed: str) -> list[Any]:
+        evalsha = ("EVALSHA", self.sha, 1, self.routing_key, packed)
         try:
-            replies = await client.execute_command("EVALSHA", self.sha, 1, self.routing_key,
-                                                   packed)
+            replies = await self._connections.execute(client, *evalsha)
         except NoScriptError:
             await client.script_load(SCRIPT)
-            replies = await client.execute_command("EVALSHA", self.sha, 1, self.routing_key,
-                                                   packed)
+            replies = await self._connections.execute(client, *evalsha)
         return list(replies)
 
     def _deliver(self, replies: list[Any], batch: list[_Call]) -> None:
