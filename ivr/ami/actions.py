@@ -17,6 +17,9 @@ MAX_LINE_BYTES = 1022  # manager.c: 1024 including CRLF
 MAX_HEADER_LINES = 128
 MAX_VARIABLE_PAIRS = 64
 MAX_CHANNEL_NAME = 80  # AST_CHANNEL_NAME
+# Every ActionID a pln123 process sends starts with this (then its own random part): the
+# AMI user's event filter lets through only the OriginateResponses of pln123's Originates.
+ACTION_ID_PREFIX = "pln123-"
 
 _KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 _FORBIDDEN = re.compile("[\r\n\x00]")

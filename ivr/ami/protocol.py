@@ -21,7 +21,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from ivr.ami.actions import ActionRejected, Fields, encode_action
+from ivr.ami.actions import ACTION_ID_PREFIX, ActionRejected, Fields, encode_action
 from ivr.ami.deadlines import DeadlineTimer
 from ivr.ami.errors import (
     AMIActionError,
@@ -93,7 +93,7 @@ class AMIProtocol(Protocol):
         self.framer = Framer()
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
-        self._prefix = f"pln123-{secrets.token_hex(3)}"
+        self._prefix = f"{ACTION_ID_PREFIX}{secrets.token_hex(3)}"
         self._keepalive: LoopingCall | None = None
         self._timeouts = DeadlineTimer(clock, self._expire)  # one timer for every action
         self._open_lists = 0  # lists whose items are arriving: their events must be parsed

@@ -21,6 +21,7 @@ import ipaddress
 import re
 
 from acd.telephony import WATCHED_TECHNOLOGIES
+from ivr.ami.actions import ACTION_ID_PREFIX
 from ivr.asterisk.errors import RenderError
 from ivr.settings import Site, TelephonyConfig
 
@@ -59,9 +60,12 @@ EVENTS: dict[str, str] = {
 
 # Events let through only when a header starts with one of these: Asterisk sends a
 # DeviceStateChange for every Local channel of every call (a third of a busy site's events)
-# while pln123 follows only the agents' phones.
+# while pln123 follows only the agents' phones; and an OriginateResponse to every AMI
+# session, whoever originated, while pln123 reads only those of pln123's own Originates
+# (any pln123 process's: a restarted one resumes the rings of the one before).
 EVENT_PREFIXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DeviceStateChange": ("Device", tuple(f"{tech}/" for tech in WATCHED_TECHNOLOGIES)),
+    "OriginateResponse": ("ActionID", (ACTION_ID_PREFIX,)),
 }
 
 WRITE_CLASSES: tuple[str, ...] = tuple(sorted({c for c in ACTIONS.values() if c}))

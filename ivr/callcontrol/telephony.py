@@ -58,6 +58,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from acd.telephony import Callback, Connection, RingOutcome
+from ivr.ami.actions import ACTION_ID_PREFIX
 from ivr.ami.agi import AGIError, AGISession
 from ivr.ami.errors import AMIActionError, AMIError
 from ivr.ami.message import Message
@@ -177,7 +178,7 @@ class AMITelephony:
         self.trunks: Mapping[str, str] = trunks if trunks is not None else {}
         self.sessions = sessions  # the AsyncAGI router's: channel -> its AGI session
         self.clock = clock
-        self._prefix = f"pln123-{secrets.token_hex(3)}"
+        self._prefix = f"{ACTION_ID_PREFIX}{secrets.token_hex(3)}"
         self._ids = itertools.count(1)
         self._originations: dict[str, Deferred[Message]] = {}
         # Rings an earlier process started and this one resumed: call id -> their outcome

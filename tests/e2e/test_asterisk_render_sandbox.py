@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ivr.ami import AMICredentials, AMIService
+from ivr.ami.actions import ACTION_ID_PREFIX
 from ivr.ami.endpoint import ami_endpoint
 from ivr.asterisk.manager import ACTIONS, EVENTS, MANAGER_FILE, render_manager
 from ivr.asterisk.pjsip import PJSIP_FILE, read_agent_secrets, render_pjsip
@@ -176,12 +177,17 @@ def test_the_rendered_user_does_what_pln123_needs(pln123_ami: RawAmi,
     assert f"Value: {beat}" in instance.cli("database get pln123 heartbeat")
     site = pln123_ami.action("Getvar", {"Variable": "SITE"})
     assert (site["Response"], site.get("Value")) == ("Success", "rendercheck")
-    queued = pln123_ami.action("Originate", {
-        "Channel": "Local/0711123@pln-inbound", "Context": "test-caller", "Exten": "s",
-        "Priority": "1", "Async": "true", "Variable": "PAUSE=2,DTMF=1,HOLD=30",
-    })
+    # Originated as pln123 does, with an ActionID of pln123's: its outcome comes through.
+    originate = {"Channel": "Local/0711123@pln-inbound", "Context": "test-caller",
+                 "Exten": "s", "Priority": "1", "Async": "true",
+                 "Variable": "PAUSE=2,DTMF=1,HOLD=30"}
+    ours = f"{ACTION_ID_PREFIX}render-{secrets.token_hex(3)}"
+    pln123_ami.send("Originate", {**originate, "ActionID": ours})
+    events = _drain(pln123_ami, 10, {"AsyncAGIStart", "OriginateResponse"})
+    queued = next(m for m in events if m.get("ActionID") == ours and "Response" in m)
     assert queued["Response"] == "Success", queued
-    events = _drain(pln123_ami, 10, {"AsyncAGIStart"})
+    assert any(m.get("Event") == "OriginateResponse" and m.get("ActionID") == ours
+               for m in events), events
     start = next(m for m in events if m.get("Event") == "AsyncAGIStart")
     channel = start["Channel"]
     # The list action's items are responses, never filtered.
@@ -204,6 +210,15 @@ def test_the_rendered_user_does_what_pln123_needs(pln123_ami: RawAmi,
     events += _drain(pln123_ami, 10, {"AsyncAGIExec", "UserEvent"})
     pln123_ami.action("Hangup", {"Channel": channel})
     events += _drain(pln123_ami, 10, {"AsyncAGIEnd", "Hangup"})
+    # Another client's Originate (the tools' ActionIDs are "probe-..."): its caller reaches
+    # AsyncAGI, but its outcome never crosses pln123's socket.
+    theirs = pln123_ami.action("Originate", originate)
+    assert theirs["Response"] == "Success", theirs
+    foreign = _drain(pln123_ami, 10, {"AsyncAGIStart"})
+    foreign += _drain(pln123_ami, 2, {"OriginateResponse"})
+    assert not [m for m in foreign if m.get("Event") == "OriginateResponse"], foreign
+    other = next(m for m in foreign if m.get("Event") == "AsyncAGIStart")["Channel"]
+    pln123_ami.action("Hangup", {"Channel": other})
     names = {m.get("Event", "") for m in events} - {""}
     assert {"AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd", "OriginateResponse", "UserEvent",
             "Hangup", "CoreShowChannel",

@@ -68,6 +68,10 @@ def test_manager_conf_for_every_site(config: Config) -> None:
             assert ("eventfilter(action(include),name(DeviceStateChange),header(Device),"
                     f"method(starts_with)) = {tech}/\n") in user
         assert "eventfilter(action(include),name(DeviceStateChange)) =" not in user
+        # Only pln123's Originates' outcomes, not every AMI client's.
+        assert ("eventfilter(action(include),name(OriginateResponse),header(ActionID),"
+                "method(starts_with)) = pln123-\n") in user
+        assert "eventfilter(action(include),name(OriginateResponse)) =" not in user
         assert "bindaddr = 127.0.0.1\nport = 5038\n" in text
         assert "tlsenable" not in text
 

@@ -80,9 +80,10 @@ def test_pln123_user_is_least_privilege(config: dict[str, str]) -> None:
     read = classes(user["read"][0])
     # The section admins deploy (`pln123 asterisk render`), not a sandbox variant.
     assert write == set(WRITE_CLASSES) and read == set(READ_CLASSES)
-    # One line per event, one per watched technology for the phones' device states.
-    assert config["manager.conf"].count("eventfilter(action(include),name(") == len(EVENTS) - 1 + \
-        len(EVENT_PREFIXES["DeviceStateChange"][1])
+    # One line per event; for the phones' device states one per watched technology, for
+    # Originates' outcomes one for pln123's ActionIDs.
+    assert config["manager.conf"].count("eventfilter(action(include),name(") == sum(
+        len(EVENT_PREFIXES[event][1]) if event in EVENT_PREFIXES else 1 for event in EVENTS)
     assert not write & {"command", "config", "all"}
     # system: DBPut of the heartbeat the dialplan checks; agi is a shell already.
     assert {"agi", "originate", "call", "system"} <= write
