@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ivr.ami.actions import ACTION_ID_PREFIX
 from tools.sandbox import process
 from tools.sandbox.errors import SandboxError
-from tools.sandbox.probe import RawAmi
+from tools.sandbox.probe import PROBE_PREFIX, RawAmi
 from tools.sandbox.render import (
     DEFAULT_CONFIG,
     SECRET_FILES,
@@ -283,9 +284,14 @@ class Instance:
         return result.stdout
 
     def ami(self, user: str = ADMIN_USER, events: str = "on", timeout: float = 5.0) -> RawAmi:
-        """A logged-in blocking AMI session (tooling; the product client is ivr.ami)."""
+        """A logged-in blocking AMI session (tooling; the product client is ivr.ami).
+
+        A session as pln123's user acts as pln123: its ActionIDs carry pln123's prefix, so
+        that user's event filter lets the outcomes of its Originates through.
+        """
         secret = self.admin_secret if user == ADMIN_USER else self.pln123_secret
-        session = RawAmi(self.ami_port, timeout=timeout)
+        prefix = ACTION_ID_PREFIX if user == PLN123_USER else PROBE_PREFIX
+        session = RawAmi(self.ami_port, timeout=timeout, action_id_prefix=prefix)
         try:
             session.login(user, secret, events=events)
         except BaseException:

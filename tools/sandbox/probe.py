@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from tools.sandbox.errors import SandboxError
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
+PROBE_PREFIX = "probe-"  # the ActionIDs of tooling sessions (not pln123's, ivr.ami.actions)
 
 Message = dict[str, str]
 
@@ -21,8 +22,10 @@ Message = dict[str, str]
 class RawAmi:
     """One blocking AMI session on 127.0.0.1; messages are plain dicts."""
 
-    def __init__(self, port: int, timeout: float = 5.0, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, timeout: float = 5.0, host: str = "127.0.0.1", *,
+                 action_id_prefix: str = PROBE_PREFIX) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.action_id_prefix = action_id_prefix
         self._buffer = b""
         self._partial: Message = {}
         self.banner = self._read_line()
@@ -62,7 +65,7 @@ class RawAmi:
 
     def action(self, action: str, fields: Mapping[str, str] | None = None) -> Message:
         """Send an action and return its response, skipping events that arrive before it."""
-        action_id = f"probe-{time.monotonic_ns()}"
+        action_id = f"{self.action_id_prefix}{time.monotonic_ns()}"
         self.send(action, {**(fields or {}), "ActionID": action_id})
         while True:
             message = self.read_message()
